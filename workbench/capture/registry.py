@@ -1,0 +1,90 @@
+"""Plugin discovery through the ``workbench.plugins`` entry-point group.
+
+Discovery imports nothing: it lists entry points. A plugin is imported on first use,
+and an import failure is recorded on its entry (shown in the GUI and ``selftest``),
+never raised into the app. Built-ins go through exactly this path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import threading
+from dataclasses import dataclass
+from importlib.metadata import EntryPoint, entry_points
+
+from ..errors import PluginError
+from .api import CapturePlugin
+
+GROUP = "workbench.plugins"
+
+
+@dataclass(slots=True)
+class PluginEntry:
+    name: str
+    value: str  # module:attr
+    dist: str
+    plugin: CapturePlugin | None = None
+    error: str | None = None
+    loaded: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.loaded and self.error is None
+
+
+class PluginRegistry:
+    def __init__(self, group: str = GROUP) -> None:
+        self.group = group
+        self._entries: dict[str, PluginEntry] | None = None
+        self._eps: dict[str, EntryPoint] = {}
+        self._lock = threading.Lock()
+
+    def entries(self) -> list[PluginEntry]:
+        with self._lock:
+            if self._entries is None:
+                self._entries = {}
+                for ep in entry_points(group=self.group):
+                    if ep.name in self._entries:
+                        continue  # first wins; a duplicate is a packaging mistake
+                    dist = ep.dist.name if ep.dist is not None else "?"
+                    self._entries[ep.name] = PluginEntry(ep.name, ep.value, dist)
+                    self._eps[ep.name] = ep
+            return list(self._entries.values())
+
+    def load(self, name: str) -> CapturePlugin:
+        entries = {e.name: e for e in self.entries()}
+        entry = entries.get(name)
+        if entry is None:
+            known = ", ".join(sorted(entries)) or "none"
+            raise PluginError(
+                f"no capture source named {name!r} (installed: {known})", "check the name or pip install the plugin"
+            )
+        if not entry.loaded:
+            entry.loaded = True
+            try:
+                obj = self._eps[name].load()
+                plugin = obj() if isinstance(obj, type) else obj
+                for attr in ("name", "targets", "options", "preflight", "start"):
+                    if not hasattr(plugin, attr):
+                        raise TypeError(f"missing attribute {attr!r}")
+                entry.plugin = plugin
+            except Exception as exc:  # a broken plugin must never take the app down
+                entry.error = f"{type(exc).__name__}: {exc}"
+        if entry.plugin is None:
+            raise PluginError(
+                f"plugin {name!r} ({entry.value}) failed to load: {entry.error}", f"reinstall {entry.dist}"
+            )
+        return entry.plugin
+
+    def load_all(self) -> list[PluginEntry]:
+        for e in self.entries():
+            with contextlib.suppress(PluginError):
+                self.load(e.name)
+        return self.entries()
+
+
+@functools.cache
+def default_registry() -> PluginRegistry:
+    """The process-wide registry (entry points do not change while we run)."""
+    return PluginRegistry()

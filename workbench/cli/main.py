@@ -1,0 +1,72 @@
+"""``workbench``: the GUI with no subcommand, headless subcommands otherwise.
+
+Each subcommand lives in its own module with ``add_parser(subparsers)`` and
+``run(args) -> int``. Imports stay lazy so ``workbench convert`` never loads Qt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from .. import __version__
+from ..errors import WorkbenchError
+
+# subcommand name -> module under workbench.cli
+SUBCOMMANDS = {
+    "selftest": "cmd_selftest",
+    "record": "cmd_record",
+    "convert": "cmd_convert",
+    "info": "cmd_info",
+    "leaks": "cmd_leaks",
+    "doctor": "cmd_doctor",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="workbench",
+        description="Profiling Workbench: live CPU, memory, GC, pool and leak views of running services.",
+    )
+    parser.add_argument("--version", action="version", version=f"workbench {__version__}")
+    parser.add_argument("--demo", action="store_true", help="open the GUI attached to the bundled demo service")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for _name, modname in SUBCOMMANDS.items():
+        mod = importlib.import_module(f"{__package__}.{modname}")
+        mod.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    # argparse cannot mix optional positionals with subparsers; route by the first word
+    if (argv and argv[0] in SUBCOMMANDS) or any(a in ("-h", "--help", "--version") for a in argv):
+        args = parser.parse_args(argv)
+    else:
+        gui = argparse.ArgumentParser(prog="workbench", add_help=False)
+        gui.add_argument("--demo", action="store_true")
+        gui.add_argument("files", nargs="*")
+        args = gui.parse_args(argv)
+        args.command = None
+    try:
+        if args.command is None:
+            from ..ui.app import run_gui  # Qt only for the GUI
+
+            return int(run_gui(files=args.files, demo=args.demo))
+        mod = importlib.import_module(f"{__package__}.{SUBCOMMANDS[args.command]}")
+        return int(mod.run(args))
+    except WorkbenchError as exc:
+        print(f"workbench: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("workbench: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""Findings: what the analysis concludes (a leak suspect, a saturated pool), as data."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+KINDS = ("map", "buffer", "list", "set", "goroutines", "objects", "pool")
+
+
+@dataclass(slots=True)
+class Finding:
+    """One suspect. Field names are the CLI's JSON contract (DESIGN.md)."""
+
+    kind: str
+    name: str
+    where: str
+    growth_per_min: float
+    unit: str
+    confidence: float
+    evidence: str
+    target: str = ""
+    projected_1h: float | None = None
+    suspect: bool = True  # False: a candidate looked at and judged bounded
+    t: float = 0.0
+    stack: list[str] = field(default_factory=list)  # root-first frames that fill it
+    sparkline: list[float] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def contract_dict(self) -> dict[str, Any]:
+        """Exactly the keys DESIGN.md promises, for ``--json`` output."""
+        d = self.to_dict()
+        keys = ("kind", "name", "where", "growth_per_min", "unit", "confidence", "evidence")
+        return {k: d[k] for k in keys}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Finding:
+        known = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
+        return cls(**known)

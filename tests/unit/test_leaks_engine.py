@@ -1,0 +1,85 @@
+import numpy as np
+import pytest
+
+from workbench.analysis.leak_sources import SiteTracker, go_site, goroutine_site
+from workbench.analysis.leaks import Candidate, judge, judge_all, theil_sen
+from workbench.model import INUSE_SPACE, Frame, Profile, Runtime
+
+T = np.arange(0, 90, 3.0)
+RNG = np.random.default_rng(7)
+
+SCENARIOS = {
+    # name: (values, is_leak)
+    "unbounded dict": (50 + 4 * T, True),
+    "clients never cleaned (steps)": (np.floor(T / 9) * 3 + 10, True),
+    "buffer growing slowly with noise": (1000 + 20 * T + RNG.normal(0, 15, len(T)), True),
+    "lru maxsize": (np.minimum(8 * T, 256), False),
+    "ring buffer": (np.minimum(5 * T, 100), False),
+    "batch flushed every N": ((T % 30) * 10, False),
+    "warm-up allocation": (np.where(T < 10, 100 * T, 1000.0), False),
+    "grows then cleared": (np.where(T < 60, 5 * T, 0.0), False),
+    "noise around level": (500 + RNG.normal(0, 5, len(T)), False),
+}
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_scenarios_precision_recall(name):
+    values, is_leak = SCENARIOS[name]
+    f = judge(Candidate("map", name, "here", "items", T, np.asarray(values, float)))
+    assert f is not None
+    assert f.suspect == is_leak, f.evidence
+
+
+def test_not_enough_data_is_no_verdict():
+    assert judge(Candidate("map", "x", "", "items", T[:3], T[:3])) is None
+
+
+def test_theil_sen_robust_to_outlier():
+    v = 2 * T
+    v[5] = 10_000
+    assert theil_sen(T, v) == pytest.approx(2.0)
+
+
+def test_judge_all_splits_and_sorts():
+    cands = [Candidate("map", n, "", "items", T, np.asarray(v, float)) for n, (v, _) in SCENARIOS.items()]
+    suspects, checked = judge_all(cands)
+    assert {f.name for f in suspects} == {n for n, (_, leak) in SCENARIOS.items() if leak}
+    assert all(not f.suspect for f in checked)
+    assert suspects[0].projected_1h is not None
+
+
+def _go(fn, file="main.go", line=1):
+    return Frame(fn, file, line, runtime=Runtime.GO)
+
+
+def test_go_site_names_map_and_buffer():
+    kind, name, where = go_site(
+        [_go("main.main"), _go("main.(*Hub).register", line=42), _go("runtime.mapassign_faststr")]
+    )
+    assert (kind, name) == ("map", "main.(*Hub).register map")
+    assert where == "main.(*Hub).register (main.go:42)"
+    kind, name, _ = go_site([_go("main.broadcast"), _go("bytes.(*Buffer).Write"), _go("bytes.(*Buffer).grow")])
+    assert (kind, name) == ("buffer", "main.broadcast bytes.Buffer")
+    kind, name, _ = goroutine_site([_go("main.worker"), _go("runtime.chanrecv1"), _go("runtime.gopark")])
+    assert kind == "goroutines" and name.startswith("goroutines in main.worker")
+
+
+def test_site_tracker_flags_growing_site_not_stable_one():
+    tr = SiteTracker("go-heap")
+    for i, t in enumerate(T):
+        p = Profile([INUSE_SPACE])
+        p.add_stack([_go("main.main"), _go("main.(*Hub).register"), _go("runtime.mapassign_faststr")], [1e5 * (i + 1)])
+        p.add_stack([_go("main.main"), _go("main.loadConfig"), _go("runtime.growslice")], [5e5])
+        tr.observe(float(t), p)
+    suspects, checked = judge_all(tr.candidates("bytes", min_abs_growth=64 * 1024))
+    assert [f.name for f in suspects] == ["main.(*Hub).register map"]
+    assert [f.name for f in checked] == ["main.loadConfig slice"]
+
+
+def test_site_tracker_is_bounded():
+    tr = SiteTracker("go-heap", max_sites=10)
+    for i in range(50):
+        p = Profile([INUSE_SPACE])
+        p.add_stack([_go(f"main.f{i}")], [float(i + 1)])
+        tr.observe(float(i), p)
+    assert len(tr.sites) <= 10

@@ -1,0 +1,184 @@
+"""Turn captured data into leak candidates: allocation sites and goroutine stacks tracked
+across profile snapshots, and container-size series from the runtime agent.
+
+Naming follows what a user recognises: for Go, the function that fills the container
+plus the runtime routine it goes through (``runtime.mapassign*`` is a map insert,
+``bytes.(*Buffer).grow`` a buffer, ``runtime.growslice`` a slice append); for Python,
+the agent's attribute path, else the allocating function.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..model.frames import Frame, Runtime
+from ..model.profile import Profile
+from ..model.series import RingSeries
+from .leaks import Candidate
+
+_CONTAINER_HINTS: tuple[tuple[re.Pattern[str], str, str], ...] = (
+    (re.compile(r"^runtime\.mapassign"), "map", "map"),
+    (re.compile(r"^runtime\.(makemap|hashGrow|growWork|mapinitnoescape)"), "map", "map"),
+    (re.compile(r"^internal/runtime/maps\."), "map", "map"),
+    (re.compile(r"^bytes\.\(\*Buffer\)\.(grow|Write|WriteString|ReadFrom)"), "buffer", "bytes.Buffer"),
+    (re.compile(r"^bytes\.growSlice"), "buffer", "bytes.Buffer"),
+    (re.compile(r"^strings\.\(\*Builder\)\.grow"), "buffer", "strings.Builder"),
+    (re.compile(r"^runtime\.growslice"), "list", "slice"),
+    (re.compile(r"^runtime\.(newproc|malg)"), "goroutines", "goroutine"),
+)
+# frames that are plumbing, never "the code that fills it"
+_PLUMBING = re.compile(r"^(runtime\.|internal/|bytes\.|strings\.|sync\.|reflect\.|encoding/)")
+_BLOCKING = re.compile(
+    r"^runtime\.(gopark|goparkunlock|chanrecv|chansend|selectgo|semacquire|netpollblock|notetsleepg)|"
+    r"^sync\.\(\*(Mutex|RWMutex|WaitGroup|Cond)\)|^internal/poll\.|^time\.Sleep"
+)
+
+
+def go_site(stack: list[Frame]) -> tuple[str, str, str]:
+    """(kind, name, where) for a Go allocation stack given root first."""
+    kind, via = "objects", ""
+    filler: Frame | None = None
+    for f in reversed(stack):  # leaf first
+        if not via:
+            for pat, k, label in _CONTAINER_HINTS:
+                if pat.search(f.function):
+                    kind, via = k, label
+                    break
+        if not _PLUMBING.search(f.function):
+            filler = f
+            break
+    if filler is None:
+        filler = stack[-1] if stack else Frame("?")
+    where = f"{filler.function} ({filler.file}:{filler.line})" if filler.file else filler.function
+    name = f"{filler.function} {via}" if via else filler.function
+    return kind, name, where
+
+
+def goroutine_site(stack: list[Frame]) -> tuple[str, str, str]:
+    """Goroutines are named by the code where they block: the first non-runtime frame."""
+    blocked_in = ""
+    for f in reversed(stack):
+        if _BLOCKING.search(f.function):
+            blocked_in = blocked_in or f.function
+            continue
+        if _PLUMBING.search(f.function):
+            continue
+        where = f"{f.function} ({f.file}:{f.line})" if f.file else f.function
+        suffix = f" blocked in {blocked_in}" if blocked_in else ""
+        return "goroutines", f"goroutines in {f.function}{suffix}", where
+    top = stack[-1].function if stack else "?"
+    return "goroutines", f"goroutines in {top}", top
+
+
+def python_site(stack: list[Frame]) -> tuple[str, str, str]:
+    """Python allocation sites: the leaf Python frame that allocated."""
+    for f in reversed(stack):
+        if f.runtime in (Runtime.PYTHON, Runtime.OTHER) and f.function and not f.function.startswith("["):
+            where = f"{f.function} ({f.file}:{f.line})" if f.file else f.function
+            return "objects", f.function, where
+    return "objects", stack[-1].function if stack else "?", ""
+
+
+@dataclass(slots=True)
+class _Site:
+    kind: str
+    name: str
+    where: str
+    stack: list[str]
+    series: RingSeries
+
+
+class SiteTracker:
+    """Per-site size over successive snapshots (heap in-use, goroutine counts).
+
+    Bounded: at most ``max_sites`` sites, each a RingSeries; when full, a new site is
+    admitted only by evicting the smallest one, so a burst of one-off sites cannot grow
+    the tracker.
+    """
+
+    def __init__(self, mode: str = "go-heap", max_sites: int = 256, capacity: int = 512) -> None:
+        if mode not in ("go-heap", "go-goroutine", "python-heap"):
+            raise ValueError(f"unknown mode {mode!r}")
+        self.mode = mode
+        self.max_sites = max_sites
+        self.capacity = capacity
+        self.sites: dict[str, _Site] = {}
+        self.snapshots = 0
+
+    def _name(self, stack: list[Frame]) -> tuple[str, str, str]:
+        if self.mode == "go-goroutine":
+            return goroutine_site(stack)
+        if self.mode == "python-heap":
+            return python_site(stack)
+        return go_site(stack)
+
+    def observe(self, t: float, profile: Profile, sample_index: int | str | None = None) -> None:
+        k = profile.sample_index(sample_index)
+        sv = profile.self_values[:, k]
+        nodes = np.flatnonzero(sv > 0)
+        totals: dict[str, float] = {}
+        meta: dict[str, tuple[str, str, str, list[str]]] = {}
+        for node in nodes.tolist():
+            stack = profile.stack_frames(int(node))
+            kind, name, where = self._name(stack)
+            key = f"{kind}|{name}"
+            totals[key] = totals.get(key, 0.0) + float(sv[node])
+            if key not in meta:
+                meta[key] = (kind, name, where, [f.function for f in stack])
+        # sites not in this snapshot have size 0 now (freed / goroutines gone)
+        for key in self.sites.keys() - totals.keys():
+            totals[key] = 0.0
+        for key, value in sorted(totals.items(), key=lambda kv: -kv[1]):
+            site = self.sites.get(key)
+            if site is None:
+                if value <= 0:
+                    continue
+                if len(self.sites) >= self.max_sites:
+                    smallest = min(self.sites, key=lambda s: self.sites[s].series.last() or 0.0)
+                    if (self.sites[smallest].series.last() or 0.0) >= value:
+                        continue
+                    del self.sites[smallest]
+                kind, name, where, frames = meta[key]
+                site = _Site(kind, name, where, frames, RingSeries(name, "", capacity=self.capacity))
+                self.sites[key] = site
+            site.series.append(t, value)
+        self.snapshots += 1
+
+    def candidates(self, unit: str, target: str = "", min_abs_growth: float | None = None) -> list[Candidate]:
+        out = []
+        for s in self.sites.values():
+            out.append(
+                Candidate(
+                    kind=s.kind,
+                    name=s.name,
+                    where=s.where,
+                    unit=unit,
+                    times=s.series.times,
+                    values=s.series.values,
+                    target=target,
+                    stack=s.stack,
+                    min_abs_growth=min_abs_growth,
+                )
+            )
+        return out
+
+
+_CONTAINER_SERIES = re.compile(r"^python\.container\.(?P<name>.+)\.(?P<what>len|bytes)$")
+
+
+def series_candidates(series: dict[str, RingSeries], target: str = "") -> list[Candidate]:
+    """Container series from the runtime agent (``python.container.<name>.len``) and
+    the overall goroutine count."""
+    out = []
+    for name, s in series.items():
+        m = _CONTAINER_SERIES.match(name)
+        if m and m.group("what") == "len":
+            cname = m.group("name")
+            kind = "map" if cname.endswith(("dict", "_sessions", "clients")) else "list"
+            out.append(Candidate(kind, cname, cname, "items", s.times, s.values, target))
+        elif name == "go.goroutines":
+            out.append(Candidate("goroutines", "goroutines (all)", "", "goroutines", s.times, s.values, target))
+    return out

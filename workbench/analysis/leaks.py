@@ -1,0 +1,192 @@
+"""Leak heuristics: judge whether a container, allocation site or goroutine count grows
+without bound, and say so with a name, a rate and a confidence.
+
+A candidate is a time series of one thing's size. It is flagged only when growth is
+sustained (robust Theil-Sen slope well above zero), mostly monotone (share of rising
+steps), never given back (small drawdown from the running maximum) and still going at
+the end of the window (no plateau). That rejects the usual decoys: a bounded cache that
+filled and stopped (plateau), a buffer flushed periodically (sawtooth = large drawdown),
+a one-off warm-up (flat after the start) and noise around a level (low rising share).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from ..model.findings import Finding
+
+FloatArray = npt.NDArray[np.float64]
+
+# Theil-Sen is O(n^2) in pairs; longer series are resampled to this many points first.
+_MAX_POINTS = 160
+
+
+@dataclass(frozen=True, slots=True)
+class LeakPolicy:
+    min_points: int = 6
+    min_span_s: float = 15.0
+    # growth over the window must be at least this share of the final size...
+    min_rel_growth: float = 0.10
+    # ...and at least this much in absolute units (1 element, 64 KiB, 1 goroutine)
+    min_abs_growth: float = 1.0
+    min_rising_share: float = 0.55
+    max_drawdown: float = 0.20
+    # the last ``tail_share`` of the window must still grow at >= ``tail_min_ratio`` of the overall rate
+    tail_share: float = 0.35
+    tail_min_ratio: float = 0.25
+    flag_confidence: float = 0.5
+
+
+@dataclass(slots=True)
+class Candidate:
+    """One thing whose size we watch. ``values`` are sizes (elements, bytes, goroutines)."""
+
+    kind: str
+    name: str
+    where: str
+    unit: str
+    times: FloatArray
+    values: FloatArray
+    target: str = ""
+    stack: list[str] = field(default_factory=list)
+    min_abs_growth: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Trend:
+    slope_per_s: float
+    rising_share: float
+    drawdown: float
+    tail_ratio: float
+    rel_growth: float
+    abs_growth: float
+    span_s: float
+    points: int
+
+
+def theil_sen(t: FloatArray, v: FloatArray) -> float:
+    """Median of pairwise slopes: robust to outliers and GC-induced dips."""
+    n = len(t)
+    if n < 2:
+        return 0.0
+    i, j = np.triu_indices(n, k=1)
+    dt = t[j] - t[i]
+    ok = dt > 0
+    if not ok.any():
+        return 0.0
+    return float(np.median((v[j] - v[i])[ok] / dt[ok]))
+
+
+def _resample(t: FloatArray, v: FloatArray, n: int) -> tuple[FloatArray, FloatArray]:
+    if len(t) <= n:
+        return t, v
+    idx = np.linspace(0, len(t) - 1, n).round().astype(np.int64)
+    return t[idx], v[idx]
+
+
+def trend_of(times: FloatArray, values: FloatArray, tail_share: float = 0.35) -> Trend:
+    t = np.asarray(times, dtype=np.float64)
+    v = np.asarray(values, dtype=np.float64)
+    order = np.argsort(t, kind="stable")
+    t, v = t[order], v[order]
+    rt, rv = _resample(t, v, _MAX_POINTS)
+    slope = theil_sen(rt, rv)
+    steps = np.diff(v)
+    moving = steps[steps != 0]
+    rising_share = float((moving > 0).mean()) if len(moving) else 0.0
+    run_max = np.maximum.accumulate(v) if len(v) else v
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dd = np.where(run_max > 0, (run_max - v) / run_max, 0.0)
+    drawdown = float(dd.max()) if len(dd) else 0.0
+    span = float(t[-1] - t[0]) if len(t) > 1 else 0.0
+    tail_start = t[-1] - span * tail_share if len(t) else 0.0
+    tail = t >= tail_start
+    tail_slope = theil_sen(*_resample(t[tail], v[tail], _MAX_POINTS)) if tail.sum() >= 3 else 0.0
+    tail_ratio = tail_slope / slope if slope > 0 else 0.0
+    last = float(v[-1]) if len(v) else 0.0
+    abs_growth = float(v[-1] - v[0]) if len(v) else 0.0
+    rel = abs_growth / last if last > 0 else 0.0
+    return Trend(slope, rising_share, drawdown, tail_ratio, rel, abs_growth, span, len(v))
+
+
+def judge(c: Candidate, policy: LeakPolicy | None = None) -> Finding | None:
+    """A Finding (suspect or judged bounded), or None when there is not enough data yet."""
+    p = policy or LeakPolicy()
+    if len(c.values) < p.min_points:
+        return None
+    tr = trend_of(c.times, c.values, p.tail_share)
+    if tr.span_s < p.min_span_s:
+        return None
+    min_abs = p.min_abs_growth if c.min_abs_growth is None else c.min_abs_growth
+    reasons: list[str] = []
+    if tr.slope_per_s <= 0 or tr.abs_growth < min_abs or tr.rel_growth < p.min_rel_growth:
+        reasons.append("no sustained growth")
+    if tr.drawdown > p.max_drawdown:
+        reasons.append(f"shrinks back ({tr.drawdown:.0%} below its peak: flushed or cleared)")
+    if tr.slope_per_s > 0 and tr.tail_ratio < p.tail_min_ratio and not reasons:
+        reasons.append("plateaued (stopped growing: bounded or warm-up)")
+    if tr.rising_share < p.min_rising_share and not reasons:
+        reasons.append(f"mostly flat or noisy ({tr.rising_share:.0%} of steps rise)")
+    # confidence grows with the evidence: monotone steps, span, points, a steady tail
+    span_w = min(1.0, tr.span_s / 60.0)
+    pts_w = min(1.0, tr.points / 20.0)
+    tail_w = min(1.0, max(0.0, tr.tail_ratio))
+    confidence = tr.rising_share * (0.5 + 0.5 * span_w) * (0.6 + 0.4 * pts_w) * (0.7 + 0.3 * tail_w)
+    confidence *= max(0.0, 1.0 - tr.drawdown / max(p.max_drawdown, 1e-9) * 0.5)
+    suspect = not reasons and confidence >= p.flag_confidence
+    if not reasons and not suspect:
+        reasons.append(f"confidence {confidence:.2f} below {p.flag_confidence:.2f}")
+    last = float(c.values[-1])
+    per_min = tr.slope_per_s * 60.0
+    evidence = (
+        f"{_fmt(c.values[0], c.unit)} -> {_fmt(last, c.unit)} over {tr.span_s:.0f} s "
+        f"({_fmt(per_min, c.unit)}/min, {tr.rising_share:.0%} of steps rise, "
+        f"max drop {tr.drawdown:.0%}, tail rate {tr.tail_ratio:.0%} of overall)"
+    )
+    if reasons:
+        evidence = "bounded: " + "; ".join(reasons) + ". " + evidence
+    spark = _resample(np.asarray(c.times, np.float64), np.asarray(c.values, np.float64), 32)[1]
+    return Finding(
+        kind=c.kind,
+        name=c.name,
+        where=c.where,
+        growth_per_min=round(per_min, 3),
+        unit=c.unit,
+        confidence=round(min(1.0, confidence), 3),
+        evidence=evidence,
+        target=c.target,
+        projected_1h=round(last + tr.slope_per_s * 3600.0, 1) if suspect else None,
+        suspect=suspect,
+        t=float(c.times[-1]),
+        stack=list(c.stack),
+        sparkline=[float(x) for x in spark],
+    )
+
+
+def judge_all(cands: list[Candidate], policy: LeakPolicy | None = None) -> tuple[list[Finding], list[Finding]]:
+    """(suspects, checked): suspects sorted by confidence then rate."""
+    suspects: list[Finding] = []
+    checked: list[Finding] = []
+    for c in cands:
+        f = judge(c, policy)
+        if f is None:
+            continue
+        (suspects if f.suspect else checked).append(f)
+    suspects.sort(key=lambda f: (-f.confidence, -abs(f.growth_per_min)))
+    return suspects, checked
+
+
+def _fmt(x: float, unit: str) -> str:
+    x = float(x)
+    if unit == "bytes":
+        for u in ("B", "KiB", "MiB", "GiB"):
+            if abs(x) < 1024 or u == "GiB":
+                return f"{x:.0f} {u}" if u == "B" else f"{x:.1f} {u}"
+            x /= 1024
+    if math.isfinite(x) and abs(x - round(x)) < 1e-9:
+        return f"{x:.0f} {unit}".strip()
+    return f"{x:.1f} {unit}".strip()

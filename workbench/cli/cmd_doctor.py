@@ -1,8 +1,16 @@
-"""``workbench doctor (--pid PID | --url URL) [--json]``."""
+"""``workbench doctor (--pid PID | --url URL) [--json]``: can this target be profiled?
+
+Generic checks (process, runtime, ptrace, tools) plus every applicable plugin's own
+``preflight``. Exit 0 when every check passes, 2 (one summary line on stderr) when any
+fails; the report itself goes to stdout either way.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from typing import Any
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -13,7 +21,109 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--json", action="store_true")
 
 
-def run(args: argparse.Namespace) -> int:
+def _generic_pid_checks(pid: int) -> list[dict[str, Any]]:
+    from ..capture.targets import detect_runtime, ptrace_verdict, tool_path
     from ..errors import WorkbenchError
 
-    raise WorkbenchError("doctor is not built yet", "wait for the reliability issue")
+    out: list[dict[str, Any]] = []
+    try:
+        info = detect_runtime(pid)
+    except WorkbenchError as exc:
+        return [{"source": "doctor", "name": "process exists", "ok": False, "message": exc.message, "fix": exc.fix}]
+    out.append(
+        {"source": "doctor", "name": "process exists", "ok": True, "message": f"{info.name} (PID {pid})", "fix": ""}
+    )
+    label = f"{info.runtime} {info.version}".strip()
+    out.append(
+        {
+            "source": "doctor",
+            "name": "runtime detected",
+            "ok": info.runtime != "other",
+            "message": label if info.runtime != "other" else "not a Python, Go or Node process",
+            "fix": ""
+            if info.runtime != "other"
+            else "native processes: use perf; Go services: use --url with net/http/pprof",
+        }
+    )
+    v = ptrace_verdict(pid)
+    out.append({"source": "doctor", "name": "ptrace allowed", "ok": v.allowed, "message": v.reason, "fix": v.fix})
+    gdb = tool_path("gdb")
+    out.append(
+        {
+            "source": "doctor",
+            "name": "gdb present (memray attach, agent)",
+            "ok": gdb is not None,
+            "message": gdb or "gdb not found on PATH",
+            "fix": "" if gdb else "apt-get install gdb",
+        }
+    )
+    return out
+
+
+def _plugin_checks(target: Any) -> list[dict[str, Any]]:
+    from ..capture import default_registry
+    from ..errors import WorkbenchError
+
+    out: list[dict[str, Any]] = []
+    for entry in default_registry().entries():
+        try:
+            plugin = default_registry().load(entry.name)
+        except WorkbenchError as exc:
+            out.append(
+                {"source": entry.name, "name": "plugin loads", "ok": False, "message": exc.message, "fix": exc.fix}
+            )
+            continue
+        if target.kind not in plugin.targets:
+            continue
+        try:
+            checks = plugin.preflight(target)
+        except WorkbenchError as exc:
+            out.append({"source": entry.name, "name": "preflight", "ok": False, "message": exc.message, "fix": exc.fix})
+            continue
+        except Exception as exc:  # a plugin bug must not hide the other checks
+            out.append(
+                {
+                    "source": entry.name,
+                    "name": "preflight",
+                    "ok": False,
+                    "message": f"preflight crashed: {type(exc).__name__}: {exc}",
+                    "fix": f"report a bug in {entry.dist}",
+                }
+            )
+            continue
+        for c in checks:
+            out.append({"source": entry.name, "name": c.name, "ok": c.ok, "message": c.message, "fix": c.fix})
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..capture import Target
+
+    if args.pid is not None:
+        target = Target.from_pid(args.pid)
+        checks = _generic_pid_checks(args.pid)
+        if checks[0]["ok"]:
+            checks += _plugin_checks(target)
+    else:
+        target = Target.from_url(args.url)
+        checks = _plugin_checks(target)
+    ok = all(c["ok"] for c in checks)
+    if args.json:
+        print(json.dumps({"target": target.label(), "ok": ok, "checks": checks}, indent=2))
+    else:
+        for c in checks:
+            mark = "ok  " if c["ok"] else "FAIL"
+            line = f"{mark} [{c['source']}] {c['name']}: {c['message']}"
+            if not c["ok"] and c["fix"]:
+                line += f"  -> fix: {c['fix']}"
+            print(" ".join(line.split()))
+    if not ok:
+        failed = [c for c in checks if not c["ok"]]
+        first = failed[0]
+        print(
+            f"workbench: error: {len(failed)} check(s) failed for {target.label()}, first: "
+            f"{first['name']}: {first['message']}; fix: {first['fix'] or 'see above'}",
+            file=sys.stderr,
+        )
+        return 2
+    return 0

@@ -37,8 +37,11 @@ _BLOCKING = re.compile(
 )
 
 
-def go_site(stack: list[Frame]) -> tuple[str, str, str]:
-    """(kind, name, where) for a Go allocation stack given root first."""
+_KIND_RANK = {"map": 3, "buffer": 2, "list": 1, "goroutines": 1, "objects": 0}
+
+
+def _classify_go(stack: list[Frame]) -> tuple[str, str, Frame]:
+    """(kind, container label, filling frame) for a Go allocation stack, root first."""
     kind, via = "objects", ""
     filler: Frame | None = None
     for f in reversed(stack):  # leaf first
@@ -50,11 +53,18 @@ def go_site(stack: list[Frame]) -> tuple[str, str, str]:
         if not _PLUMBING.search(f.function):
             filler = f
             break
-    if filler is None:
-        filler = stack[-1] if stack else Frame("?")
-    where = f"{filler.function} ({filler.file}:{filler.line})" if filler.file else filler.function
+    return kind, via, filler if filler is not None else (stack[-1] if stack else Frame("?"))
+
+
+def _where(f: Frame) -> str:
+    return f"{f.function} ({f.file}:{f.line})" if f.file else f.function
+
+
+def go_site(stack: list[Frame]) -> tuple[str, str, str]:
+    """(kind, name, where) for a Go allocation stack given root first."""
+    kind, via, filler = _classify_go(stack)
     name = f"{filler.function} {via}" if via else filler.function
-    return kind, name, where
+    return kind, name, _where(filler)
 
 
 def goroutine_site(stack: list[Frame]) -> tuple[str, str, str]:
@@ -124,9 +134,12 @@ class SiteTracker:
         for node in nodes.tolist():
             stack = profile.stack_frames(int(node))
             kind, name, where = self._name(stack)
-            key = f"{kind}|{name}"
+            # one site per filling function: a map's buckets and the values put in it
+            # come from the same code, so they are one finding, named by the strongest hint
+            key = where.split(" (", 1)[0] if self.mode == "go-heap" else f"{kind}|{name}"
             totals[key] = totals.get(key, 0.0) + float(sv[node])
-            if key not in meta:
+            prev = meta.get(key)
+            if prev is None or _KIND_RANK.get(kind, 0) > _KIND_RANK.get(prev[0], 0):
                 meta[key] = (kind, name, where, [f.function for f in stack])
         # sites not in this snapshot have size 0 now (freed / goroutines gone)
         for key in self.sites.keys() - totals.keys():
@@ -144,6 +157,8 @@ class SiteTracker:
                 kind, name, where, frames = meta[key]
                 site = _Site(kind, name, where, frames, RingSeries(name, "", capacity=self.capacity))
                 self.sites[key] = site
+            elif key in meta and _KIND_RANK.get(meta[key][0], 0) > _KIND_RANK.get(site.kind, 0):
+                site.kind, site.name, site.where, site.stack = meta[key]
             site.series.append(t, value)
         self.snapshots += 1
 

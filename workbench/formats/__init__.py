@@ -100,6 +100,18 @@ def _looks_protobuf(head: bytes) -> bool:
     return head[:1] in (b"\x0a", b"\x12", b"\x32")
 
 
+def resolve_sample_index(profile: Profile, spec: int | str | None) -> int:
+    """``--sample-index`` (index, type name or ``type/unit``) -> column, as a FormatError if unknown."""
+    try:
+        return profile.sample_index(spec)
+    except KeyError:
+        names = ", ".join(str(s) for s in profile.sample_types)
+        raise FormatError(
+            f"sample type {spec!r} is not in profile {profile.name!r}",
+            f"pass --sample-index with an index or one of: {names}",
+        ) from None
+
+
 def _check_fmt(fmt: str) -> str:
     f = fmt.lower().strip().lstrip(".")
     aliases = {"folded": "collapsed", "txt": "collapsed", "raw": "collapsed", "pb": "pprof", "json": "speedscope"}
@@ -265,5 +277,6 @@ __all__ = [
     "ReadLimits",
     "detect_format",
     "read_profiles",
+    "resolve_sample_index",
     "write_profile",
 ]

@@ -1,0 +1,515 @@
+"""Interactive, self-contained SVG flame graph export (the flamegraph.pl / inferno kind).
+
+The file opens in any browser with no network: click a frame to zoom, "Reset Zoom",
+"Search" (regex or substring) with "Matched: x%", hover details. Without script (an
+``<img>`` tag, a PR preview) it still shows every box, label and ``<title>`` tooltip.
+
+Names come from profiled programs and are untrusted. Every piece of markup goes
+through ``_SvgWriter``, whose tag and attribute names are fixed identifiers and whose
+values are sanitised (``clean_name``) and XML-escaped; the data the script needs is a
+JSON blob with ``<``, ``>`` and ``&`` written as ``\\u`` escapes, so neither ``]]>``
+nor ``</script>`` can appear in it. The script only ever sets ``textContent`` and
+numeric attributes, never markup.
+
+Layout is computed from the profile's flat arrays with numpy, one level at a time
+(no recursion over depth). Frames narrower than ``MIN_WIDTH_PX`` are pruned together
+with their subtrees (flamegraph.pl's ``--minwidth``) and at most ``MAX_FRAMES`` boxes
+are written, so a huge profile still gives a small file in bounded memory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+import os
+import re
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from typing import IO
+
+import numpy as np
+import numpy.typing as npt
+
+from ..errors import FormatError
+from ..model.frames import FRAMES_OVERFLOW, NODES_OVERFLOW, TRUNCATED_STACK, Frame, Runtime
+from ..model.profile import Profile
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+# Geometry, as flamegraph.pl draws it so the files look familiar.
+IMAGE_WIDTH = 1200
+FRAME_HEIGHT = 16
+FRAME_PAD = 1
+FONT_SIZE = 12
+FONT_WIDTH = 0.59  # average glyph width relative to the font size
+XPAD = 10
+YPAD_TOP = FONT_SIZE * 3 + FONT_SIZE * 2  # title, subtitle and buttons
+YPAD_BOTTOM = FONT_SIZE * 2 + 10  # details line and "Matched:"
+MIN_WIDTH_PX = 0.1
+MAX_FRAMES = 60_000  # hard cap on boxes written, whatever the profile's size
+MAX_LABEL_CHARS = 400  # a 1 MB function name must not make a 1 MB box label
+SEARCH_COLOR = "rgb(230,0,230)"
+
+PathOrStream = str | os.PathLike[str] | IO[str] | IO[bytes]
+
+# ------------------------------------------------------------------ escaping
+# Characters XML 1.0 forbids (C0 controls, surrogates, U+FFFE/U+FFFF), plus tab, newlines,
+# DEL, C1 controls and bidi overrides: legal or not, they only serve to garble or spoof a
+# label, so every one becomes U+FFFD, visibly.
+_UNSAFE_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]")
+_XML_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_:-]*$")
+_TEXT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+_ATTR_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"})
+
+
+def clean_name(name: str, max_chars: int = MAX_LABEL_CHARS) -> str:
+    """A name made safe to show: no control/illegal characters, bounded length."""
+    if len(name) > max_chars:
+        name = name[: max_chars - 1] + "\u2026"
+    return _UNSAFE_CHARS.sub("\ufffd", name)
+
+
+def _text(value: str) -> str:
+    return clean_name(value, 1 << 62).translate(_TEXT_ESCAPES)
+
+
+def _attr(value: str) -> str:
+    return clean_name(value, 1 << 62).translate(_ATTR_ESCAPES)
+
+
+def safe_json(obj: object) -> str:
+    """JSON that is inert inside CDATA, ``<script>`` and XML: no ``<``, ``>``, ``&`` or raw controls.
+
+    ``ensure_ascii`` turns every control and non-ASCII character into a ``\\u`` escape; the
+    three markup characters only ever occur inside JSON strings, where ``\\u`` escapes are
+    equivalent, so the parsed value is unchanged.
+    """
+    text = json.dumps(obj, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+class _SvgWriter:
+    """Builds markup from (tag, attributes, text) only; nothing is ever spliced in raw.
+
+    Tag and attribute names must be plain XML names (they are constants of this module);
+    values and text are sanitised and escaped here, in one place.
+    """
+
+    def __init__(self) -> None:
+        self._parts: list[str] = []
+        self._open: list[str] = []
+
+    @staticmethod
+    def _check_name(name: str) -> str:
+        if not _XML_NAME.match(name):
+            raise ValueError(f"not an XML name: {name!r}")
+        return name
+
+    def _start_tag(self, tag: str, attrs: dict[str, str | float]) -> str:
+        out = ["<", self._check_name(tag)]
+        for key, value in attrs.items():
+            text = _fmt_num(value) if isinstance(value, int | float) else _attr(value)
+            out.append(f' {self._check_name(key)}="{text}"')
+        return "".join(out)
+
+    def declaration(self) -> None:
+        self._parts.append('<?xml version="1.0" encoding="UTF-8" standalone="no"?>\n')
+
+    def start(self, tag: str, attrs: dict[str, str | float] | None = None) -> None:
+        self._parts.append(self._start_tag(tag, attrs or {}) + ">")
+        self._open.append(tag)
+
+    def end(self, tag: str) -> None:
+        if not self._open or self._open[-1] != tag:
+            raise ValueError(f"closing {tag!r} but open is {self._open[-1:]!r}")
+        self._open.pop()
+        self._parts.append(f"</{tag}>\n")
+
+    def element(self, tag: str, attrs: dict[str, str | float] | None = None, text: str | None = None) -> None:
+        head = self._start_tag(tag, attrs or {})
+        if text is None:
+            self._parts.append(head + "/>")
+        else:
+            self._parts.append(f"{head}>{_text(text)}</{tag}>")
+
+    def cdata(self, payload: str) -> None:
+        """Raw character data for ``<style>``/``<script>``; must be free of ``]]>`` already."""
+        if "]]>" in payload:
+            raise ValueError("CDATA payload contains ']]>'")
+        if _UNSAFE_CHARS.search(payload.replace("\n", "").replace("\t", "")):
+            raise ValueError("CDATA payload contains characters illegal in XML")
+        self._parts.append(f"<![CDATA[\n{payload}\n]]>")
+
+    def frame(self, title: str, box: tuple[float, float, float], fill: str, label: str) -> None:
+        """One flame box ``(x, y, width)``: ``<g><title/><rect/><text/></g>``; the hot path, same escaping."""
+        x, y, width = box
+        self._parts.append(
+            f"<g><title>{_text(title)}</title>"
+            f'<rect x="{x:.1f}" y="{y:g}" width="{width:.1f}" height="{FRAME_HEIGHT - FRAME_PAD}" '
+            f'fill="{_attr(fill)}" rx="2" ry="2"/>'
+            f'<text x="{x + 3:.2f}" y="{y + 10.5:g}">{_text(label)}</text></g>\n'
+        )
+
+    def getvalue(self) -> str:
+        if self._open:
+            raise ValueError(f"unclosed elements: {self._open!r}")
+        return "".join(self._parts)
+
+
+def _fmt_num(value: float) -> str:
+    if not math.isfinite(value):
+        raise ValueError("non-finite number in SVG attribute")
+    return f"{value:.2f}".rstrip("0").rstrip(".") if isinstance(value, float) else str(value)
+
+
+# ------------------------------------------------------------------- layout
+@dataclass(frozen=True, slots=True)
+class FlameLayout:
+    """Boxes of a flame graph in value units, ordered by (depth, x); index 0 is the root."""
+
+    nodes: IntArray  # profile node ids
+    x: FloatArray  # left edge in value units from the root's left edge
+    value: FloatArray  # inclusive value (box width in value units)
+    self_value: FloatArray
+    depth: IntArray
+    total: float  # the root's value: the full width
+    pruned: int  # nodes with value left out as narrower than the minimum width
+
+
+def frame_sort_key(frame: Frame) -> tuple[str, str, int]:
+    """Siblings are ordered by name, as flamegraph.pl orders its sorted input."""
+    return (frame.function, frame.file, frame.line)
+
+
+def layout_flame(
+    profile: Profile,
+    sample_index: int,
+    *,
+    width_px: float = IMAGE_WIDTH - 2 * XPAD,
+    min_width_px: float = MIN_WIDTH_PX,
+    max_frames: int = MAX_FRAMES,
+) -> FlameLayout:
+    """Place every node at least ``min_width_px`` wide; children sorted by name, no recursion."""
+    total_all = np.maximum(profile.total_values()[:, sample_index], 0.0)
+    self_all = profile.self_values[:, sample_index]
+    parent = profile.parent.astype(np.int64)
+    depth = profile.depth.astype(np.int64)
+    frame = profile.frame.astype(np.int64)
+    root_total = float(total_all[0])
+    empty = np.zeros(1, dtype=np.float64)
+    if root_total <= 0 or profile.n_nodes <= 1:
+        return FlameLayout(np.zeros(1, np.int64), empty, empty.copy(), empty.copy(), np.zeros(1, np.int64), 0.0, 0)
+
+    threshold = root_total * min_width_px / width_px
+    keep = total_all >= threshold
+    keep &= total_all > 0
+    if int(keep.sum()) > max_frames:
+        # raise the bar to the max_frames-th widest box: bounded output for any input
+        threshold = max(threshold, float(np.partition(total_all, -max_frames)[-max_frames]))
+        keep = total_all > threshold
+    keep[0] = True
+
+    # Visit nodes level by level (parents precede children within the sort): a kept node
+    # with a dropped ancestor is dropped too, and x = x(parent) + widths of earlier siblings.
+    candidates = np.flatnonzero(keep)
+    by_level = candidates[np.argsort(depth[candidates], kind="stable")]
+    level_depths = depth[by_level]
+    cuts = np.flatnonzero(np.diff(level_depths)) + 1
+    levels = np.split(by_level, cuts)
+
+    rank = _sibling_rank(profile, frame[candidates[1:]] if len(candidates) > 1 else np.zeros(0, np.int64))
+    x_all = np.zeros(profile.n_nodes, dtype=np.float64)
+    alive = np.zeros(profile.n_nodes, dtype=bool)
+    alive[0] = True
+    out_levels: list[IntArray] = [np.zeros(1, dtype=np.int64)]
+    for candidates_at_level in levels[1:]:
+        lvl = candidates_at_level[alive[parent[candidates_at_level]]]
+        if len(lvl) == 0:
+            break
+        alive[lvl] = True
+        lvl = lvl[np.lexsort((rank[frame[lvl]], parent[lvl]))]
+        widths = total_all[lvl]
+        ends = np.cumsum(widths)
+        starts = ends - widths
+        par = parent[lvl]
+        first = np.ones(len(lvl), dtype=bool)
+        first[1:] = par[1:] != par[:-1]
+        group_base = np.maximum.accumulate(np.where(first, starts, 0.0))
+        x_all[lvl] = x_all[par] + (starts - group_base)
+        out_levels.append(lvl)
+
+    nodes = np.concatenate(out_levels)
+    has_value = total_all > 0
+    pruned = int(has_value.sum()) - len(nodes)
+    return FlameLayout(
+        nodes=nodes,
+        x=x_all[nodes],
+        value=total_all[nodes],
+        self_value=self_all[nodes].astype(np.float64),
+        depth=depth[nodes],
+        total=root_total,
+        pruned=max(pruned, 0),
+    )
+
+
+def _sibling_rank(profile: Profile, frame_ids: IntArray) -> IntArray:
+    """Rank of each used frame id by ``frame_sort_key`` (only the frames that are drawn)."""
+    rank = np.zeros(max(len(profile.frames), 1), dtype=np.int64)
+    used = np.unique(frame_ids)
+    used = used[used >= 0]
+    table = profile.frames
+    ordered = sorted(used.tolist(), key=lambda fid: frame_sort_key(table[fid]))
+    rank[np.asarray(ordered, dtype=np.int64)] = np.arange(len(ordered), dtype=np.int64)
+    return rank
+
+
+# ------------------------------------------------------------------- colours
+_MARKERS = {TRUNCATED_STACK, FRAMES_OVERFLOW, NODES_OVERFLOW}
+# (base rgb, spread rgb) per runtime family: one hue per runtime, the package picks the shade.
+_PALETTES: dict[Runtime, tuple[tuple[int, int, int], tuple[int, int, int]]] = {
+    Runtime.PYTHON: ((205, 0, 0), (50, 230, 55)),  # flamegraph.pl's "hot"
+    Runtime.OTHER: ((205, 0, 0), (50, 230, 55)),
+    Runtime.GO: ((50, 165, 165), (60, 55, 55)),  # aqua
+    Runtime.NATIVE: ((200, 50, 50), (55, 80, 80)),  # red
+    Runtime.NODE: ((50, 190, 50), (60, 60, 60)),  # green
+}
+
+
+def _unit_hash(text: str) -> float:
+    return zlib.crc32(text.encode("utf-8", "surrogatepass")) / 0xFFFFFFFF
+
+
+def frame_color(frame: Frame) -> str:
+    """Deterministic colour: hue family by runtime, shade by package, slight jitter by function."""
+    if frame in _MARKERS:
+        return "rgb(160,160,160)"
+    base, spread = _PALETTES.get(frame.runtime, _PALETTES[Runtime.OTHER])
+    package = frame.package() or frame.function
+    # the package sets the dominant channel's band, the function varies it within the band
+    # so neighbours stay distinguishable even when one package holds every frame
+    v_pkg = _unit_hash(package)
+    v_fn = _unit_hash(frame.function)
+    v_fn2 = _unit_hash(frame.function[::-1])
+    r = base[0] + int(spread[0] * v_fn2)
+    g = base[1] + int(spread[1] * (0.65 * v_pkg + 0.35 * v_fn))
+    b = base[2] + int(spread[2] * v_fn)
+    return f"rgb({r},{g},{b})"
+
+
+# -------------------------------------------------------------------- values
+def value_formatter(type_name: str, unit: str) -> Callable[[float], str]:
+    """Human text for a value of a sample type (the script mirrors this)."""
+    if unit == "nanoseconds":
+        return _fmt_ns
+    if unit == "bytes":
+        return _fmt_bytes
+    noun = "samples" if type_name == "samples" else type_name
+
+    def fmt_count(v: float) -> str:
+        return f"{v:,.0f} {noun}" if float(v).is_integer() else f"{v:,.2f} {noun}"
+
+    return fmt_count
+
+
+def _fmt_ns(v: float) -> str:
+    for scale, suffix in ((1e9, "s"), (1e6, "ms"), (1e3, "\u00b5s")):
+        if abs(v) >= scale:
+            return f"{v / scale:,.2f} {suffix}"
+    return f"{v:,.0f} ns"
+
+
+def _fmt_bytes(v: float) -> str:
+    for scale, suffix in ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
+        if abs(v) >= scale:
+            return f"{v / scale:,.2f} {suffix}"
+    return f"{v:,.0f} B"
+
+
+# ------------------------------------------------------------------- writing
+def _template(name: str) -> str:
+    text = resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
+    if "]]>" in text:
+        raise ValueError(f"{name} must not contain ']]>'")
+    return text
+
+
+def box_label(label: str, width_px: float) -> str:
+    """What fits in a box: flamegraph.pl's rule (3 chars minimum, '..' when cut)."""
+    chars = int(width_px / (FONT_SIZE * FONT_WIDTH))
+    if chars < 3:
+        return ""
+    if len(label) <= chars:
+        return label
+    return label[: chars - 2] + ".."
+
+
+def frame_label(frame: Frame) -> str:
+    """``function (file:line)`` with the file's base name, as py-spy's own graphs label frames."""
+    return clean_name(frame.label())
+
+
+def render_svg(profile: Profile, sample_index: int | str | None = None, title: str | None = None) -> str:
+    """The SVG document as text."""
+    try:
+        si = profile.sample_index(sample_index)
+    except KeyError as exc:
+        names = ", ".join(str(s) for s in profile.sample_types)
+        raise FormatError(
+            f"sample type {sample_index!r} is not in profile {clean_name(profile.name)!r}",
+            f"pass --sample-index with one of: {names}",
+        ) from exc
+    st = profile.sample_types[si]
+    fmt_value = value_formatter(st.type, st.unit)
+    lay = layout_flame(profile, si)
+    inner = IMAGE_WIDTH - 2 * XPAD
+    max_depth = int(lay.depth.max()) if len(lay.depth) else 0
+    height = (max_depth + 1) * FRAME_HEIGHT + YPAD_TOP + YPAD_BOTTOM
+    scale = inner / lay.total if lay.total > 0 else 0.0
+    px_x = XPAD + lay.x * scale
+    px_w = lay.value * scale
+    px_y = height - YPAD_BOTTOM - (lay.depth + 1) * FRAME_HEIGHT + FRAME_PAD
+
+    # local frame table: only the frames that are drawn, each cleaned and coloured once
+    fids = profile.frame[lay.nodes].astype(np.int64)
+    used, local = np.unique(fids, return_inverse=True)
+    frames_json: list[list[str | int]] = []
+    labels: list[str] = []
+    colors: list[str] = []
+    color_cache: dict[tuple[str, Runtime, str], str] = {}
+    for fid in used.tolist():
+        if fid < 0:
+            labels.append("all")
+            colors.append("rgb(210,210,210)")
+            frames_json.append(["all", "all", "", 0, ""])
+            continue
+        fr = profile.frames[fid]
+        label = frame_label(fr)
+        labels.append(label)
+        key = (fr.package(), fr.runtime, fr.function)
+        color = color_cache.get(key)
+        if color is None:
+            color = color_cache[key] = frame_color(fr)
+        colors.append(color)
+        frames_json.append(
+            [label, clean_name(fr.function), clean_name(fr.file), int(fr.line), clean_name(fr.package())]
+        )
+
+    doc_title = clean_name(title if title is not None else (profile.name or "Flame Graph"))
+    shown = len(lay.nodes)
+    subtitle = f"{st.type} ({st.unit}), total {fmt_value(lay.total)}"
+    if lay.pruned:
+        subtitle += f"; {lay.pruned:,} frames narrower than {MIN_WIDTH_PX} px not drawn"
+
+    w = _SvgWriter()
+    w.declaration()
+    w.start(
+        "svg",
+        {
+            "version": "1.1",
+            "width": IMAGE_WIDTH,
+            "height": height,
+            "viewBox": f"0 0 {IMAGE_WIDTH} {height}",
+            "xmlns": "http://www.w3.org/2000/svg",
+        },
+    )
+    w.start("defs")
+    w.start("linearGradient", {"id": "background", "y1": "0", "y2": "1", "x1": "0", "x2": "0"})
+    w.element("stop", {"stop-color": "#eeeeee", "offset": "5%"})
+    w.element("stop", {"stop-color": "#eeeeb0", "offset": "95%"})
+    w.end("linearGradient")
+    w.end("defs")
+    w.start("style", {"type": "text/css"})
+    w.cdata(_template("svg_template.css"))
+    w.end("style")
+    w.element("rect", {"x": 0, "y": 0, "width": IMAGE_WIDTH, "height": height, "fill": "url(#background)"})
+    w.element("text", {"id": "title", "x": IMAGE_WIDTH // 2, "y": FONT_SIZE * 2}, doc_title)
+    w.element("text", {"id": "subtitle", "x": IMAGE_WIDTH // 2, "y": FONT_SIZE * 4}, subtitle)
+    w.element("text", {"id": "unzoom", "class": "hide", "x": XPAD, "y": FONT_SIZE * 2}, "Reset Zoom")
+    w.element("text", {"id": "search", "x": IMAGE_WIDTH - XPAD - 100, "y": FONT_SIZE * 2}, "Search")
+    w.element("text", {"id": "ignorecase", "x": IMAGE_WIDTH - XPAD - 16, "y": FONT_SIZE * 2}, "ic")
+    w.element("text", {"id": "details", "x": XPAD, "y": height - YPAD_BOTTOM / 2}, " ")
+    w.element("text", {"id": "matched", "x": IMAGE_WIDTH - XPAD - 100, "y": height - YPAD_BOTTOM / 2}, " ")
+    w.start("g", {"id": "frames"})
+    total = lay.total
+    xs, ys, ws = px_x.tolist(), px_y.tolist(), px_w.tolist()
+    vals = lay.value.tolist()
+    for i, li in enumerate(local.tolist()):
+        label = labels[li]
+        pct = 100.0 * vals[i] / total if total else 0.0
+        title_text = f"{label} ({fmt_value(vals[i])}, {pct:.2f}%)"
+        w.frame(title_text, (xs[i], ys[i], ws[i]), colors[li], box_label(label, ws[i]))
+    w.end("g")
+
+    data = {
+        "version": 1,
+        "geometry": {
+            "width": IMAGE_WIDTH,
+            "xpad": XPAD,
+            "fontSize": FONT_SIZE,
+            "fontWidth": FONT_WIDTH,
+            "searchColor": SEARCH_COLOR,
+        },
+        "sampleType": {"type": st.type, "unit": st.unit},
+        "total": _json_num(total),
+        "frames": frames_json,
+        "f": local.tolist(),
+        "x": _json_nums(lay.x),
+        "v": _json_nums(lay.value),
+        "s": _json_nums(lay.self_value),
+        "d": lay.depth.tolist(),
+        "shown": shown,
+        "pruned": lay.pruned,
+    }
+    w.start("script", {"type": "application/json", "id": "wb-data"})
+    w.cdata(safe_json(data))
+    w.end("script")
+    w.start("script", {"type": "text/ecmascript"})
+    w.cdata(_template("svg_template.js"))
+    w.end("script")
+    w.end("svg")
+    return w.getvalue()
+
+
+def _json_num(v: float) -> float | int:
+    return int(v) if float(v).is_integer() and abs(v) < 2**53 else float(v)
+
+
+def _json_nums(arr: FloatArray) -> list[float] | list[int]:
+    # integers print shorter and exactly; sample counts nearly always are
+    if np.all(np.mod(arr, 1.0) == 0) and (len(arr) == 0 or float(np.abs(arr).max()) < 2**53):
+        return [int(v) for v in arr.astype(np.int64).tolist()]
+    return [float(v) for v in arr.tolist()]
+
+
+def write_svg(
+    profile: Profile,
+    path_or_stream: PathOrStream,
+    sample_index: int | str | None = None,
+    title: str | None = None,
+) -> None:
+    """Write ``profile`` as an interactive SVG flame graph to a path (atomically) or a stream."""
+    text = render_svg(profile, sample_index=sample_index, title=title)
+    if isinstance(path_or_stream, str | os.PathLike):
+        path = os.fspath(path_or_stream)
+        tmp = f"{path}.tmp{os.getpid()}"
+        try:
+            with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+                fh.write(text)
+            os.replace(tmp, path)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise FormatError(
+                f"cannot write SVG: {exc.strerror or exc}", "check that the folder exists and is writable", path=path
+            ) from exc
+        return
+    stream = path_or_stream
+    if isinstance(stream, io.TextIOBase):
+        stream.write(text)
+    else:
+        stream.write(text.encode("utf-8"))  # type: ignore[arg-type]

@@ -1,0 +1,234 @@
+"use strict";
+// Behaviour of the flame graphs written by workbench.formats.svg: zoom, search, details.
+// Names are untrusted. This script reads them from the JSON blob and only ever puts them
+// in textContent; it never builds markup, never uses innerHTML, eval or string handlers.
+(function () {
+  var data, geo, groups, rects, texts, fills, index, N;
+  var searchTerm = null;
+  var ignoreCase = false;
+  var zoomed = 0;
+  var details, matchedTxt, unzoomBtn, searchBtn, icBtn;
+
+  function byId(id) {
+    return document.getElementById(id);
+  }
+
+  function commas(text) {
+    var parts = text.split(".");
+    parts[0] = parts[0].replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+    return parts.join(".");
+  }
+
+  // Mirrors value_formatter() in svg.py so hover text matches the static <title>s.
+  function fmtValue(v) {
+    var unit = data.sampleType.unit;
+    var scaled = null;
+    var i;
+    if (unit === "nanoseconds") {
+      var ns = [[1e9, "s"], [1e6, "ms"], [1e3, "\u00b5s"]];
+      for (i = 0; i < ns.length; i++) {
+        if (Math.abs(v) >= ns[i][0]) { scaled = commas((v / ns[i][0]).toFixed(2)) + " " + ns[i][1]; break; }
+      }
+      return scaled || commas(v.toFixed(0)) + " ns";
+    }
+    if (unit === "bytes") {
+      var bs = [[1073741824, "GiB"], [1048576, "MiB"], [1024, "KiB"]];
+      for (i = 0; i < bs.length; i++) {
+        if (Math.abs(v) >= bs[i][0]) { scaled = commas((v / bs[i][0]).toFixed(2)) + " " + bs[i][1]; break; }
+      }
+      return scaled || commas(v.toFixed(0)) + " B";
+    }
+    var noun = data.sampleType.type;
+    return commas(Number.isInteger(v) ? v.toFixed(0) : v.toFixed(2)) + " " + noun;
+  }
+
+  function labelOf(i) {
+    return data.frames[data.f[i]][0];
+  }
+
+  function fitText(i, w) {
+    var chars = Math.floor(w / (geo.fontSize * geo.fontWidth));
+    var label = labelOf(i);
+    var t = "";
+    if (chars >= 3) t = label.length <= chars ? label : label.slice(0, chars - 2) + "..";
+    texts[i].textContent = t;
+  }
+
+  function place(i, x, w) {
+    rects[i].setAttribute("x", x.toFixed(1));
+    rects[i].setAttribute("width", w.toFixed(1));
+    texts[i].setAttribute("x", (x + 3).toFixed(2));
+    fitText(i, w);
+  }
+
+  // Zoom on box i: its ancestors span the full width (faded), its subtree is rescaled,
+  // everything else is hidden. i = 0 (the root) is the unzoomed graph.
+  function zoom(i) {
+    zoomed = i;
+    var zx = data.x[i], zv = data.v[i], zd = data.d[i];
+    var inner = geo.width - 2 * geo.xpad;
+    var scale = zv > 0 ? inner / zv : 0;
+    var eps = zv * 1e-9;
+    for (var j = 0; j < N; j++) {
+      var g = groups[j], xj = data.x[j], vj = data.v[j];
+      if (data.d[j] < zd) {
+        if (xj <= zx + eps && xj + vj >= zx + zv - eps) {
+          g.classList.remove("hide");
+          g.classList.add("parent");
+          place(j, geo.xpad, inner);
+        } else {
+          g.classList.add("hide");
+        }
+      } else if (xj >= zx - eps && xj + vj <= zx + zv + eps) {
+        g.classList.remove("hide", "parent");
+        place(j, geo.xpad + (xj - zx) * scale, vj * scale);
+      } else {
+        g.classList.add("hide");
+      }
+    }
+    if (i === 0) unzoomBtn.classList.add("hide");
+    else unzoomBtn.classList.remove("hide");
+  }
+
+  function compile(term) {
+    var flags = ignoreCase ? "i" : "";
+    try {
+      return new RegExp(term, flags);
+    } catch (e) {
+      // not a valid regex: search for the literal text
+      return new RegExp(term.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"), flags);
+    }
+  }
+
+  function resetSearch() {
+    searchTerm = null;
+    for (var j = 0; j < N; j++) rects[j].setAttribute("fill", fills[j]);
+    matchedTxt.textContent = " ";
+    searchBtn.classList.remove("show");
+    searchBtn.textContent = "Search";
+  }
+
+  // Highlight boxes whose label matches; "Matched" is the share of the total covered by
+  // matches, each nested match counted once (the union of their spans).
+  function search(term) {
+    if (term === null || term === undefined || String(term) === "") {
+      resetSearch();
+      return null;
+    }
+    searchTerm = String(term);
+    var re = compile(searchTerm);
+    var hits = [];
+    rects[0].setAttribute("fill", fills[0]);
+    for (var j = 1; j < N; j++) {
+      if (re.test(labelOf(j))) {
+        rects[j].setAttribute("fill", geo.searchColor);
+        hits.push(j);
+      } else {
+        rects[j].setAttribute("fill", fills[j]);
+      }
+    }
+    hits.sort(function (a, b) { return data.x[a] - data.x[b]; });
+    var covered = 0, end = -Infinity;
+    for (var k = 0; k < hits.length; k++) {
+      var s = data.x[hits[k]], e = s + data.v[hits[k]];
+      if (s >= end) { covered += e - s; end = e; }
+      else if (e > end) { covered += e - end; end = e; }
+    }
+    var pct = data.total > 0 ? (100 * covered) / data.total : 0;
+    matchedTxt.textContent = "Matched: " + pct.toFixed(1) + "%";
+    searchBtn.classList.add("show");
+    searchBtn.textContent = "Reset Search";
+    return pct;
+  }
+
+  function askSearch() {
+    var term = window.prompt("Enter a search term (regexp allowed, e.g. ^json\\.)", searchTerm || "");
+    if (term !== null) search(term);
+  }
+
+  function describe(j) {
+    var fr = data.frames[data.f[j]];
+    var where = fr[2] ? " (" + fr[2] + (fr[3] ? ":" + fr[3] : "") + ")" : "";
+    var pct = data.total > 0 ? (100 * data.v[j]) / data.total : 0;
+    var text = "Function: " + fr[1] + where + ", " + fmtValue(data.v[j]) + " (" + pct.toFixed(2) + "%)";
+    if (j > 0) text += ", self " + fmtValue(data.s[j]);
+    var room = Math.floor((geo.width - 2 * geo.xpad - 110) / (geo.fontSize * geo.fontWidth));
+    return text.length > room ? text.slice(0, Math.max(room - 2, 1)) + ".." : text;
+  }
+
+  function groupOf(target) {
+    var g = target && target.closest ? target.closest("#frames > g") : null;
+    return g && index.has(g) ? index.get(g) : -1;
+  }
+
+  function init() {
+    data = JSON.parse(byId("wb-data").textContent);
+    geo = data.geometry;
+    groups = Array.prototype.slice.call(byId("frames").children);
+    N = data.x.length;
+    details = byId("details");
+    matchedTxt = byId("matched");
+    unzoomBtn = byId("unzoom");
+    searchBtn = byId("search");
+    icBtn = byId("ignorecase");
+    if (groups.length !== N) {
+      details.textContent = "interactive features disabled: frame data does not match the drawing";
+      return;
+    }
+    rects = [];
+    texts = [];
+    fills = [];
+    index = new Map();
+    for (var j = 0; j < N; j++) {
+      rects.push(groups[j].querySelector("rect"));
+      texts.push(groups[j].querySelector("text"));
+      fills.push(rects[j].getAttribute("fill"));
+      index.set(groups[j], j);
+    }
+    var frames = byId("frames");
+    frames.addEventListener("click", function (e) {
+      var j = groupOf(e.target);
+      if (j >= 0) zoom(j);
+    });
+    frames.addEventListener("mouseover", function (e) {
+      var j = groupOf(e.target);
+      if (j >= 0) details.textContent = describe(j);
+    });
+    frames.addEventListener("mouseout", function () {
+      details.textContent = " ";
+    });
+    unzoomBtn.addEventListener("click", function () { zoom(0); });
+    searchBtn.addEventListener("click", function () {
+      if (searchTerm === null) askSearch();
+      else resetSearch();
+    });
+    icBtn.addEventListener("click", function () {
+      ignoreCase = !ignoreCase;
+      if (ignoreCase) icBtn.classList.add("show");
+      else icBtn.classList.remove("show");
+      if (searchTerm !== null) search(searchTerm);
+    });
+    window.addEventListener("keydown", function (e) {
+      if (e.keyCode === 114 || ((e.ctrlKey || e.metaKey) && e.keyCode === 70)) {
+        e.preventDefault();
+        askSearch();
+      } else if (e.key === "Escape") {
+        zoom(0);
+      }
+    });
+    var params = new URLSearchParams(window.location.search);
+    if (params.get("s")) search(params.get("s"));
+    // A small API for automation and tests: the same actions the buttons perform.
+    window.flamegraph = {
+      zoom: zoom,
+      resetZoom: function () { zoom(0); },
+      zoomed: function () { return zoomed; },
+      search: search,
+      resetSearch: resetSearch,
+      matched: function () { return matchedTxt.textContent; }
+    };
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+})();

@@ -1,0 +1,336 @@
+"""The flame graph tab: toolbar (breadcrumb, search, sample type, colour, orientation,
+sort, invert, sandwich, focus/ignore) around one or two ``FlameGraphWidget`` canvases.
+
+Transforms (focus/ignore, invert, sandwich) make new immutable profiles; on big
+profiles they run in a ``workbench.capture.Job`` and a result is dropped if a newer
+request has been made meanwhile (``LatestOnly``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QScrollArea,
+    QSplitter,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..capture.worker import Job, LatestOnly
+from ..errors import WorkbenchError
+from ..model.profile import Profile
+from .flame_colors import COLOR_DIFF, COLOR_PACKAGE, COLOR_RUNTIME
+from .flamegraph import FLAME, ICICLE, FlameGraphWidget
+
+SYNC_LIMIT = 20_000  # transforms of smaller profiles run inline: cheaper than a thread hop
+
+
+@dataclass(frozen=True, slots=True)
+class Transform:
+    focus: str = ""
+    ignore: str = ""
+    invert: bool = False
+    sandwich_frame: int = -1  # frame id, -1 = off
+
+
+def apply_transform(profile: Profile, t: Transform, job: Job[object] | None = None) -> tuple[Profile, Profile | None]:
+    """(main, callees-or-None). With sandwich on, main = callers of the frame."""
+    from ..analysis import filters, invert, sandwich
+
+    p = profile
+    if t.focus:
+        p = filters.focus(p, t.focus)
+        if job is not None:
+            job.check()
+    if t.ignore:
+        p = filters.ignore(p, t.ignore)
+        if job is not None:
+            job.check()
+    if t.sandwich_frame >= 0:
+        return sandwich.callers(p, t.sandwich_frame), sandwich.callees(p, t.sandwich_frame)
+    if t.invert:
+        p = invert.invert(p)
+    return p, None
+
+
+class _Relay(QObject):
+    """Carries a finished job from its thread to the GUI thread (queued signal)."""
+
+    done = Signal(object)
+
+
+def _scroller(canvas: FlameGraphWidget) -> QScrollArea:
+    sa = QScrollArea()
+    sa.setWidgetResizable(True)
+    sa.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    sa.setWidget(canvas)
+    sa.setFrameShape(QScrollArea.Shape.NoFrame)
+    return sa
+
+
+class FlameGraphView(QWidget):
+    """A profile plus view settings; emits ``error`` (a WorkbenchError) for the banner."""
+
+    error = Signal(object)
+    transformed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.source: Profile | None = None
+        self.delta: np.ndarray | None = None
+        self.transform = Transform()
+        self._jobs = LatestOnly()
+        self._relay = _Relay()
+        self._relay.done.connect(self._on_job_done)
+        self.canvas = FlameGraphWidget()
+        self.callee_canvas = FlameGraphWidget()
+        self.callee_canvas.set_orientation(ICICLE)
+
+        # row 1: breadcrumb + match label
+        self.crumbs = QHBoxLayout()
+        self.crumbs.setSpacing(2)
+        crumb_box = QWidget()
+        crumb_box.setLayout(self.crumbs)
+        self.match_label = QLabel("")
+        self.match_label.setObjectName("matchLabel")
+        # row 2: controls
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("search (regex)  Ctrl+F")
+        self.search.setClearButtonEnabled(True)
+        self.sample_type = QComboBox()
+        self.sample_type.setToolTip("sample type")
+        self.color_mode = QComboBox()
+        for m in (COLOR_PACKAGE, COLOR_RUNTIME, COLOR_DIFF):
+            self.color_mode.addItem(f"colour: {m}", m)
+        self.orientation = QComboBox()
+        self.orientation.addItem("flame", FLAME)
+        self.orientation.addItem("icicle", ICICLE)
+        self.sort = QComboBox()
+        self.sort.addItem("order: name", False)
+        self.sort.addItem("order: size", True)
+        self.invert_box = QCheckBox("invert")
+        self.sandwich_btn = QToolButton()
+        self.sandwich_btn.setText("sandwich")
+        self.sandwich_btn.setCheckable(True)
+        self.sandwich_btn.setToolTip("callers above, callees below, of the last clicked or hovered function")
+        self.focus_edit = QLineEdit()
+        self.focus_edit.setPlaceholderText("focus regex")
+        self.ignore_edit = QLineEdit()
+        self.ignore_edit.setPlaceholderText("ignore regex")
+
+        top = QHBoxLayout()
+        top.addWidget(crumb_box, 1)
+        top.addWidget(self.match_label)
+        controls = QHBoxLayout()
+        for w in (self.search, self.sample_type, self.color_mode, self.orientation, self.sort):
+            controls.addWidget(w)
+        controls.addWidget(self.invert_box)
+        controls.addWidget(self.sandwich_btn)
+        controls.addWidget(self.focus_edit)
+        controls.addWidget(self.ignore_edit)
+        self.split = QSplitter(Qt.Orientation.Vertical)
+        self.split.addWidget(_scroller(self.canvas))
+        self.callee_area = _scroller(self.callee_canvas)
+        self.split.addWidget(self.callee_area)
+        self.callee_area.hide()
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addLayout(controls)
+        lay.addLayout(top)
+        lay.addWidget(self.split, 1)
+
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(150)  # debounce typing
+        self._search_timer.timeout.connect(self._apply_search)
+        self.search.textChanged.connect(lambda _t: self._search_timer.start())
+        self.search.returnPressed.connect(self._apply_search)
+        self.sample_type.currentIndexChanged.connect(self._on_sample_type)
+        self.color_mode.currentIndexChanged.connect(
+            lambda _i: self._each_canvas(lambda c: c.set_color_mode(self.color_mode.currentData()))
+        )
+        self.orientation.currentIndexChanged.connect(
+            lambda _i: self.canvas.set_orientation(self.orientation.currentData())
+        )
+        self.sort.currentIndexChanged.connect(
+            lambda _i: self._each_canvas(lambda c: c.set_sort_by_size(bool(self.sort.currentData())))
+        )
+        self.invert_box.toggled.connect(lambda _b: self._transform_changed())
+        self.sandwich_btn.toggled.connect(lambda _b: self._transform_changed())
+        self.focus_edit.editingFinished.connect(self._transform_changed)
+        self.ignore_edit.editingFinished.connect(self._transform_changed)
+        self.canvas.zoomChanged.connect(self._update_crumbs)
+        self.canvas.searchChanged.connect(self._on_match)
+        self.canvas.nodeClicked.connect(self._remember_frame)
+        self._last_frame = -1
+        QShortcut(QKeySequence.StandardKey.Find, self, self._focus_search)
+
+    # --------------------------------------------------------------- public
+    def set_profile(self, profile: Profile | None, *, delta: np.ndarray | None = None, keep_zoom: bool = True) -> None:
+        """Show a new (snapshot of a) profile; the zoom path and settings are kept."""
+        first = self.source is None or profile is None or (self.source.sample_types != profile.sample_types)
+        self.source = profile
+        self.delta = delta
+        if first:
+            self.sample_type.blockSignals(True)
+            self.sample_type.clear()
+            if profile is not None:
+                for st in profile.sample_types:
+                    self.sample_type.addItem(f"{st.type} ({st.unit})")
+                self.sample_type.setCurrentIndex(profile.default_sample_type)
+            self.sample_type.blockSignals(False)
+        if delta is not None:
+            self.color_mode.setCurrentIndex(self.color_mode.findData(COLOR_DIFF))
+        self._run_transform(keep_zoom=keep_zoom and not first)
+
+    def focus_frame(self, frame_id: int) -> None:
+        """Zoom the flame graph to the heaviest node of ``frame_id`` (from the top table)."""
+        p = self.canvas.profile
+        if p is None:
+            return
+        nodes = np.flatnonzero(p.frame == frame_id)
+        if not len(nodes):
+            return
+        tot = p.total_values()[nodes, self.canvas.sample_index]
+        self._last_frame = frame_id
+        self.canvas.zoom_to_node(int(nodes[int(np.argmax(tot))]))
+
+    def set_search_text(self, text: str) -> None:
+        self.search.setText(text)
+        self._apply_search()
+
+    # -------------------------------------------------------------- private
+    def _each_canvas(self, fn) -> None:
+        fn(self.canvas)
+        fn(self.callee_canvas)
+
+    def _focus_search(self) -> None:
+        self.search.setFocus()
+        self.search.selectAll()
+
+    def _on_sample_type(self, i: int) -> None:
+        if i >= 0:
+            self._each_canvas(lambda c: c.set_sample_index(i))
+
+    def _apply_search(self) -> None:
+        self._search_timer.stop()
+        text = self.search.text()
+        try:
+            self._each_canvas(lambda c: c.set_search(text))
+            self.search.setStyleSheet("")
+        except re.error as exc:
+            self.search.setStyleSheet("QLineEdit { border: 1px solid #d33; }")
+            self.error.emit(WorkbenchError(f"search: bad regular expression: {exc}", "fix the pattern"))
+
+    def _on_match(self, fraction: float) -> None:
+        self.match_label.setText("" if fraction < 0 else f"matched: {100.0 * fraction:.1f} %")
+
+    def _remember_frame(self, node: int) -> None:
+        p = self.canvas.profile
+        if p is not None and 0 < node < p.n_nodes:
+            self._last_frame = int(p.frame[node])
+
+    def _update_crumbs(self) -> None:
+        while self.crumbs.count():
+            item = self.crumbs.takeAt(0)
+            w = item.widget()
+            if w is not None:
+                w.deleteLater()
+        crumbs = self.canvas.breadcrumb()
+        for i, (node, label) in enumerate(crumbs):
+            b = QToolButton()
+            b.setText(label if len(label) <= 40 else label[:39] + "…")
+            b.setAutoRaise(True)
+            b.setEnabled(i < len(crumbs) - 1)
+            b.clicked.connect(lambda _c=False, n=node: self.canvas.zoom_to_node(n) if n else self.canvas.reset_zoom())
+            self.crumbs.addWidget(b)
+            if i < len(crumbs) - 1:
+                self.crumbs.addWidget(QLabel(">"))
+        self.crumbs.addStretch(1)
+
+    def _current_transform(self) -> Transform:
+        sandwich = -1
+        if self.sandwich_btn.isChecked():
+            sandwich = self._last_frame
+            hov = self.canvas.hover_node
+            p = self.canvas.profile
+            if sandwich < 0 and p is not None and hov > 0:
+                sandwich = int(p.frame[hov])
+            if sandwich < 0:
+                self.error.emit(
+                    WorkbenchError("sandwich needs a function", "click a box first, then press sandwich again")
+                )
+                self.sandwich_btn.blockSignals(True)
+                self.sandwich_btn.setChecked(False)
+                self.sandwich_btn.blockSignals(False)
+        return Transform(
+            focus=self.focus_edit.text().strip(),
+            ignore=self.ignore_edit.text().strip(),
+            invert=self.invert_box.isChecked(),
+            sandwich_frame=sandwich,
+        )
+
+    def _transform_changed(self) -> None:
+        t = self._current_transform()
+        if t == self.transform:
+            return
+        self.transform = t
+        self._run_transform(keep_zoom=False)
+
+    def _run_transform(self, keep_zoom: bool) -> None:
+        src = self.source
+        t = self.transform
+        if src is None:
+            self._show(None, None, keep_zoom)
+            return
+        if t == Transform():
+            self._show(src, None, keep_zoom)
+            return
+        if src.n_nodes <= SYNC_LIMIT:
+            try:
+                main, callee = apply_transform(src, t)
+            except WorkbenchError as exc:
+                self.error.emit(exc)
+                return
+            self._show(main, callee, keep_zoom)
+            return
+        job: Job[object] = Job(lambda j: apply_transform(src, t, j), name="transform")
+        job.on_done(lambda j: self._relay.done.emit((j, keep_zoom)))
+        self._jobs.submit("transform", job)
+
+    def _on_job_done(self, payload: object) -> None:
+        job: Job[tuple[Profile, Profile | None]]
+        keep_zoom: bool
+        job, keep_zoom = payload  # type: ignore[misc]
+        if not self._jobs.is_current("transform", job):
+            return  # a newer request superseded this one
+        if job.error is not None:
+            err = job.error
+            self.error.emit(err if isinstance(err, WorkbenchError) else WorkbenchError(str(err), "see the log"))
+            return
+        if job.result is not None:
+            main, callee = job.result
+            self._show(main, callee, keep_zoom)
+
+    def _show(self, main: Profile | None, callee: Profile | None, keep_zoom: bool) -> None:
+        delta = self.delta if self.transform == Transform() else None
+        self.canvas.set_profile(main, delta=delta, keep_zoom=keep_zoom)
+        if callee is not None:
+            self.canvas.set_orientation(FLAME)
+            self.callee_canvas.set_profile(callee, keep_zoom=False)
+            self.callee_area.show()
+        else:
+            self.canvas.set_orientation(self.orientation.currentData())
+            self.callee_area.hide()
+        self.transformed.emit()

@@ -37,6 +37,7 @@ import numpy.typing as npt
 from ..errors import FormatError
 from ..model.frames import FRAMES_OVERFLOW, NODES_OVERFLOW, TRUNCATED_STACK, Frame, Runtime
 from ..model.profile import Profile
+from . import resolve_sample_index
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -355,14 +356,7 @@ def frame_label(frame: Frame) -> str:
 
 def render_svg(profile: Profile, sample_index: int | str | None = None, title: str | None = None) -> str:
     """The SVG document as text."""
-    try:
-        si = profile.sample_index(sample_index)
-    except KeyError as exc:
-        names = ", ".join(str(s) for s in profile.sample_types)
-        raise FormatError(
-            f"sample type {sample_index!r} is not in profile {clean_name(profile.name)!r}",
-            f"pass --sample-index with one of: {names}",
-        ) from exc
+    si = resolve_sample_index(profile, sample_index)
     st = profile.sample_types[si]
     fmt_value = value_formatter(st.type, st.unit)
     lay = layout_flame(profile, si)

@@ -1,0 +1,378 @@
+"""The workbench side of a memray capture: runs the helper, turns its messages into batches.
+
+One helper child process per capture (``helper.py``), in its own process group so a
+watchdog can end it together with the gdb it runs. Three threads here: the reader of
+the helper's JSON lines, a tail of its stderr (for error messages), and the watchdog
+that ends an attach that never finishes. Batches go to the sink whole; the sink never
+waits on the helper.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from typing import IO, Any
+
+import numpy as np
+
+from workbench.capture import CaptureStatus, Sink
+from workbench.errors import (
+    CaptureError,
+    PermissionDenied,
+    TargetExited,
+    TargetNotFound,
+    UnsupportedTarget,
+    WorkbenchError,
+)
+from workbench.model import (
+    INUSE_OBJECTS,
+    INUSE_SPACE,
+    EventBatch,
+    FindingsBatch,
+    Frame,
+    FrameTable,
+    ProfileBatch,
+    Runtime,
+    SeriesBatch,
+    SeriesPoint,
+    StackSet,
+)
+
+from .growth import GrowthTracker
+
+SAMPLE_TYPES = (INUSE_SPACE, INUSE_OBJECTS)
+MAX_LINE_BYTES = 256 * 1024 * 1024  # one snapshot message; larger ones are dropped, not buffered
+STDERR_TAIL_LINES = 40
+# Escalation when the helper must go: SIGINT lets gdb detach (removing its breakpoints),
+# SIGTERM does the same for a gdb that ignored SIGINT, SIGKILL is the last resort.
+ESCALATION = ((signal.SIGINT, 5.0), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0))
+
+_ERRORS: dict[str, type[WorkbenchError]] = {
+    "memray_missing": UnsupportedTarget,
+    "unsupported": UnsupportedTarget,
+    "target_not_found": TargetNotFound,
+    "permission": PermissionDenied,
+}
+
+
+class MemrayCapture:
+    """A ``CaptureHandle`` for one live memray attach."""
+
+    def __init__(
+        self,
+        pid: int,
+        sink: Sink,
+        *,
+        interval_s: float = 1.0,
+        duration_s: float = 0.0,
+        native: bool = False,
+        attach_timeout_s: float = 60.0,
+        stop_timeout_s: float = 30.0,
+        max_depth: int = 4096,
+        max_stacks: int = 20_000,
+        top_sites: int = 10,
+        interpreter: str = "",
+    ) -> None:
+        self.pid = pid
+        self.sink = sink
+        self.key = f"memray:{pid}:inuse"
+        self.finding_target = f"memray:{pid}"
+        self.attach_timeout_s = attach_timeout_s
+        self.stop_timeout_s = stop_timeout_s
+        self.interpreter = interpreter
+        self._status = CaptureStatus(running=True, started=time.time(), message="attaching")
+        self._status.extra.update({"pid": pid, "native": native, "interpreter": interpreter})
+        self._lock = threading.Lock()
+        self._attached = threading.Event()
+        self._done = threading.Event()
+        self._stopping = False
+        self._watchdog_fired = False
+        self._frames = FrameTable()
+        self._idmap: list[int] = []
+        self._growth = GrowthTracker(top_sites)
+        self._t_attached = 0.0
+        self._stderr: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
+        cmd = [
+            sys.executable,
+            "-m",
+            "workbench_builtins.memray.helper",
+            "--pid",
+            str(pid),
+            "--interval",
+            str(interval_s),
+            "--duration",
+            str(duration_s),
+            "--max-depth",
+            str(max_depth),
+            "--max-stacks",
+            str(max_stacks),
+        ]
+        if native:
+            cmd.append("--native")
+        self._proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # its own process group: the watchdog signals it and its gdb
+        )
+        assert self._proc.stdout is not None and self._proc.stderr is not None
+        self._reader = threading.Thread(target=self._read, name=f"memray-read-{pid}", daemon=True)
+        self._err_reader = threading.Thread(
+            target=self._read_stderr, args=(self._proc.stderr,), name=f"memray-err-{pid}", daemon=True
+        )
+        self._watchdog = threading.Thread(target=self._watch, name=f"memray-watchdog-{pid}", daemon=True)
+        self._reader.start()
+        self._err_reader.start()
+        self._watchdog.start()
+        self.sink.put(EventBatch(time.time(), "capture", f"memray attaching to PID {pid}", self.finding_target))
+
+    # ----------------------------------------------------------- handle API
+    def stop(self) -> None:
+        with self._lock:
+            first = not self._stopping
+            self._stopping = True
+        if first:
+            self._send_stop()
+        if not self._done.wait(self.stop_timeout_s):
+            self._terminate()
+        self._done.wait()
+
+    def status(self) -> CaptureStatus:
+        with self._lock:
+            s = self._status
+            return CaptureStatus(
+                running=s.running,
+                samples=s.samples,
+                samples_per_s=s.samples_per_s,
+                coverage=s.coverage,
+                batches=s.batches,
+                dropped_batches=s.dropped_batches,
+                started=s.started,
+                message=s.message,
+                error=s.error,
+                extra=dict(s.extra),
+            )
+
+    def join(self, timeout: float | None = None) -> bool:
+        return self._done.wait(timeout)
+
+    # ------------------------------------------------------------ internals
+    def _send_stop(self) -> None:
+        stdin = self._proc.stdin
+        if stdin is None:
+            return
+        with contextlib.suppress(OSError, ValueError):
+            stdin.write(b"stop\n")
+            stdin.flush()
+        with contextlib.suppress(OSError, ValueError):
+            stdin.close()
+
+    def _set_error(self, err: WorkbenchError) -> None:
+        with self._lock:
+            if self._status.error is None:
+                self._status.error = err
+            self._status.message = str(err)
+
+    def _terminate(self) -> None:
+        """SIGINT, SIGTERM, SIGKILL to the helper's group, waiting between; always reaps."""
+        killed = False
+        for sig, wait_s in ESCALATION:
+            if self._proc.poll() is not None:
+                break
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self._proc.pid, sig)
+            killed = sig == signal.SIGKILL
+            try:
+                self._proc.wait(wait_s)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        self._proc.wait()
+        if killed:
+            # gdb died without detaching; the kernel detaches a dead tracer's tracees, but a
+            # tracee caught in a stop stays stopped until continued.
+            with contextlib.suppress(OSError):
+                os.kill(self.pid, signal.SIGCONT)
+
+    def _watch(self) -> None:
+        if self._attached.wait(self.attach_timeout_s) or self._done.is_set():
+            return
+        self._watchdog_fired = True
+        self._set_error(
+            CaptureError(
+                f"memray attach to PID {self.pid} did not finish within {self.attach_timeout_s:.0f} s "
+                "(gdb waits for the target to run Python code; a process blocked in a long sleep or "
+                "system call, or stopped, never does); the helper was ended and the target left running",
+                "retry while the target is busy, or raise the attach timeout (option attach_timeout)",
+            )
+        )
+        self._terminate()
+
+    def _read_stderr(self, stream: IO[bytes]) -> None:
+        for raw in iter(stream.readline, b""):
+            self._stderr.append(raw[:2000].decode("utf-8", "replace").rstrip())
+
+    def _read(self) -> None:
+        out = self._proc.stdout
+        assert out is not None
+        ended: dict[str, Any] | None = None
+        try:
+            while True:
+                line = out.readline(MAX_LINE_BYTES)
+                if not line:
+                    break
+                if not line.endswith(b"\n"):
+                    # an oversized message: skip to its end instead of buffering it
+                    while line and not line.endswith(b"\n"):
+                        line = out.readline(MAX_LINE_BYTES)
+                    with self._lock:
+                        self._status.dropped_batches += 1
+                    continue
+                try:
+                    msg = json.loads(line)
+                except ValueError:
+                    self._stderr.append(line[:2000].decode("utf-8", "replace").rstrip())
+                    continue
+                kind = msg.get("type")
+                if kind == "snapshot":
+                    self._on_snapshot(msg)
+                elif kind == "attached":
+                    self._on_attached(msg)
+                elif kind == "error":
+                    self._on_error(msg)
+                elif kind == "ended":
+                    ended = msg
+        except Exception as exc:  # a bug here must not leave the capture hanging
+            self._set_error(CaptureError(f"memray capture failed: {type(exc).__name__}: {exc}", "report this bug"))
+            self._terminate()
+        finally:
+            rc = self._proc.wait() if self._watchdog_fired else self._wait_helper()
+            self._finish(ended, rc)
+
+    def _wait_helper(self) -> int:
+        try:
+            return self._proc.wait(self.stop_timeout_s)
+        except subprocess.TimeoutExpired:
+            self._terminate()
+            return self._proc.wait()
+
+    def _finish(self, ended: dict[str, Any] | None, rc: int) -> None:
+        self._err_reader.join(2.0)
+        text = f"memray capture of PID {self.pid} ended"
+        if ended is not None:
+            reason = ended.get("reason", "")
+            if reason == "target_exited":
+                text = f"target PID {self.pid} exited; the memory captured so far is kept"
+                self._set_error(TargetExited(text, "restart the target and attach again to continue"))
+            elif ended.get("detach_error"):
+                text += f"; memray could not be deactivated in the target: {ended['detach_error']}"
+            else:
+                text += "; memray detached, the target keeps running"
+        else:
+            with self._lock:
+                has_error = self._status.error is not None
+            if not has_error:
+                tail = " | ".join(list(self._stderr)[-5:]) or f"exit status {rc}"
+                self._set_error(CaptureError(f"memray helper for PID {self.pid} failed: {tail}", "report this bug"))
+        with self._lock:
+            self._status.running = False
+            if self._status.error is None:
+                self._status.message = text
+        with contextlib.suppress(Exception):
+            self.sink.put(EventBatch(time.time(), "capture", text, self.finding_target))
+        self._done.set()
+
+    def _on_attached(self, msg: dict[str, Any]) -> None:
+        self._t_attached = float(msg.get("t", time.time()))
+        with self._lock:
+            self._status.message = "attached"
+            self._status.extra["attach_s"] = float(msg.get("attach_s", 0.0))
+        self._attached.set()
+        self.sink.put(
+            EventBatch(self._t_attached, "capture", f"memray attached to PID {self.pid}", self.finding_target)
+        )
+
+    def _on_error(self, msg: dict[str, Any]) -> None:
+        kind = str(msg.get("kind", ""))
+        if kind == "interrupted" and (self._watchdog_fired or self._stopping):
+            return  # we asked for it; the watchdog already said why
+        message = str(msg.get("message", "memray attach failed"))
+        fix = str(msg.get("fix", ""))
+        if kind == "memray_missing":
+            py = self.interpreter or "<target-python>"
+            fix = f"install memray in the target's environment: {py} -m pip install memray"
+            message = f"memray is not importable in the target's interpreter ({py}): {message}"
+        self._set_error(_ERRORS.get(kind, CaptureError)(message, fix))
+
+    def _frame(self, item: list[Any]) -> Frame:
+        fn, file, line, native = str(item[0]), str(item[1]), int(item[2]), bool(item[3])
+        if not file and fn.startswith("["):
+            return Frame(fn, runtime=Runtime.OTHER)  # the helper's markers, same as the model's
+        return Frame(fn, file, line, "", Runtime.NATIVE if native else Runtime.PYTHON)
+
+    def _on_snapshot(self, msg: dict[str, Any]) -> None:
+        for item in msg.get("frames", ()):
+            self._idmap.append(self._frames.intern(self._frame(item)))
+        stacks: list[list[int]] = msg["stacks"]
+        values: list[list[float]] = msg["values"]
+        t = float(msg["t"])
+        idmap = np.asarray(self._idmap, dtype=np.int64)
+        lengths = np.fromiter((len(s) for s in stacks), dtype=np.int64, count=len(stacks))
+        offsets = np.zeros(len(stacks) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        flat = np.fromiter((f for s in stacks for f in s), dtype=np.int64, count=int(offsets[-1]))
+        flat = idmap[flat] if len(flat) else flat
+        vals = np.asarray(values, dtype=np.float64).reshape(len(stacks), 2)
+        table_stacks = [idmap[np.asarray(s, dtype=np.int64)].tolist() for s in stacks]
+        growth = self._growth.update(t, table_stacks, vals.tolist(), self._frames)
+        heap = float(msg.get("heap_bytes", 0))
+        meta = {
+            "pid": str(self.pid),
+            "heap_bytes": str(int(heap)),
+            "objects": str(int(msg.get("objects", 0))),
+            "snapshot_latency_s": f"{float(msg.get('latency_s', 0.0)):.6f}",
+            "folded_stacks": str(int(msg.get("folded_stacks", 0))),
+            "growth_top": json.dumps([g.as_dict() for g in growth]),
+            "view": "live memory allocated since attach (memray)",
+        }
+        t0 = self._t_attached or t
+        self.sink.put(
+            ProfileBatch(
+                self.key,
+                SAMPLE_TYPES,
+                StackSet(self._frames, flat, offsets, vals),
+                t0,
+                t,
+                source="memray",
+                meta=meta,
+                replace=True,
+            )
+        )
+        self.sink.put(
+            SeriesBatch(
+                [
+                    SeriesPoint("memray.heap_bytes", t, heap, "bytes"),
+                    SeriesPoint("memray.heap_objects", t, float(msg.get("objects", 0)), "count"),
+                ]
+            )
+        )
+        self.sink.put(
+            FindingsBatch([g.finding(self.finding_target, t) for g in growth], replace_target=self.finding_target)
+        )
+        with self._lock:
+            st = self._status
+            st.samples += 1
+            st.batches += 3
+            elapsed = max(1e-9, time.time() - st.started)
+            st.samples_per_s = st.samples / elapsed
+            st.extra["heap_bytes"] = heap
+            st.extra["snapshot_latency_s"] = float(msg.get("latency_s", 0.0))
+            st.extra["growth_top"] = [g.as_dict() for g in growth]

@@ -1,0 +1,378 @@
+"""The memray reader helper: a child process that attaches memray to a PID and streams snapshots.
+
+Run as ``python -m workbench_builtins.memray.helper --pid PID ...`` by the plugin. It
+uses memray's own attach machinery (``memray.commands.attach``: gdb injects memray's
+``_inject`` library, which execs memray's attach payload in the target) in live mode,
+reads with ``memray.SocketReader``, and writes one JSON object per line to stdout.
+A snapshot holds the GIL for as long as it takes to aggregate a large heap, which is
+why this runs here and not in the workbench. Imports only the stdlib and memray, so
+it starts fast.
+
+Messages (``type``): ``attached``, ``snapshot``, ``error`` (``kind``, ``message``,
+``fix``), ``ended`` (``reason``, ``detached``, ``detach_error``).
+
+Control: a line ``stop`` on stdin, stdin closing (the workbench went away), SIGINT
+or SIGTERM all end the capture: one last snapshot, then memray's own DEACTIVATE
+payload (what ``memray detach`` sends), and the target keeps running. During
+injection SIGINT/SIGTERM only set a flag: gdb, in our process group, gets the same
+signal and detaches itself, removing its breakpoints; killing gdb outright could
+leave a breakpoint behind and crash the target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from typing import Any
+
+# Frames per stack, stacks per snapshot and cached traces are capped: a target with
+# unbounded distinct stacks must not make the helper or the workbench grow without end.
+OTHER_STACKS = ("[other stacks]", "", 0, False)
+TRUNCATED = ("[stack truncated]", "", 0, False)
+MAX_FRAMES = 1_000_000
+MAX_TRACE_CACHE = 200_000
+PY_SUFFIXES = (".py", ".pyw", ".pyx")
+
+
+class Emitter:
+    """Line-at-a-time JSON writer shared by the threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._out = sys.stdout
+
+    def __call__(self, msg: dict[str, Any]) -> None:
+        line = json.dumps(msg, separators=(",", ":")) + "\n"
+        with self._lock:
+            try:
+                self._out.write(line)
+                self._out.flush()
+            except (BrokenPipeError, ValueError, OSError):
+                pass  # the workbench is gone; the stop path still detaches
+
+
+class State:
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.phase = "start"  # start | inject | connect | read | detach
+        self.side_error: str | None = None
+
+
+def _install_signals(state: State) -> None:
+    def handler(signum: int, frame: object) -> None:
+        state.stop.set()
+        if state.phase == "connect":
+            # memray's SocketReader waits for the target's tracker in a loop that checks
+            # for signals; an exception is the only way out of it.
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+
+
+def _watch_stdin(state: State) -> None:
+    for line in sys.stdin:
+        if line.strip() == "stop":
+            break
+    state.stop.set()
+    if state.phase == "connect":
+        os.kill(os.getpid(), signal.SIGINT)
+
+
+class FrameInterner:
+    """Frame tuples -> dense ids; new frames go out with the next snapshot."""
+
+    def __init__(self) -> None:
+        self.ids: dict[tuple[str, str, int, bool], int] = {}
+        self.pending: list[list[Any]] = []
+
+    def intern(self, frame: tuple[str, str, int, bool]) -> int:
+        fid = self.ids.get(frame)
+        if fid is not None:
+            return fid
+        if len(self.ids) >= MAX_FRAMES:
+            return self.intern(("[frame table full]", "", 0, False)) if frame[0] != "[frame table full]" else 0
+        fid = len(self.ids)
+        self.ids[frame] = fid
+        self.pending.append([frame[0], frame[1], frame[2], frame[3]])
+        return fid
+
+    def take_new(self) -> list[list[Any]]:
+        out, self.pending = self.pending, []
+        return out
+
+
+def _frame(fn: str, file: str, line: int) -> tuple[str, str, int, bool]:
+    native = not (file.endswith(PY_SUFFIXES) or (file.startswith("<") and file.endswith(">")))
+    return (fn, file, int(line), native)
+
+
+def snapshot(
+    reader: Any, frames: FrameInterner, cache: dict[Any, tuple[int, ...]], args: argparse.Namespace
+) -> dict[str, Any]:
+    """Aggregate one SocketReader snapshot by stack into a compact message."""
+    t_start = time.monotonic()
+    native = args.native
+    by_stack: dict[tuple[int, ...], list[int]] = {}
+    n_records = 0
+    heap = 0
+    objects = 0
+    for rec in reader.get_current_snapshot(merge_threads=True):
+        n_records += 1
+        key = (rec.stack_id, rec.native_stack_id, rec.native_segment_generation) if native else rec.stack_id
+        ids = cache.get(key)
+        if ids is None:
+            trace = (
+                rec.hybrid_stack_trace(max_stacks=args.max_depth)
+                if native
+                else rec.stack_trace(max_stacks=args.max_depth)
+            )
+            lst = [frames.intern(_frame(fn, file, line)) for fn, file, line in reversed(trace)]
+            if len(trace) >= args.max_depth:
+                lst.insert(0, frames.intern(TRUNCATED))
+            ids = tuple(lst)
+            if len(cache) >= MAX_TRACE_CACHE:
+                cache.clear()
+            cache[key] = ids
+        size = int(rec.size)
+        count = int(rec.n_allocations)
+        heap += size
+        objects += count
+        v = by_stack.get(ids)
+        if v is None:
+            by_stack[ids] = [size, count]
+        else:
+            v[0] += size
+            v[1] += count
+    items = sorted(by_stack.items(), key=lambda kv: -kv[1][0])
+    folded = 0
+    if len(items) > args.max_stacks:
+        rest = items[args.max_stacks :]
+        items = items[: args.max_stacks]
+        folded = len(rest)
+        other = (frames.intern(OTHER_STACKS),)
+        items.append((other, [sum(v[0] for _, v in rest), sum(v[1] for _, v in rest)]))
+    return {
+        "type": "snapshot",
+        "t": time.time(),
+        "frames": frames.take_new(),
+        "stacks": [list(k) for k, _ in items],
+        "values": [v for _, v in items],
+        "heap_bytes": heap,
+        "objects": objects,
+        "records": n_records,
+        "folded_stacks": folded,
+        "latency_s": time.monotonic() - t_start,
+    }
+
+
+def _classify(err: str) -> tuple[str, str]:
+    """(kind, fix) for an error text from memray's attach machinery or the payload."""
+    if "No module named 'memray'" in err or "No module named memray" in err:
+        return "memray_missing", "install memray in the target's environment: <target-python> -m pip install memray"
+    if "does not exist" in err:
+        return "target_not_found", "check the PID; the process may have exited"
+    if "permission" in err.lower() or "different user" in err:
+        return (
+            "permission",
+            "run as root or as the target's user, and allow ptrace (sysctl kernel.yama.ptrace_scope=0)",
+        )
+    if "Cannot find a supported" in err:
+        return "gdb_missing", "install gdb (Debian/Ubuntu: apt-get install gdb); memray attach needs it"
+    if "Python 3.7" in err:
+        return "unsupported", "memray attaches only to CPython 3.7 or newer"
+    return "attach_failed", "run `memray attach --verbose PID` to see gdb's output"
+
+
+def _inject(pid: int, payload: str, state: State) -> None:
+    """Run memray's attach payload in the target; returns the target-side error text, if any."""
+    from memray._errors import MemrayCommandError
+    from memray.commands.attach import AttachCommand
+
+    cmd = AttachCommand()
+    state.phase = "inject"
+    try:
+        client = cmd.inject_control_channel(cmd.resolve_debugger("gdb"), pid)
+    except MemrayCommandError as exc:
+        raise _AttachError(str(exc)) from None
+    finally:
+        state.phase = "start"
+    client.sendall(payload.encode("utf-8"))
+    client.shutdown(socket.SHUT_WR)
+    threading.Thread(target=_watch_side_channel, args=(client, state), name="memray-side", daemon=True).start()
+
+
+class _AttachError(Exception):
+    pass
+
+
+def _watch_side_channel(client: socket.socket, state: State) -> None:
+    """memray's payload reports a failure (e.g. ImportError) as text on the control socket.
+
+    In live mode the tracker blocks until our reader connects, so a failed payload
+    would leave the reader waiting forever; like ``memray attach``, we interrupt it.
+    """
+    from memray.commands.attach import recvall
+
+    try:
+        err = recvall(client)
+    except OSError as exc:
+        err = f"control channel: {exc!r}"
+    finally:
+        with contextlib.suppress(OSError):
+            client.close()
+    if err:
+        state.side_error = err
+        state.stop.set()
+        if state.phase == "connect":
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def _detach(pid: int, state: State) -> str:
+    """memray's DEACTIVATE payload (the ``memray detach`` path); '' when it worked."""
+    from memray._errors import MemrayCommandError
+    from memray.commands.attach import PAYLOAD, AttachCommand, recvall
+
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return "target has exited"
+    cmd = AttachCommand()
+    state.phase = "detach"
+    try:
+        client = cmd.inject_control_channel(cmd.resolve_debugger("gdb"), pid)
+        client.sendall(PAYLOAD.format(tracker_call=None, mode="DEACTIVATE", duration=None).encode("utf-8"))
+        client.shutdown(socket.SHUT_WR)
+        with contextlib.closing(client):
+            client.settimeout(30)
+            return recvall(client)
+    except (MemrayCommandError, OSError) as exc:
+        return str(exc) or type(exc).__name__
+
+
+def run(args: argparse.Namespace) -> int:
+    emit = Emitter()
+    state = State()
+    _install_signals(state)
+    threading.Thread(target=_watch_stdin, args=(state,), name="memray-stdin", daemon=True).start()
+    import shutil
+
+    if not shutil.which("gdb"):
+        emit(
+            {
+                "type": "error",
+                "kind": "gdb_missing",
+                "message": "gdb is not installed (memray attach needs it)",
+                "fix": "install gdb: apt-get install gdb",
+            }
+        )
+        return 2
+    import memray
+    from memray.commands.attach import PAYLOAD
+    from memray.commands.run import _get_free_port
+
+    port = _get_free_port()
+    tracker_call = (
+        f"memray.Tracker(destination=memray.SocketDestination(server_port={port}),"
+        f" native_traces={bool(args.native)}, follow_fork=False, trace_python_allocators=False)"
+    )
+    payload = PAYLOAD.format(tracker_call=tracker_call, mode="ACTIVATE", duration=None)
+    t0 = time.monotonic()
+    try:
+        _inject(args.pid, payload, state)
+    except _AttachError as exc:
+        if state.stop.is_set():
+            emit({"type": "error", "kind": "interrupted", "message": "attach interrupted", "fix": ""})
+            return 2
+        kind, fix = _classify(str(exc))
+        emit({"type": "error", "kind": kind, "message": " ".join(str(exc).split()), "fix": fix})
+        return 2
+    frames = FrameInterner()
+    cache: dict[Any, tuple[int, ...]] = {}
+    ended = "stopped"
+    try:
+        state.phase = "connect"
+        if state.stop.is_set():
+            raise KeyboardInterrupt
+        reader_cm = memray.SocketReader(port)
+        reader = reader_cm.__enter__()
+    except KeyboardInterrupt:
+        state.phase = "start"
+        err = state.side_error
+        if err:
+            kind, fix = _classify(err)
+            emit(
+                {
+                    "type": "error",
+                    "kind": kind,
+                    "message": f"memray could not start in the target: {' '.join(err.split())}",
+                    "fix": fix,
+                }
+            )
+        else:
+            emit(
+                {
+                    "type": "error",
+                    "kind": "interrupted",
+                    "message": "attach interrupted before memray connected",
+                    "fix": "",
+                }
+            )
+        return 2
+    state.phase = "read"
+    try:
+        emit(
+            {
+                "type": "attached",
+                "t": time.time(),
+                "attach_s": time.monotonic() - t0,
+                "pid": reader.pid,
+                "native": bool(reader.has_native_traces),
+                "command_line": reader.command_line or "",
+            }
+        )
+        started = time.monotonic()
+        while not state.stop.wait(args.interval):
+            if not reader.is_active:
+                ended = "target_exited"
+                break
+            emit(snapshot(reader, frames, cache, args))
+            if args.duration > 0 and time.monotonic() - started >= args.duration:
+                ended = "duration"
+                break
+        # one last look: after a stop it is the freshest data, after an exit the last there was
+        emit(snapshot(reader, frames, cache, args))
+    finally:
+        detach_error = ""
+        detached = False
+        if ended != "target_exited" and reader.is_active:
+            detach_error = _detach(args.pid, state)
+            detached = not detach_error
+        state.phase = "start"
+        with contextlib.suppress(Exception):
+            reader_cm.__exit__(None, None, None)
+        emit({"type": "ended", "reason": ended, "detached": detached, "detach_error": " ".join(detach_error.split())})
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="workbench-memray-helper")
+    ap.add_argument("--pid", type=int, required=True)
+    ap.add_argument("--interval", type=float, default=1.0)
+    ap.add_argument("--duration", type=float, default=0.0)
+    ap.add_argument("--native", action="store_true")
+    ap.add_argument("--max-depth", type=int, default=4096)
+    ap.add_argument("--max-stacks", type=int, default=20_000)
+    args = ap.parse_args(argv)
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

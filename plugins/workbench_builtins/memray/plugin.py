@@ -1,0 +1,110 @@
+"""The memray capture plugin: live allocations of a Python process by PID.
+
+Preflight checks everything that can be known without touching the target (the PID
+is a Python process, ptrace is allowed, gdb is installed, memray imports in the
+target's own interpreter at our version); ``start`` raises the first failure as a
+typed error, then attaches asynchronously through the helper child process.
+"""
+
+from __future__ import annotations
+
+import shutil
+from typing import Any
+
+from workbench.capture import Check, Option, Sink, Target, TargetKind
+from workbench.capture.targets import detect_runtime, ptrace_verdict
+from workbench.errors import CaptureError, PermissionDenied, TargetNotFound, UnsupportedTarget, WorkbenchError
+
+from .capture import MemrayCapture
+from .interpreter import check_memray, our_memray_version
+
+
+class MemrayPlugin:
+    name = "memray"
+    title = "memray (Python memory)"
+    targets = frozenset({TargetKind.PID})
+    options = (
+        Option("native", bool, False, "track native (C/C++) frames as well"),
+        Option("interval", float, 1.0, "seconds between live-memory snapshots"),
+        Option("duration", float, 0.0, "seconds to capture, then detach (0: until stopped)"),
+        Option("attach_timeout", float, 60.0, "seconds to wait for memray to start in the target"),
+        Option("top", int, 10, "growing allocation sites reported per snapshot"),
+    )
+
+    def _checks(self, target: Target) -> list[tuple[Check, WorkbenchError | None]]:
+        out: list[tuple[Check, WorkbenchError | None]] = []
+        if target.kind != TargetKind.PID:
+            fix = "pick a process by PID"
+            return [
+                (Check("target", False, "memray attaches to a process", fix), CaptureError("memray needs a PID", fix))
+            ]
+        pid = target.pid
+        try:
+            info = detect_runtime(pid)
+        except WorkbenchError as exc:
+            return [(Check("process", False, exc.message, exc.fix), exc)]
+        if info.runtime != "python":
+            msg = f"PID {pid} ({info.name}) is not a Python process"
+            fix = "memray reads Python processes; for Go use the pprof source, for any process procstats"
+            return [(Check("python", False, msg, fix), UnsupportedTarget(msg, fix))]
+        out.append((Check("python", True, f"Python {info.version} ({info.exe})"), None))
+        if shutil.which("gdb") is None:
+            msg = "gdb is not installed; memray attach needs it"
+            fix = "install gdb: apt-get install gdb"
+            out.append((Check("gdb", False, msg, fix), CaptureError(msg, fix)))
+        else:
+            out.append((Check("gdb", True, "gdb found"), None))
+        verdict = ptrace_verdict(pid)
+        if not verdict.allowed:
+            msg = f"ptrace of PID {pid} is not allowed: {verdict.reason}"
+            out.append((Check("ptrace", False, msg, verdict.fix), PermissionDenied(msg, verdict.fix)))
+        else:
+            out.append((Check("ptrace", True, verdict.reason), None))
+        try:
+            found = check_memray(pid)
+        except FileNotFoundError:
+            msg = f"PID {pid} has exited"
+            return [
+                *out,
+                (Check("memray", False, msg, "pick a running process"), TargetNotFound(msg, "pick a running process")),
+            ]
+        except PermissionError:
+            msg = f"cannot read /proc/{pid}/exe to find the target's interpreter"
+            fix = "run as root or as the target's user"
+            return [*out, (Check("memray", False, msg, fix), PermissionDenied(msg, fix))]
+        ours = our_memray_version()
+        if not found.ok:
+            msg = f"memray is not importable in the target's interpreter {found.interpreter} ({found.detail})"
+            fix = f"{found.interpreter} -m pip install memray=={ours}"
+            out.append((Check("memray", False, msg, fix), UnsupportedTarget(msg, fix)))
+        elif found.version != ours:
+            msg = (
+                f"the target has memray {found.version} but the workbench reads memray {ours}; "
+                "the live protocol must match"
+            )
+            fix = f"{found.interpreter} -m pip install memray=={ours}"
+            out.append((Check("memray", False, msg, fix), UnsupportedTarget(msg, fix)))
+        else:
+            out.append((Check("memray", True, f"memray {found.version} in {found.interpreter}"), None))
+        return out
+
+    def preflight(self, target: Target) -> list[Check]:
+        return [c for c, _ in self._checks(target)]
+
+    def start(self, target: Target, options: dict[str, Any], sink: Sink) -> MemrayCapture:
+        interpreter = ""
+        for check, err in self._checks(target):
+            if err is not None:
+                raise err
+            if check.name == "memray":
+                interpreter = check.message.rpartition(" in ")[2]
+        return MemrayCapture(
+            target.pid,
+            sink,
+            interval_s=max(0.05, float(options.get("interval", 1.0))),
+            duration_s=max(0.0, float(options.get("duration") or 0.0)),
+            native=bool(options.get("native", False)),
+            attach_timeout_s=max(1.0, float(options.get("attach_timeout", 60.0))),
+            top_sites=max(0, int(options.get("top", 10))),
+            interpreter=interpreter,
+        )

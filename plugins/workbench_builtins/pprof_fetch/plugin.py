@@ -1,0 +1,443 @@
+"""The ``pprof`` capture plugin: profiles, GC/memory and pool series from a service URL.
+
+One capture = one base URL. Up to three workers per capture, each strictly sequential,
+so a service sees at most three requests from us at a time and never two CPU profiles:
+the CPU loop (back-to-back ``profile?seconds=N``), the snapshot loop (heap, allocs,
+goroutine, mutex, block every ``profile_interval``) and the metrics poller (every
+``interval``). Each worker backs off when answers are slow or fail.
+
+Several targets in one session: profile keys always carry the URL
+(``pprof:<url>:<kind>``). Series use DESIGN.md's names as they are; a capture given
+``label=NAME`` suffixes each of its series with ``@NAME`` (``go.goroutines@gateway``)
+so two services do not write into one series.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from workbench.capture.api import (
+    CaptureStatus,
+    Check,
+    Option,
+    Sink,
+    Target,
+    TargetKind,
+    resolve_options,
+)
+from workbench.capture.worker import Job
+from workbench.errors import CaptureError, PluginError, TargetExited, WorkbenchError
+from workbench.model import EventBatch, FindingsBatch, ProfileBatch, SeriesBatch
+
+from .client import CPU_TIMEOUT_SLACK_S, Backoff, HttpClient, normalize_base_url
+from .discovery import KIND_PATH, Endpoints, discover
+from .errors import ProfileNotServed, ProfilerBusy, ServiceUnreachable
+from .poller import MetricsPoller
+from .profiles import EMPTY_NOTES, KINDS, CumulativeDelta, column_indices, decode_profile, select_columns
+
+SOURCE = "pprof"
+PROFILE_CHOICES = (*KINDS, "all", "none")
+GIVE_UP_AFTER_S = 30.0  # unreachable this long: the service is gone, end the capture
+_STOP_GRACE_S = 2.0
+
+
+def _profile_kinds(choice: str) -> list[str]:
+    if choice == "all":
+        return list(KINDS)
+    if choice == "none":
+        return []
+    return [choice]
+
+
+class PprofCapture:
+    """A running capture of one URL; the handle ``start`` returns."""
+
+    def __init__(self, client: HttpClient, endpoints: Endpoints, opts: dict[str, Any], sink: Sink) -> None:
+        self.client = client
+        self.ep = endpoints
+        self.opts = opts
+        self.sink = sink
+        self.url = client.base_url
+        self.label = str(opts.get("label") or "")
+        self.kinds = _profile_kinds(str(opts["profile"]))
+        self.started = time.time()
+        duration = float(opts["duration"] or 0.0)
+        self.deadline: float | None = self.started + duration if duration > 0 else None
+        self.max_bytes = int(opts["max_mb"]) * 1024 * 1024
+        self._lock = threading.Lock()
+        self._status = CaptureStatus(running=True, started=self.started)
+        self._errors = 0
+        self._last_error: WorkbenchError | None = None
+        self._fatal: WorkbenchError | None = None
+        self._down_since: float | None = None
+        self._notes: list[str] = []
+        self._cpu_profiles = 0
+        self._cpu_in_flight_until: float | None = None
+        self._snapshots: dict[str, int] = {}
+        self._polls = 0
+        self._stopped = threading.Event()
+        self._jobs: list[Job[None]] = []
+        rate = int(opts.get("rate") or 0)
+        if rate not in (0, 100) and "cpu" in self.kinds:
+            self._notes.append(f"rate {rate} ignored: net/http/pprof samples CPU at a fixed 100 Hz")
+        for k in self.kinds:
+            if k in EMPTY_NOTES:
+                self._notes.append(EMPTY_NOTES[k])
+
+    # ------------------------------------------------------------ naming
+    def series_name(self, name: str) -> str:
+        return f"{name}@{self.label}" if self.label else name
+
+    def key(self, kind: str) -> str:
+        return f"{SOURCE}:{self.url}:{kind}"
+
+    # ------------------------------------------------------------ lifecycle
+    def _launch(self) -> None:
+        self.sink.put(EventBatch(self.started, "capture", f"pprof-fetch {self.url}: {self.ep.summary()}", self.url))
+        if "cpu" in self.kinds:
+            self._jobs.append(Job(self._cpu_loop, name="pprof-cpu").start())
+        snaps = [k for k in self.kinds if k != "cpu"]
+        if snaps:
+            self._jobs.append(Job(lambda job: self._snapshot_loop(job, snaps), name="pprof-snap").start())
+        if self.ep.vars or self.ep.metrics or self.ep.pprof_index:
+            self._jobs.append(Job(self._metrics_loop, name="pprof-metrics").start())
+
+    def stop(self) -> None:
+        if self._stopped.is_set():
+            self.join(_STOP_GRACE_S)
+            return
+        self._stopped.set()
+        for j in self._jobs:
+            j.cancel()
+        if not self.join(_STOP_GRACE_S):
+            # a CPU profile still has seconds to run: drop it rather than keep the caller waiting
+            self.client.abort()
+            self.join(5.0)
+        self.sink.put(EventBatch(time.time(), "capture", f"pprof-fetch {self.url} stopped", self.url))
+
+    def join(self, timeout: float | None = None) -> bool:
+        end = None if timeout is None else time.monotonic() + timeout
+        for j in self._jobs:
+            left = None if end is None else max(0.0, end - time.monotonic())
+            if not j.wait(left):
+                return False
+        return True
+
+    def status(self) -> CaptureStatus:
+        with self._lock:
+            st = self._status
+            st.running = any(not j.done for j in self._jobs)
+            elapsed = max(1e-9, time.time() - self.started)
+            st.samples_per_s = st.samples / elapsed
+            parts = [f"{self.url}: {self._cpu_profiles} CPU profiles, {self._polls} metric polls"]
+            parts += [f"{n} {k} snapshots" for k, n in self._snapshots.items()]
+            msg = ", ".join(parts)
+            if self._last_error is not None:
+                msg += f"; last problem: {self._last_error}"
+            if self._notes:
+                msg += "; note: " + "; ".join(self._notes)
+            st.message = msg
+            got_data = st.batches > 0
+            st.error = self._fatal or (self._last_error if not got_data else None)
+            st.extra = {
+                "url": self.url,
+                "serves": self.ep.summary(),
+                "errors": self._errors,
+                "notes": list(self._notes),
+                "requests": self.client.requests,
+                "bytes": self.client.bytes_read,
+            }
+            return CaptureStatus(**{f: getattr(st, f) for f in st.__dataclass_fields__})
+
+    # ------------------------------------------------------------ helpers
+    def _put(self, batch: ProfileBatch | SeriesBatch | FindingsBatch, samples: int = 0) -> None:
+        self.sink.put(batch)
+        with self._lock:
+            self._status.batches += 1
+            self._status.samples += samples
+
+    def _ok(self) -> None:
+        with self._lock:
+            self._down_since = None
+
+    def _problem(self, exc: WorkbenchError) -> None:
+        """Record a failed request; after GIVE_UP_AFTER_S of unreachability the capture ends."""
+        now = time.time()
+        with self._lock:
+            self._errors += 1
+            self._last_error = exc
+            if isinstance(exc, ServiceUnreachable):
+                if self._down_since is None:
+                    self._down_since = now
+                elif now - self._down_since > GIVE_UP_AFTER_S and self._fatal is None:
+                    self._fatal = TargetExited(
+                        f"{self.url} stopped answering for {GIVE_UP_AFTER_S:.0f} s ({exc.message}); "
+                        "what was captured is kept",
+                        "restart the service and attach again",
+                    )
+        if self._fatal is not None:
+            for j in self._jobs:
+                j.cancel()
+
+    def _fail(self, exc: WorkbenchError) -> None:
+        with self._lock:
+            self._errors += 1
+            self._last_error = exc
+            if self._fatal is None:
+                self._fatal = exc
+
+    def _time_left(self) -> float | None:
+        return None if self.deadline is None else self.deadline - time.time()
+
+    def _wait(self, job: Job[None], seconds: float) -> bool:
+        """Sleep ``seconds`` (cut at the deadline); True when the loop should end."""
+        left = self._time_left()
+        if left is not None:
+            seconds = min(seconds, max(0.0, left))
+        return job.sleep(seconds) or (left is not None and left - seconds <= 0.05)
+
+    # ------------------------------------------------------------ CPU
+    def _cpu_loop(self, job: Job[None]) -> None:
+        cpu_seconds = max(1, int(self.opts["cpu_seconds"]))
+        backoff = Backoff(base_s=0.0, max_s=30.0, slow_s=5.0)
+        first = True
+        while not job.cancelled:
+            left = self._time_left()
+            if left is not None and left < 0.5:
+                return
+            # live: a 1 s profile first so a flame graph appears at once, then full windows
+            secs = 1 if first and self.deadline is None else cpu_seconds
+            if left is not None:
+                secs = max(1, min(secs, round(left)))
+            t0 = time.time()
+            with self._lock:
+                self._cpu_in_flight_until = t0 + secs
+            try:
+                resp = self.client.get(
+                    f"/debug/pprof/profile?seconds={secs}",
+                    timeout_s=secs + CPU_TIMEOUT_SLACK_S,
+                    max_bytes=self.max_bytes,
+                    what="CPU profile",
+                )
+                if job.cancelled:
+                    return
+                prof = decode_profile(resp, "cpu")
+                t1 = time.time()
+                ss = prof.to_stackset()
+                meta = {"url": self.url, "kind": "cpu", "seconds": str(secs), "rate_hz": "100"}
+                self._put(
+                    ProfileBatch(self.key("cpu"), prof.sample_types, ss, t0, t1, source=SOURCE, meta=meta),
+                    samples=int(ss.values[:, 0].sum()) if len(ss) else 0,
+                )
+                with self._lock:
+                    self._cpu_profiles += 1
+                self._ok()
+                backoff.success(max(0.0, resp.elapsed_s - secs))
+                first = False
+            except ProfileNotServed as exc:
+                self._fail(exc)
+                return
+            except ProfilerBusy as exc:
+                # someone else's profile runs for its own duration: wait at least a window
+                self._problem(exc)
+                backoff.failure()
+                if self._wait(job, max(backoff.delay(), float(cpu_seconds))):
+                    return
+                continue
+            except WorkbenchError as exc:
+                if job.cancelled:
+                    return
+                self._problem(exc)
+                backoff.failure()
+            finally:
+                with self._lock:
+                    self._cpu_in_flight_until = None
+            if backoff.delay() > 0 and self._wait(job, backoff.delay()):
+                return
+
+    # ------------------------------------------------------------ snapshots
+    def _snapshot_loop(self, job: Job[None], kinds: list[str]) -> None:
+        interval = max(0.5, float(self.opts["profile_interval"]))
+        backoff = Backoff(base_s=interval, max_s=max(60.0, interval), slow_s=float(self.opts["timeout"]) / 2)
+        deltas: dict[str, CumulativeDelta] = {}
+        last_t: dict[str, float] = {}
+        # heap and allocs are one endpoint with four columns: fetch once, emit both
+        fetches: list[tuple[str, list[str]]] = []
+        heapish = [k for k in kinds if k in ("heap", "allocs")]
+        if heapish:
+            first = heapish[0]  # the asked-for kind is emitted first, the other from the same answer
+            fetches.append((KIND_PATH[first], [first, "allocs" if first == "heap" else "heap"]))
+        fetches += [(KIND_PATH[k], [k]) for k in kinds if k not in ("heap", "allocs")]
+        final = False
+        while True:
+            t_round = time.monotonic()
+            for path, emit in fetches:
+                if job.cancelled:
+                    return
+                t = time.time()
+                try:
+                    resp = self.client.get(f"/debug/pprof/{path}", max_bytes=self.max_bytes, what=f"{emit[0]} profile")
+                    prof = decode_profile(resp, emit[0])
+                except ProfileNotServed as exc:
+                    self._fail(exc)
+                    return
+                except WorkbenchError as exc:
+                    if job.cancelled:
+                        return
+                    self._problem(exc)
+                    backoff.failure()
+                    continue
+                self._ok()
+                for kind in emit:
+                    self._emit_snapshot(kind, prof, t, deltas, last_t)
+            backoff.success(time.monotonic() - t_round)
+            if final or job.cancelled:
+                return
+            if self._wait(job, backoff.delay()):
+                if job.cancelled:
+                    return
+                final = True  # the deadline: one last fetch so deltas cover the whole capture
+
+    def _emit_snapshot(
+        self,
+        kind: str,
+        prof: Any,
+        t: float,
+        deltas: dict[str, CumulativeDelta],
+        last_t: dict[str, float],
+    ) -> None:
+        meta = {"url": self.url, "kind": kind}
+        if kind in EMPTY_NOTES:
+            meta["note"] = EMPTY_NOTES[kind]
+        if kind == "heap":
+            cols = column_indices(prof, ("inuse_space", "inuse_objects"))
+            if cols is None:
+                return
+            ss, types = select_columns(prof, cols)
+            meta["values"] = "in use at the last GC before the fetch; replaced by each fetch"
+            self._put(ProfileBatch(self.key(kind), types, ss, t, t, source=SOURCE, meta=meta, replace=True))
+        elif kind == "goroutine":
+            ss = prof.to_stackset()
+            n = self._snapshots.get(kind, 0) + 1
+            meta["values"] = f"sum of {n} snapshots; cut a window around one poll to see that moment"
+            self._put(ProfileBatch(self.key(kind), prof.sample_types, ss, t, t, source=SOURCE, meta=meta))
+        else:
+            names = ("alloc_space", "alloc_objects") if kind == "allocs" else None
+            if names is not None:
+                cols = column_indices(prof, names)
+                if cols is None:
+                    return
+                ss, types = select_columns(prof, cols)
+            else:
+                ss, types = prof.to_stackset(), prof.sample_types
+            tracker = deltas.get(kind)
+            if tracker is None or tracker.sample_types != types:
+                tracker = deltas[kind] = CumulativeDelta(types)
+            delta, baseline = tracker.update(ss)
+            t0 = t if baseline else last_t.get(kind, t)
+            last_t[kind] = t
+            meta["values"] = "cumulative since the service started; windows hold the growth between fetches"
+            self._put(ProfileBatch(self.key(kind), types, delta, t0, t, source=SOURCE, meta=meta))
+        with self._lock:
+            self._snapshots[kind] = self._snapshots.get(kind, 0) + 1
+
+    # ------------------------------------------------------------ metrics
+    def _metrics_loop(self, job: Job[None]) -> None:
+        interval = max(0.2, float(self.opts["interval"]))
+        poller = MetricsPoller(self.client, self.ep, self.series_name, target=self.url)
+        backoff = Backoff(base_s=interval, max_s=max(30.0, interval), slow_s=float(self.opts["timeout"]) / 2)
+        final = False
+        while not job.cancelled:
+            t_start = time.monotonic()
+            res = poller.poll()
+            if job.cancelled:
+                return
+            if res.points:
+                self._put(SeriesBatch(res.points))
+            for f in res.findings:
+                self._put(FindingsBatch([f], replace_target=f.target))
+            with self._lock:
+                self._polls += 1
+            if res.errors:
+                for e in res.errors:
+                    self._problem(e)
+                backoff.failure()
+            else:
+                self._ok()
+                backoff.success(time.monotonic() - t_start)
+            if final:
+                return
+            if self._wait(job, backoff.delay()):
+                if job.cancelled:
+                    return
+                final = True
+
+
+class PprofFetchPlugin:
+    name: str = "pprof"
+    title: str = "pprof-fetch: Go net/http/pprof, expvar and Prometheus metrics by URL"
+    targets: frozenset[TargetKind] = frozenset({TargetKind.URL})
+    options: tuple[Option, ...] = (
+        Option("profile", str, "cpu", "which profile to fetch (series are always polled)", PROFILE_CHOICES),
+        Option("duration", float, 0.0, "seconds to capture; 0 runs until stopped"),
+        Option("rate", int, 0, "CPU sampling rate; net/http/pprof always samples at 100 Hz"),
+        Option("cpu_seconds", int, 5, "seconds per CPU profile request (fetched back to back)"),
+        Option("interval", float, 1.0, "seconds between metric polls (expvar, /metrics, goroutine count)"),
+        Option("profile_interval", float, 5.0, "seconds between heap/allocs/goroutine/mutex/block fetches"),
+        Option("timeout", float, 10.0, "seconds before a request (other than a CPU profile) is given up"),
+        Option("max_mb", int, 64, "size cap of one response, MiB"),
+        Option("label", str, "", "short name of this service when a session holds several (suffixes series)"),
+    )
+
+    def _check_target(self, target: Target) -> None:
+        if target.kind != TargetKind.URL:
+            raise PluginError(
+                f"the pprof source reads services by URL, not {target.kind.value} targets",
+                "use --url http://HOST:PORT (the service's net/http/pprof listener)",
+            )
+
+    def preflight(self, target: Target) -> list[Check]:
+        try:
+            self._check_target(target)
+            client = HttpClient(target.value, timeout_s=5.0)
+            ep = discover(client)
+        except WorkbenchError as exc:
+            return [Check("pprof endpoints", False, exc.message, exc.fix)]
+        checks = [Check("pprof endpoints", True, f"{ep.base_url} serves {ep.summary()}")]
+        if not ep.pprof_index:
+            checks.append(
+                Check(
+                    "pprof profiles",
+                    False,
+                    "no /debug/pprof/ index: only series can be read",
+                    'import _ "net/http/pprof" in the service to get profiles',
+                )
+            )
+        return checks
+
+    def start(self, target: Target, options: dict[str, Any], sink: Sink) -> PprofCapture:
+        self._check_target(target)
+        opts = resolve_options(self, options)
+        client = HttpClient(normalize_base_url(target.value), timeout_s=float(opts["timeout"]))
+        ep = discover(client)
+        for kind in _profile_kinds(str(opts["profile"])):
+            if not ep.serves(kind):
+                if not ep.pprof_index:
+                    raise ProfileNotServed(
+                        f"{client.base_url} has no /debug/pprof/ index, so no {kind} profile"
+                        f" (it serves {ep.summary()})",
+                        'import _ "net/http/pprof" in the service, or record with --profile none for series only',
+                    )
+                raise ProfileNotServed(
+                    f"{client.base_url}/debug/pprof/ does not list a {kind} profile"
+                    f" (it lists {', '.join(sorted(ep.profiles))})",
+                    "pick one of the listed profiles",
+                )
+        cap = PprofCapture(client, ep, opts, sink)
+        cap._launch()
+        return cap
+
+
+__all__ = ["CaptureError", "PprofCapture", "PprofFetchPlugin"]

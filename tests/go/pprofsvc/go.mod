@@ -1,0 +1,3 @@
+module workbench.test/pprofsvc
+
+go 1.19

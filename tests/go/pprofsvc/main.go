@@ -1,0 +1,166 @@
+// pprofsvc: a small stdlib-only Go service the workbench's pprof-fetch tests run for real.
+//
+// It serves net/http/pprof and expvar (with sql.DBStats of two database/sql pools, one of
+// them nested), plus endpoints that make the runtime do things a profiler should see:
+//
+//	/burn?ms=N        burn CPU in main.hotspotBurn for N ms (in the background)
+//	/spawn?n=N        start N goroutines that park until /release
+//	/release          let every parked goroutine return
+//	/dbload?n=N&hold_ms=M   N concurrent queries each holding a connection M ms
+//	/dbload?rps=R&hold_ms=M&seconds=S   R queries per second for S seconds (steady load)
+//	/alloc?kb=N       allocate N KiB and keep it (a growing cache)
+//	/gc               runtime.GC()
+//
+// It prints "listening on http://ADDR" as its first stdout line once it accepts connections.
+package main
+
+import (
+	"database/sql"
+	"expvar"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	_ "net/http/pprof"
+	"os"
+	"runtime"
+	"strconv"
+	"sync"
+	"time"
+)
+
+var (
+	parked  = make(chan struct{})
+	parkMu  sync.Mutex
+	cacheMu sync.Mutex
+	cache   [][]byte // retained on purpose: the heap profile should show it
+	sink    uint64
+)
+
+// hotspotBurn is the function the CPU profile test expects to dominate.
+//
+//go:noinline
+func hotspotBurn(until time.Time) {
+	x := uint64(1)
+	for time.Now().Before(until) {
+		for i := 0; i < 100000; i++ {
+			x = x*6364136223846793005 + 1442695040888963407
+		}
+	}
+	sink += x
+}
+
+func intParam(r *http.Request, name string, def, max int) int {
+	v, err := strconv.Atoi(r.URL.Query().Get(name))
+	if err != nil || v < 0 {
+		return def
+	}
+	if v > max {
+		return max
+	}
+	return v
+}
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:0", "listen address")
+	maxOpen := flag.Int("max-open", 4, "SetMaxOpenConns of the main pool")
+	mutexRate := flag.Int("mutex-fraction", 0, "runtime.SetMutexProfileFraction")
+	blockRate := flag.Int("block-rate", 0, "runtime.SetBlockProfileRate")
+	flag.Parse()
+	runtime.SetMutexProfileFraction(*mutexRate)
+	runtime.SetBlockProfileRate(*blockRate)
+
+	sql.Register("wbfake", fakeDriver{})
+	db, err := sql.Open("wbfake", "main")
+	if err != nil {
+		log.Fatal(err)
+	}
+	db.SetMaxOpenConns(*maxOpen)
+	db.SetMaxIdleConns(2)
+	replica, err := sql.Open("wbfake", "replica")
+	if err != nil {
+		log.Fatal(err)
+	}
+	replica.SetMaxOpenConns(7)
+	// one connection in the replica pool so its stats are not all zero
+	if _, err := replica.Exec("SLEEP 0"); err != nil {
+		log.Fatal(err)
+	}
+
+	expvar.Publish("db", expvar.Func(func() any { return db.Stats() }))
+	expvar.Publish("services", expvar.Func(func() any {
+		return map[string]any{"orders": map[string]any{"replica": replica.Stats()}, "version": "1.0"}
+	}))
+
+	http.HandleFunc("/burn", func(w http.ResponseWriter, r *http.Request) {
+		ms := intParam(r, "ms", 1000, 60000)
+		go hotspotBurn(time.Now().Add(time.Duration(ms) * time.Millisecond))
+		fmt.Fprintln(w, "ok")
+	})
+	http.HandleFunc("/spawn", func(w http.ResponseWriter, r *http.Request) {
+		n := intParam(r, "n", 100, 100000)
+		parkMu.Lock()
+		ch := parked
+		parkMu.Unlock()
+		for i := 0; i < n; i++ {
+			go func() { <-ch }()
+		}
+		fmt.Fprintln(w, runtime.NumGoroutine())
+	})
+	http.HandleFunc("/release", func(w http.ResponseWriter, r *http.Request) {
+		parkMu.Lock()
+		close(parked)
+		parked = make(chan struct{})
+		parkMu.Unlock()
+		fmt.Fprintln(w, "ok")
+	})
+	http.HandleFunc("/dbload", func(w http.ResponseWriter, r *http.Request) {
+		n := intParam(r, "n", 10, 10000)
+		hold := intParam(r, "hold_ms", 100, 60000)
+		rps := intParam(r, "rps", 0, 10000)
+		query := func() {
+			if _, err := db.Exec(fmt.Sprintf("SLEEP %d", hold)); err != nil {
+				log.Print(err)
+			}
+		}
+		if rps > 0 {
+			seconds := intParam(r, "seconds", 5, 3600)
+			go func() {
+				tick := time.NewTicker(time.Second / time.Duration(rps))
+				defer tick.Stop()
+				end := time.Now().Add(time.Duration(seconds) * time.Second)
+				for now := range tick.C {
+					if now.After(end) {
+						return
+					}
+					go query()
+				}
+			}()
+		} else {
+			for i := 0; i < n; i++ {
+				go query()
+			}
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	http.HandleFunc("/alloc", func(w http.ResponseWriter, r *http.Request) {
+		kb := intParam(r, "kb", 1024, 1<<20)
+		cacheMu.Lock()
+		cache = append(cache, make([]byte, kb<<10))
+		cacheMu.Unlock()
+		fmt.Fprintln(w, "ok")
+	})
+	http.HandleFunc("/gc", func(w http.ResponseWriter, r *http.Request) {
+		runtime.GC()
+		fmt.Fprintln(w, "ok")
+	})
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Printf("listening on http://%s\n", ln.Addr())
+	log.Fatal(http.Serve(ln, nil))
+}

@@ -60,7 +60,9 @@ def test_sigkill_mid_stream_keeps_every_committed_batch(tmp_path):
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     s = load_session(path)
     prof = s.profiles["pyspy:1:cpu"]
-    got = sorted(int(prof.frames[int(prof.frame[n])].function[1:]) for n in range(1, prof.n_nodes) if prof.depth[n] == 2)
+    got = sorted(
+        int(prof.frames[int(prof.frame[n])].function[1:]) for n in range(1, prof.n_nodes) if prof.depth[n] == 2
+    )
     n = len(got)
     # everything committed is there, and what is there is a gap-free prefix (no half batch)
     assert n >= committed

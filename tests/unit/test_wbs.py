@@ -56,7 +56,7 @@ def _frames(names):
     return [Frame(n, f"{n}.py", i + 1, "m", Runtime.PYTHON) for i, n in enumerate(names)]
 
 
-def _batch(key, names, value, t0, types=(SAMPLES,), replace=False, meta=None):
+def _batch(key, names, value, t0, *, types=(SAMPLES,), replace=False, meta=None):
     p = Profile(list(types))
     ids = [p.frames.intern(f) for f in _frames(names)]
     ss = stackset_from_lists(p.frames, [ids], [[value] * len(types)])
@@ -183,8 +183,13 @@ def _make_v0(path):
         (z([1, 2], "<u4"), z([0, 0, 1], "<u4"), z([4, 6], "<f8")),
     )
     conn.execute("INSERT INTO series (name, unit, capacity) VALUES ('x', 'count', 64)")
-    conn.execute("INSERT INTO series_chunks (series_id, n, t, v) VALUES (1, 2, ?, ?)", (z([1, 2], "<f8"), z([3, 4], "<f8")))
-    conn.execute("INSERT INTO findings (target, data) VALUES ('', ?)", (json.dumps(Finding("set", "s", "w", 1, "u", 0.1, "e").to_dict()),))
+    conn.execute(
+        "INSERT INTO series_chunks (series_id, n, t, v) VALUES (1, 2, ?, ?)", (z([1, 2], "<f8"), z([3, 4], "<f8"))
+    )
+    conn.execute(
+        "INSERT INTO findings (target, data) VALUES ('', ?)",
+        (json.dumps(Finding("set", "s", "w", 1, "u", 0.1, "e").to_dict()),),
+    )
     conn.commit()
     conn.close()
 
@@ -194,7 +199,9 @@ def test_migration_v0_to_v1(tmp_path):
     _make_v0(path)
     s = load_session(path)
     p = s.profiles["p"]
-    stacks = sorted((tuple(f.function for f in p.stack_frames(int(n))), p.self_values[n, 0]) for n in range(1, p.n_nodes))
+    stacks = sorted(
+        (tuple(f.function for f in p.stack_frames(int(n))), p.self_values[n, 0]) for n in range(1, p.n_nodes)
+    )
     assert stacks == [(("main",), 4.0), (("main", "work"), 6.0)]
     assert p.default_sample_type == 0 and p.cut(5, 6).totals()[0] == 10
     assert s.series["x"].values.tolist() == [3, 4]

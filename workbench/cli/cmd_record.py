@@ -1,8 +1,37 @@
-"""``workbench record (--pid PID | --url URL) [--source NAME ...] ... -o OUT``."""
+"""``workbench record (--pid PID | --url URL) [--source NAME ...] ... -o OUT``.
+
+Generic over capture plugins: the sources are looked up in the plugin registry by
+name (defaults: pyspy + procstats for a PID, pprof for a URL), every CLI flag that
+matches a plugin option name is handed to that plugin, and everything the plugins
+produce goes into one Session. A ``.wbs`` output is written while recording (the
+session store listens to the session), so a crash loses nothing; any other output
+gets the main profile (the first source's first profile) when recording ends.
+Ctrl+C ends the recording early and still writes what was captured.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+DEFAULT_SOURCES = {"pid": ["pyspy", "procstats"], "url": ["pprof"]}
+# CLI flags handed to plugins under the same option name (py-spy and pprof spellings)
+PLUGIN_FLAGS = (
+    "rate",
+    "idle",
+    "gil",
+    "native",
+    "subprocesses",
+    "nonblocking",
+    "threads",
+    "thread_filter",
+    "profile",
+    "duration",
+    "yes",
+)
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -19,11 +48,118 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--native", action="store_true", default=None, help="native frames (py-spy, memray)")
     p.add_argument("--subprocesses", action="store_true", default=None, help="profile subprocesses too (py-spy)")
     p.add_argument("--nonblocking", action="store_true", default=None, help="do not pause the target (py-spy)")
+    p.add_argument("--threads", action="store_true", default=None, help="one root frame per thread (py-spy)")
+    p.add_argument("--thread-filter", default=None, help="only threads whose name or id contains this (py-spy)")
     p.add_argument("--yes", action="store_true", help="consent to inject the runtime agent")
     p.add_argument("-o", "--output", required=True, help="output file; format by extension")
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import WorkbenchError
+    from ..capture import CaptureHandle, CapturePlugin, Target, default_registry
+    from ..errors import PluginError, TargetExited
+    from ..formats import detect_format
+    from ..model import Session
 
-    raise WorkbenchError("record is not built yet", "wait for the capture issues")
+    out = Path(args.output)
+    fmt = detect_format(out)  # refuse an unknown extension before attaching to anything
+    if args.duration is not None and args.duration <= 0:
+        raise PluginError("--duration must be positive", "pass seconds, e.g. --duration 10")
+    target = Target.from_pid(args.pid) if args.pid is not None else Target.from_url(args.url)
+    names: list[str] = args.source or DEFAULT_SOURCES[target.kind.value]
+    registry = default_registry()
+    plugins: list[CapturePlugin] = []
+    for name in dict.fromkeys(names):
+        plugin = registry.load(name)
+        if target.kind not in plugin.targets:
+            kinds = ", ".join(sorted(f"--{k.value}" for k in plugin.targets))
+            raise PluginError(f"source {name!r} cannot capture a {target.kind.value}", f"use {kinds} with it")
+        plugins.append(plugin)
+    given: dict[str, Any] = {k: getattr(args, k, None) for k in PLUGIN_FLAGS}
+
+    session = Session()
+    session.info.title = f"record {target.label()}"
+    session.info.targets.append(target.label())
+    handles: list[tuple[str, CaptureHandle]] = []
+    store: Any = None
+    interrupted = False
+    try:
+        for plugin in plugins:
+            handles.append((plugin.name, plugin.start(target, dict(given), session)))
+        if fmt == "wbs":
+            # opened once the sources are attached, so a failed attach leaves no file;
+            # attach() first writes what the session already holds, then every batch
+            store = _open_store(out)
+            store.attach(session)
+        interrupted = _wait(handles[0][1], float(args.duration))
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        for _name, h in handles:
+            h.stop()
+        if store is not None:
+            store.close()
+
+    statuses = {name: h.status() for name, h in handles}
+    main_name = plugins[0].name
+    main_status = statuses.get(main_name)
+    if main_status is not None and main_status.error is not None and not isinstance(main_status.error, TargetExited):
+        raise main_status.error
+    for name, st in statuses.items():
+        if st.error is not None and name != main_name and not isinstance(st.error, TargetExited):
+            print(f"workbench: warning: {name}: {st.error}", file=sys.stderr)
+
+    if fmt != "wbs":
+        _write_main_profile(session, main_name, out, fmt)
+    _summary(statuses, out, interrupted, session)
+    return 0
+
+
+def _open_store(out: Path) -> Any:
+    from ..errors import UnknownFormat
+
+    try:
+        from ..formats.wbs import SessionStore
+    except ModuleNotFoundError as exc:
+        raise UnknownFormat(".wbs sessions are not available in this build", "record to another format") from exc
+    if out.exists():
+        out.unlink()  # a session file is written fresh, never appended to an old one
+    return SessionStore(str(out))
+
+
+def _wait(main: Any, duration: float) -> bool:
+    """Until ``duration`` passes or the main capture ends by itself; True if Ctrl+C ended it."""
+    deadline = time.monotonic() + duration
+    try:
+        while (left := deadline - time.monotonic()) > 0:
+            if main.join(min(left, 0.2)):
+                break
+    except KeyboardInterrupt:
+        return True
+    return False
+
+
+def _write_main_profile(session: Any, main_name: str, out: Path, fmt: str) -> None:
+    from ..errors import CaptureError
+    from ..formats import write_profile
+
+    keys = [k for k in session.profile_keys() if k.startswith(f"{main_name}:")] or session.profile_keys()
+    if not keys:
+        raise CaptureError(
+            f"{main_name} captured no samples, so {out.name} was not written",
+            "the target may be idle: record longer, or use --idle to include idle threads",
+        )
+    profile = session.profiles[keys[0]]
+    write_profile(profile, str(out), fmt)
+
+
+def _summary(statuses: dict[str, Any], out: Path, interrupted: bool, session: Any) -> None:
+    parts = []
+    for name, st in statuses.items():
+        text = f"{name}: {st.samples} samples"
+        if st.coverage is not None:
+            text += f", coverage {st.coverage:.0%}"
+        if st.error is not None:
+            text += f" ({st.error.message})"
+        parts.append(text)
+    how = "interrupted; kept what was captured" if interrupted else "done"
+    print(f"workbench: record {how}: {'; '.join(parts)} -> {out}", file=sys.stderr)

@@ -1,0 +1,184 @@
+"""The ``procstats`` capture plugin: CPU, memory, threads, fds and TCP connections of any PID at 1 Hz.
+
+Connections are grouped by remote endpoint because that is how a pool looks from
+outside (three ESTABLISHED to 127.0.0.1:5432 is a pool of three). Connections *into*
+the process come from clients with throwaway ports, so they are grouped by the local
+listening endpoint instead (``in:127.0.0.1:8080``); grouping them by remote would
+make one series per client port and grow without bound.
+
+Series (names are a contract, see DESIGN.md):
+``process.cpu_percent``, ``process.rss_bytes``, ``process.uss_bytes``,
+``process.threads``, ``process.fds``, ``process.connections.<remote>`` (ESTABLISHED
+count per remote), and the state breakdown ``process.tcp_states.<STATE>`` (all TCP
+sockets of the process by state, LISTEN included).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from typing import Any
+
+import psutil
+
+from workbench.capture import CaptureStatus, Check, Option, Sink, Target, TargetKind, resolve_options
+from workbench.errors import PermissionDenied, PluginError, TargetExited, TargetNotFound
+from workbench.model import EventBatch, SeriesBatch, SeriesPoint
+
+MAX_REMOTES = 64  # distinct connection groups tracked; the rest is summed into "other"
+
+
+def _endpoint(addr: Any) -> str:
+    if not addr:
+        return "?"
+    ip, port = addr[0], addr[1]
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
+def connection_groups(conns: list[Any]) -> tuple[dict[str, int], dict[str, int]]:
+    """(ESTABLISHED count per group, count per TCP state). Groups: remote, or ``in:<listen>``."""
+    listening = {c.laddr[1] for c in conns if c.status == psutil.CONN_LISTEN and c.laddr}
+    est: dict[str, int] = {}
+    states: dict[str, int] = {}
+    for c in conns:
+        states[c.status] = states.get(c.status, 0) + 1
+        if c.status != psutil.CONN_ESTABLISHED or not c.raddr:
+            continue
+        group = f"in:{_endpoint(c.laddr)}" if c.laddr and c.laddr[1] in listening else _endpoint(c.raddr)
+        est[group] = est.get(group, 0) + 1
+    return est, states
+
+
+class ProcStatsCapture:
+    def __init__(self, pid: int, interval: float, duration: float, sink: Sink) -> None:
+        self.pid = pid
+        self.interval = interval
+        self.duration = duration
+        self.sink = sink
+        self.proc = psutil.Process(pid)
+        self._stop = threading.Event()
+        self._done = threading.Event()
+        self._lock = threading.Lock()
+        self._status = CaptureStatus(started=time.time(), message="sampling")
+        self._known_groups: set[str] = set()
+        self._known_states: set[str] = set()
+        self._thread = threading.Thread(target=self._run, name=f"wb-procstats-{pid}", daemon=True)
+
+    def start(self) -> ProcStatsCapture:
+        self.proc.cpu_percent(None)  # primes the counter; the first real reading comes 1 interval later
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10.0)
+
+    def join(self, timeout: float | None = None) -> bool:
+        return self._done.wait(timeout)
+
+    def status(self) -> CaptureStatus:
+        with self._lock:
+            st = self._status
+            return CaptureStatus(**{f: getattr(st, f) for f in CaptureStatus.__dataclass_fields__})
+
+    def _run(self) -> None:
+        end = time.time() + self.duration if self.duration > 0 else float("inf")
+        try:
+            while not self._stop.wait(self.interval) and time.time() < end + 1e-3:
+                points = self.sample()
+                self.sink.put(SeriesBatch(points))
+                with self._lock:
+                    self._status.samples += 1
+                    self._status.batches += 1
+                    self._status.samples_per_s = 1.0 / self.interval
+        except psutil.NoSuchProcess:
+            err = TargetExited(f"PID {self.pid} exited; process stats kept up to its exit", "")
+            with self._lock:
+                self._status.error = err
+                self._status.message = err.message
+            with contextlib.suppress(Exception):
+                self.sink.put(EventBatch(time.time(), "target_exited", err.message, target=f"pid:{self.pid}"))
+        except psutil.AccessDenied:
+            err2 = PermissionDenied(f"reading /proc of PID {self.pid} was refused", "run the workbench with sudo")
+            with self._lock:
+                self._status.error = err2
+                self._status.message = str(err2)
+        finally:
+            with self._lock:
+                self._status.running = False
+                if not self._status.message or self._status.message == "sampling":
+                    self._status.message = f"stopped after {self._status.samples} samples"
+            self._done.set()
+
+    def sample(self) -> list[SeriesPoint]:
+        """One reading of every series (raises psutil.NoSuchProcess when the target is gone)."""
+        p = self.proc
+        t = time.time()
+        pts: list[SeriesPoint] = []
+        with p.oneshot():
+            pts.append(SeriesPoint("process.cpu_percent", t, p.cpu_percent(None), "%"))
+            try:
+                mem = p.memory_full_info()
+                pts.append(SeriesPoint("process.rss_bytes", t, float(mem.rss), "bytes"))
+                pts.append(SeriesPoint("process.uss_bytes", t, float(mem.uss), "bytes"))
+            except psutil.AccessDenied:
+                pts.append(SeriesPoint("process.rss_bytes", t, float(p.memory_info().rss), "bytes"))
+            pts.append(SeriesPoint("process.threads", t, float(p.num_threads()), "count"))
+            with contextlib.suppress(psutil.AccessDenied, AttributeError):
+                pts.append(SeriesPoint("process.fds", t, float(p.num_fds()), "count"))
+            try:
+                conns = p.net_connections(kind="tcp")
+            except psutil.AccessDenied:
+                conns = []
+        est, states = connection_groups(list(conns))
+        # bounded: at most MAX_REMOTES named groups for the whole capture
+        for g in sorted(est, key=lambda k: -est[k]):
+            if g not in self._known_groups and len(self._known_groups) < MAX_REMOTES:
+                self._known_groups.add(g)
+        other = sum(v for g, v in est.items() if g not in self._known_groups)
+        for g in self._known_groups:
+            pts.append(SeriesPoint(f"process.connections.{g}", t, float(est.get(g, 0)), "count"))
+        if other:
+            pts.append(SeriesPoint("process.connections.other", t, float(other), "count"))
+        self._known_states.update(states)
+        for s in self._known_states:
+            pts.append(SeriesPoint(f"process.tcp_states.{s}", t, float(states.get(s, 0)), "count"))
+        return pts
+
+
+class ProcStatsPlugin:
+    name = "procstats"
+    title = "Process stats (psutil)"
+    targets = frozenset({TargetKind.PID})
+    options: tuple[Option, ...] = (
+        Option("interval", float, 1.0, "seconds between readings"),
+        Option("duration", float, 0.0, "seconds to capture; 0 = until stopped"),
+    )
+
+    def preflight(self, target: Target) -> list[Check]:
+        if target.kind != TargetKind.PID:
+            return [Check("target kind", False, "process stats need a PID", "pass --pid")]
+        if not psutil.pid_exists(target.pid):
+            return [Check("process exists", False, f"no process with PID {target.pid}", "check the PID")]
+        try:
+            name = psutil.Process(target.pid).name()
+        except psutil.Error:
+            name = "?"
+        return [Check("process exists", True, f"PID {target.pid} ({name})")]
+
+    def start(self, target: Target, options: dict[str, Any], sink: Sink) -> ProcStatsCapture:
+        if target.kind != TargetKind.PID:
+            raise PluginError("process stats read a process by PID, not a URL", "pass --pid PID")
+        opts = resolve_options(self, options)
+        if opts["interval"] < 0.05:
+            raise PluginError("procstats: interval must be at least 0.05 s", "use the default of 1 s")
+        try:
+            return ProcStatsCapture(target.pid, opts["interval"], opts["duration"], sink).start()
+        except psutil.NoSuchProcess as exc:
+            raise TargetNotFound(f"no process with PID {target.pid}", "check the PID and try again") from exc
+        except psutil.AccessDenied as exc:
+            raise PermissionDenied(f"reading /proc of PID {target.pid} was refused", "run with sudo") from exc
+
+
+plugin = ProcStatsPlugin()

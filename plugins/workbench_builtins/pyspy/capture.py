@@ -1,0 +1,483 @@
+"""Live CPU stacks from py-spy: rolling ``py-spy record`` chunks handed over without a gap.
+
+py-spy writes its output only when a recording ends, so a live view needs many short
+recordings. Each chunk is a py-spy process started without a fixed end; when it is time
+to cut a chunk, the *next* py-spy is started first, and only once it prints that it is
+sampling does the current one get SIGINT (py-spy's Ctrl+C path: stop at the next
+interval, write the file). The two overlap for at most one sampling interval instead of
+leaving a gap of py-spy's attach time (~50 ms idle, much more on a loaded machine).
+
+Each chunk also gets ``-d`` as a dead-man's switch: if the workbench dies without
+stopping it, py-spy ends by itself a few seconds later, so it can never be orphaned for
+long. py-spy runs in its own session so a terminal Ctrl+C reaches only the workbench,
+which then stops the chunks in order and keeps what they captured.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import psutil
+
+from workbench.capture import CaptureStatus, Sink
+from workbench.errors import CaptureError, TargetExited, WorkbenchError
+from workbench.model import CPU_NS, SAMPLES, WALL_NS, EventBatch, ProfileBatch
+
+from .checks import error_from_pyspy
+from .raw import FrameParser, parse_raw
+
+FIRST_CHUNK_S = 0.5  # short first chunk: the first flame graph within the 2 s budget
+ATTACH_TIMEOUT_S = 20.0  # py-spy retries attaching for a while on a busy machine
+STOP_TIMEOUT_S = 3.0
+DEADMAN_SLACK_S = 5
+MAX_HANDOVER_RETRIES = 3
+MAX_OUTPUT_BYTES = 64 << 20
+
+
+@dataclass(slots=True)
+class PySpyOptions:
+    rate: int = 100
+    chunk_s: float = 1.0
+    duration: float = 0.0  # 0: until stop()
+    idle: bool = False
+    gil: bool = False
+    native: bool = False
+    subprocesses: bool = False
+    nonblocking: bool = False
+    threads: bool = False
+    thread_filter: str = ""
+    function: bool = True
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> PySpyOptions:
+        names = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+class _Chunk:
+    """One py-spy process recording into its own file."""
+
+    def __init__(self, binary: Path, pid: int, opts: PySpyOptions, out: Path, index: int) -> None:
+        self.out = out
+        self.index = index
+        self.ready = threading.Event()
+        self.t_ready: float | None = None  # wall time py-spy said it was sampling
+        self.t_end: float | None = None
+        self.status_lines: deque[str] = deque(maxlen=50)
+        self.stderr_path = out.with_suffix(".err")
+        deadman = math.ceil(max(opts.chunk_s, FIRST_CHUNK_S)) + DEADMAN_SLACK_S
+        cmd = [str(binary), "record", "--pid", str(pid), "-f", "raw", "-o", str(out)]
+        cmd += ["-r", str(opts.rate), "-d", str(deadman), "--threads", "--full-filenames"]
+        for flag, on in (
+            ("--idle", opts.idle),
+            ("--gil", opts.gil),
+            ("--native", opts.native),
+            ("--subprocesses", opts.subprocesses),
+            ("--nonblocking", opts.nonblocking),
+            ("--function", opts.function),
+        ):
+            if on:
+                cmd.append(flag)
+        env = dict(os.environ, RUST_BACKTRACE="0", RUST_LOG="error")
+        self._err: IO[bytes] = open(self.stderr_path, "wb")  # noqa: SIM115 - closed in wait()
+        self.t_spawn = time.time()
+        self.proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=self._err,
+            env=env,
+            start_new_session=True,
+        )
+        self._reader = threading.Thread(target=self._read_stdout, name=f"wb-pyspy-out-{index}", daemon=True)
+        self._reader.start()
+
+    def _read_stdout(self) -> None:
+        assert self.proc.stdout is not None
+        for raw in self.proc.stdout:
+            line = raw.decode("utf-8", "replace").strip()
+            if not self.ready.is_set() and "Sampling process" in line:
+                self.t_ready = time.time()
+                self.ready.set()
+            self.status_lines.append(line[:500])
+        self.proc.stdout.close()
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def interrupt(self) -> None:
+        if self.alive():
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.send_signal(signal.SIGINT)
+            self.t_end = time.time()
+
+    def wait(self, timeout: float = STOP_TIMEOUT_S) -> int:
+        """Reap the process (SIGKILL if it does not end in time) and close its files."""
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+        if self.t_end is None:
+            self.t_end = time.time()
+        self._reader.join(2.0)
+        self._err.close()
+        return rc
+
+    def stderr_text(self) -> str:
+        try:
+            with open(self.stderr_path, "rb") as fh:
+                fh.seek(max(0, self.stderr_path.stat().st_size - 8192))
+                return fh.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def pyspy_counts(self) -> tuple[int | None, int | None]:
+        """(Samples, Errors) from py-spy's closing line, if it wrote one."""
+        for line in self.status_lines:
+            if "Samples:" in line and "Errors:" in line:
+                try:
+                    tail = line.rsplit("Samples:", 1)[1].split()
+                    return int(tail[0]), int(tail[2])
+                except (IndexError, ValueError):
+                    return None, None
+        return None, None
+
+    def target_exited(self) -> bool:
+        return any("process exited" in ln for ln in self.status_lines)
+
+
+@dataclass(slots=True)
+class _Stats:
+    started: float = 0.0
+    first_ready: float | None = None
+    first_batch: float | None = None
+    last_end: float | None = None  # end of the newest parsed chunk: coverage is judged up to here
+    covered_s: float = 0.0
+    ticks: int = 0
+    samples: int = 0
+    batches: int = 0
+    chunks: int = 0
+    errors: int = 0
+    late_messages: int = 0
+    attach_s: deque[float] = field(default_factory=lambda: deque(maxlen=20))
+
+
+class PySpyCapture:
+    """The CaptureHandle of one py-spy attach. All work happens on one controller thread."""
+
+    def __init__(self, binary: Path, pid: int, opts: PySpyOptions, sink: Sink) -> None:
+        self.binary = binary
+        self.pid = pid
+        self.opts = opts
+        self.sink = sink
+        self.key = f"pyspy:{pid}:cpu"
+        self.sample_types = (SAMPLES, WALL_NS if opts.idle else CPU_NS)
+        self.period_ns = 1e9 / opts.rate
+        self._stop = threading.Event()
+        self._done = threading.Event()
+        self._lock = threading.Lock()
+        self._stats = _Stats(started=time.time())
+        self._status = CaptureStatus(started=self._stats.started, message="attaching")
+        self._parser = FrameParser()
+        self._tmp = Path(tempfile.mkdtemp(prefix=f"wb-pyspy-{pid}-"))
+        self._live: list[_Chunk] = []
+        self._n = 0
+        self._thread = threading.Thread(target=self._run, name=f"wb-pyspy-{pid}", daemon=True)
+
+    # --------------------------------------------------------- handle API
+    def start(self) -> PySpyCapture:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(ATTACH_TIMEOUT_S + 2 * STOP_TIMEOUT_S + 5)
+        self._reap_all()
+
+    def join(self, timeout: float | None = None) -> bool:
+        return self._done.wait(timeout)
+
+    def status(self) -> CaptureStatus:
+        with self._lock:
+            s = self._stats
+            st = self._status
+            now = time.time()
+            st.samples = s.samples
+            st.batches = s.batches
+            t0 = s.first_ready or s.started
+            # judged over finished chunks only: the running chunk's samples are not in yet
+            judged = max(1e-9, (s.last_end or now) - t0)
+            st.samples_per_s = s.samples / judged if s.last_end else 0.0
+            if s.last_end:
+                st.coverage = min(1.0, s.ticks / (self.opts.rate * judged))
+            st.extra = {
+                "window_coverage": min(1.0, s.covered_s / judged) if s.last_end else None,
+                "chunks": s.chunks,
+                "pyspy_errors": s.errors,
+                "late_messages": s.late_messages,
+                "attach_s": (sum(s.attach_s) / len(s.attach_s)) if s.attach_s else None,
+                "first_batch_s": (s.first_batch - s.started) if s.first_batch else None,
+                "rate": self.opts.rate,
+            }
+            return CaptureStatus(**{f: getattr(st, f) for f in CaptureStatus.__dataclass_fields__})
+
+    # --------------------------------------------------------- controller
+    def _spawn(self) -> _Chunk:
+        self._n += 1
+        c = _Chunk(self.binary, self.pid, self.opts, self._tmp / f"chunk-{self._n}.txt", self._n)
+        self._live.append(c)
+        with self._lock:
+            self._stats.chunks += 1
+        return c
+
+    def _wait_ready(self, c: _Chunk, other: _Chunk | None) -> str:
+        """'ready', 'failed' (c died first), 'other' (the running chunk ended) or 'stop'."""
+        deadline = time.monotonic() + ATTACH_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if c.ready.wait(0.01):
+                return "ready"
+            if not c.alive():
+                c._reader.join(1.0)
+                return "ready" if c.ready.is_set() else "failed"
+            if other is not None and not other.alive():
+                return "other"
+            if other is None and self._stop.is_set():
+                return "stop"
+        return "failed"
+
+    def _run(self) -> None:
+        try:
+            self._event("capture_started", f"py-spy attached to PID {self.pid} at {self.opts.rate} Hz")
+            self._loop()
+            with self._lock:
+                self._status.message = f"stopped after {self._stats.samples} samples"
+        except WorkbenchError as exc:
+            with self._lock:
+                self._status.error = exc
+                self._status.message = str(exc)
+        except Exception as exc:  # a bug here must still end the capture cleanly, visibly
+            with self._lock:
+                self._status.error = CaptureError(f"py-spy capture failed: {type(exc).__name__}: {exc}", "")
+                self._status.message = str(self._status.error)
+        finally:
+            self._reap_all()
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            with self._lock:
+                self._status.running = False
+            err = self._status.error
+            if isinstance(err, TargetExited):
+                self._event("target_exited", err.message)
+            self._event("capture_stopped", self._status.message or "py-spy capture stopped")
+            self._done.set()
+
+    def _loop(self) -> None:
+        cur = self._spawn()
+        state = self._wait_ready(cur, None)
+        if state == "stop":
+            cur.interrupt()
+            cur.wait()
+            return
+        if state != "ready":
+            cur.interrupt()
+            rc = cur.wait()
+            raise error_from_pyspy(cur.stderr_text(), self.pid, rc)
+        self._note_ready(cur)
+        with self._lock:
+            self._status.message = f"sampling PID {self.pid} at {self.opts.rate} Hz"
+        chunk_len = FIRST_CHUNK_S
+        end_at = (cur.t_ready or time.time()) + self.opts.duration if self.opts.duration > 0 else math.inf
+        while True:
+            assert cur.t_ready is not None
+            lead = self._lead(chunk_len)
+            cut_at = min(cur.t_ready + chunk_len, end_at)
+            # sleep until it is time to start the successor (or stop, or the chunk ends)
+            while not self._stop.is_set() and cur.alive() and time.time() < cut_at - lead:
+                self._stop.wait(min(0.05, max(0.0, cut_at - lead - time.time())))
+            last = self._stop.is_set() or time.time() >= end_at - 1e-3 or cut_at >= end_at
+            if not cur.alive():
+                # py-spy ended on its own: the target exited, or the dead-man switch fired
+                self._finish(cur)
+                if cur.target_exited() or not psutil.pid_exists(self.pid):
+                    raise self._exited()
+                if last:
+                    return
+                cur = self._restart(None)
+                chunk_len = self.opts.chunk_s
+                continue
+            if last:
+                if not self._stop.is_set():
+                    while time.time() < end_at and not self._stop.is_set() and cur.alive():
+                        self._stop.wait(min(0.05, end_at - time.time()))
+                cur.interrupt()
+                self._finish(cur)
+                if cur.target_exited():
+                    raise self._exited()
+                return
+            nxt = self._handover(cur)
+            if nxt is None:
+                return
+            cur = nxt
+            chunk_len = self.opts.chunk_s
+
+    def _handover(self, cur: _Chunk) -> _Chunk | None:
+        """Start the successor, then end ``cur``; None when the capture should end quietly.
+
+        A successor can fail for a moment while ``cur`` holds the target's threads
+        under ptrace (blocking mode), so failures are retried while ``cur`` keeps
+        sampling; only repeated failures, or a vanished target, end the capture.
+        """
+        for attempt in range(MAX_HANDOVER_RETRIES + 1):
+            nxt = self._spawn()
+            state = self._wait_ready(nxt, cur)
+            if state == "ready":
+                cur.interrupt()
+                self._finish(cur)
+                self._note_ready(nxt)
+                return nxt
+            if state == "other":
+                # cur ended by itself while nxt attaches (target exit or dead-man switch)
+                self._finish(cur)
+                if cur.target_exited() or not psutil.pid_exists(self.pid):
+                    nxt.interrupt()
+                    self._discard(nxt)
+                    raise self._exited()
+                if self._wait_ready(nxt, None) == "ready":
+                    self._note_ready(nxt)
+                    return nxt
+                self._fail(nxt)
+                return None
+            nxt.interrupt()
+            rc = self._discard(nxt)
+            if not psutil.pid_exists(self.pid) or self._stop.is_set() or not cur.alive():
+                break
+            if attempt < MAX_HANDOVER_RETRIES:
+                time.sleep(0.05 * (attempt + 1))
+                continue
+            cur.interrupt()
+            self._finish(cur)
+            raise error_from_pyspy(nxt.stderr_text(), self.pid, rc)
+        cur.interrupt()
+        self._finish(cur)
+        if cur.target_exited() or not psutil.pid_exists(self.pid):
+            raise self._exited()
+        return None
+
+    def _fail(self, c: _Chunk) -> None:
+        c.interrupt()
+        rc = self._discard(c)
+        if not psutil.pid_exists(self.pid):
+            raise self._exited()
+        if self._stop.is_set():
+            return
+        raise error_from_pyspy(c.stderr_text(), self.pid, rc)
+
+    def _discard(self, c: _Chunk) -> int:
+        """Reap a chunk that never sampled (or whose data is not wanted)."""
+        rc = c.wait()
+        self._live = [x for x in self._live if x is not c]
+        with contextlib.suppress(OSError):
+            c.out.unlink()
+        return rc
+
+    def _restart(self, other: _Chunk | None) -> _Chunk:
+        c = self._spawn()
+        if self._wait_ready(c, other) != "ready":
+            c.interrupt()
+            rc = c.wait()
+            if not psutil.pid_exists(self.pid):
+                raise self._exited()
+            raise error_from_pyspy(c.stderr_text(), self.pid, rc)
+        self._note_ready(c)
+        return c
+
+    def _lead(self, chunk_len: float) -> float:
+        """How early to start the successor: a bit more than the typical attach time.
+
+        Capped at half a chunk: on a loaded machine attach can take longer than a chunk,
+        and starting successors back to back would only add load and shorten chunks.
+        """
+        a = sorted(self._stats.attach_s)
+        typical = a[len(a) // 2] if a else 0.2
+        return min(chunk_len / 2, max(0.05, 1.2 * typical))
+
+    def _note_ready(self, c: _Chunk) -> None:
+        with self._lock:
+            if c.t_ready is not None:
+                self._stats.attach_s.append(c.t_ready - c.t_spawn)
+                if self._stats.first_ready is None:
+                    self._stats.first_ready = c.t_ready
+
+    def _exited(self) -> TargetExited:
+        s = self._stats
+        return TargetExited(
+            f"PID {self.pid} exited during capture; kept {s.samples} samples from {s.batches} batches",
+            "nothing to do; restart the target to capture more",
+        )
+
+    def _finish(self, c: _Chunk) -> None:
+        """Reap a chunk's process, parse its file, hand the batch to the sink."""
+        c.wait()
+        self._live = [x for x in self._live if x is not c]
+        if c.t_ready is None:
+            return
+        t0, t1 = c.t_ready, c.t_end or time.time()
+        lines: list[bytes] = []
+        if c.out.exists():
+            size = c.out.stat().st_size
+            with open(c.out, "rb") as fh:
+                lines = fh.read(MAX_OUTPUT_BYTES).splitlines()
+            if size > MAX_OUTPUT_BYTES:
+                lines = lines[:-1]  # the last line may be cut in half
+            c.out.unlink()
+        chunk = parse_raw(
+            lines,
+            period_ns=self.period_ns,
+            keep_threads=self.opts.threads,
+            thread_filter=self.opts.thread_filter,
+            parser=self._parser,
+        )
+        _, errors = c.pyspy_counts()
+        late = sum(1 for ln in c.status_lines if "behind in sampling" in ln)
+        with self._lock:
+            s = self._stats
+            s.covered_s += max(0.0, t1 - t0)
+            s.ticks += chunk.ticks
+            s.samples += chunk.samples
+            s.errors += errors or 0
+            s.late_messages += late
+            s.last_end = t1 if s.last_end is None else max(s.last_end, t1)
+        meta = {
+            "pid": str(self.pid),
+            "rate_hz": str(self.opts.rate),
+            "period_ns": str(int(self.period_ns)),
+            "sampler": "py-spy record (rolling chunks)",
+        }
+        if len(chunk.stacks):
+            self.sink.put(ProfileBatch(self.key, self.sample_types, chunk.stacks, t0, t1, source="pyspy", meta=meta))
+        with self._lock:
+            self._stats.batches += 1
+            if self._stats.first_batch is None:
+                self._stats.first_batch = time.time()
+
+    def _event(self, kind: str, text: str) -> None:
+        with contextlib.suppress(Exception):
+            self.sink.put(EventBatch(time.time(), kind, text, target=f"pid:{self.pid}"))
+
+    def _reap_all(self) -> None:
+        for c in list(self._live):
+            c.interrupt()
+            c.wait()
+        self._live.clear()

@@ -1,0 +1,315 @@
+"""Capture controls generated from each plugin's declared ``Option``s, start/stop and status.
+
+Plugins come from ``default_registry()``; one that fails to load is listed with its
+error instead of its options. Starting and stopping run in Jobs (a plugin may spawn
+a process or flush a file), and status is polled from ``CaptureHandle.status()``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..capture.api import CaptureHandle, CapturePlugin, Option, Sink, Target, resolve_options
+from ..capture.registry import PluginEntry, PluginRegistry
+from ..capture.worker import Job
+from ..errors import CaptureError, WorkbenchError
+
+
+def option_widget(opt: Option) -> QWidget:
+    """The editor for one declared option, initialised to its default."""
+    if opt.type is bool:
+        w: QWidget = QCheckBox()
+        w.setChecked(bool(opt.default))
+    elif opt.choices:
+        w = QComboBox()
+        w.addItems(list(opt.choices))
+        if opt.default in opt.choices:
+            w.setCurrentText(str(opt.default))
+    elif opt.type is int:
+        w = QSpinBox()
+        w.setRange(0, 1_000_000)
+        w.setValue(int(opt.default or 0))
+    elif opt.type is float:
+        w = QDoubleSpinBox()
+        w.setRange(0.0, 1e9)
+        w.setDecimals(2)
+        w.setValue(float(opt.default or 0.0))
+    else:
+        w = QLineEdit("" if opt.default is None else str(opt.default))
+    w.setToolTip(opt.help)
+    return w
+
+
+def widget_value(w: QWidget) -> Any:
+    if isinstance(w, QCheckBox):
+        return w.isChecked()
+    if isinstance(w, QComboBox):
+        return w.currentText()
+    if isinstance(w, QSpinBox | QDoubleSpinBox):
+        return w.value()
+    if isinstance(w, QLineEdit):
+        return w.text() or None
+    return None
+
+
+@dataclass
+class PluginControls:
+    entry: PluginEntry
+    box: QGroupBox
+    editors: dict[str, QWidget] = field(default_factory=dict)
+
+    def values(self) -> dict[str, Any]:
+        return {k: widget_value(w) for k, w in self.editors.items()}
+
+
+@dataclass
+class Running:
+    name: str
+    handle: CaptureHandle
+    started: float
+    reported_error: bool = False
+
+
+class _Relay(QObject):
+    done = Signal(object)
+
+
+class CapturePanel(QWidget):
+    """Emits ``error`` for the banner and ``started``/``stopped`` for the window."""
+
+    error = Signal(object)
+    started = Signal()
+    stopped = Signal()
+
+    def __init__(self, registry: PluginRegistry, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.registry = registry
+        self.sink: Sink | None = None
+        self.target: Target | None = None
+        self.controls: dict[str, PluginControls] = {}
+        self.running: list[Running] = []
+        self._pending: Job[Any] | None = None
+        self._relay = _Relay()
+        self._relay.done.connect(self._on_job)
+        self.target_label = QLabel("target: none (pick a process or enter a URL)")
+        self.target_label.setWordWrap(True)
+        self.start_btn = QPushButton("Start")
+        self.stop_btn = QPushButton("Stop")
+        self.stop_btn.setEnabled(False)
+        self.start_btn.clicked.connect(self.start)
+        self.stop_btn.clicked.connect(self.stop)
+        self.status = QLabel("idle")
+        self.status.setObjectName("captureStatus")
+        self.status.setWordWrap(True)
+        self.status.setTextFormat(Qt.TextFormat.PlainText)
+        btns = QHBoxLayout()
+        btns.addWidget(self.start_btn)
+        btns.addWidget(self.stop_btn)
+        self.plugins_box = QVBoxLayout()
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.target_label)
+        lay.addLayout(self.plugins_box)
+        lay.addLayout(btns)
+        lay.addWidget(self.status)
+        lay.addStretch(1)
+        self._build()
+        self._poll = QTimer(self)
+        self._poll.setInterval(1000)
+        self._poll.timeout.connect(self.poll_status)
+
+    # ---------------------------------------------------------------- build
+    def _build(self) -> None:
+        for entry in self.registry.load_all():
+            box = QGroupBox(entry.name)
+            outer = QVBoxLayout(box)
+            outer.setContentsMargins(6, 2, 6, 2)
+            inner = QWidget()
+            form = QFormLayout(inner)
+            form.setContentsMargins(0, 0, 0, 0)
+            outer.addWidget(inner)
+            ctl = PluginControls(entry, box)
+            plugin = entry.plugin
+            if plugin is None or entry.error:
+                err = QLabel(f"failed to load: {entry.error}\nfix: reinstall {entry.dist} ({entry.value})")
+                err.setWordWrap(True)
+                err.setTextFormat(Qt.TextFormat.PlainText)
+                err.setStyleSheet("color: #b22;")
+                form.addRow(err)
+                box.setEnabled(True)
+                box.setCheckable(False)
+            else:
+                box.setTitle(f"{getattr(plugin, 'title', '') or entry.name} ({entry.name})")
+                box.setCheckable(True)
+                box.setChecked(False)
+                # options of an unticked source are noise: show them only when it is ticked
+                inner.setVisible(False)
+                box.toggled.connect(inner.setVisible)
+                for opt in plugin.options:
+                    w = option_widget(opt)
+                    ctl.editors[opt.name] = w
+                    form.addRow(opt.name, w)
+            self.controls[entry.name] = ctl
+            self.plugins_box.addWidget(box)
+
+    def plugin_status(self) -> list[tuple[str, bool, str]]:
+        """(name, loaded ok, error) per discovered plugin, for selftest and the About box."""
+        return [(c.entry.name, c.entry.ok, c.entry.error or "") for c in self.controls.values()]
+
+    # --------------------------------------------------------------- target
+    def set_target(self, target: Target) -> None:
+        self.target = target
+        self.target_label.setText(f"target: {target.label()}")
+        for name, ctl in self.controls.items():
+            plugin = ctl.entry.plugin
+            applicable = plugin is not None and target.kind in plugin.targets
+            if ctl.box.isCheckable():
+                ctl.box.setEnabled(applicable)
+                # sensible defaults: py-spy + process stats for a PID, pprof for a URL
+                ctl.box.setChecked(applicable and name in ("pyspy", "procstats", "pprof"))
+
+    def select(self, names: list[str]) -> None:
+        for name, ctl in self.controls.items():
+            if ctl.box.isCheckable():
+                ctl.box.setChecked(name in names)
+
+    # ---------------------------------------------------------- start / stop
+    def start(self) -> None:
+        if self.target is None or self.sink is None:
+            self.error.emit(CaptureError("no target chosen", "pick a process from the list or enter a pprof URL"))
+            return
+        chosen: list[tuple[CapturePlugin, dict[str, Any]]] = []
+        try:
+            for ctl in self.controls.values():
+                plugin = ctl.entry.plugin
+                if plugin is None or not ctl.box.isCheckable() or not ctl.box.isChecked() or not ctl.box.isEnabled():
+                    continue
+                chosen.append((plugin, resolve_options(plugin, ctl.values())))
+        except WorkbenchError as exc:
+            self.error.emit(exc)
+            return
+        if not chosen:
+            self.error.emit(CaptureError("no capture source selected", "tick at least one source above"))
+            return
+        target, sink = self.target, self.sink
+        self.start_btn.setEnabled(False)
+        self.status.setText("starting…")
+
+        def work(job: Job[Any]) -> tuple[str, list[Running], list[WorkbenchError]]:
+            started: list[Running] = []
+            errors: list[WorkbenchError] = []
+            for plugin, opts in chosen:
+                failed = [c for c in plugin.preflight(target) if not c.ok]
+                if failed:
+                    errors.extend(CaptureError(f"{plugin.name}: {c.message}", c.fix) for c in failed)
+                    continue
+                try:
+                    started.append(Running(plugin.name, plugin.start(target, opts, sink), time.time()))
+                except WorkbenchError as exc:
+                    errors.append(exc)
+            return ("start", started, errors)
+
+        self._submit(Job(work, name="capture-start"))
+
+    def stop(self) -> None:
+        running, self.running = self.running, []
+        self.stop_btn.setEnabled(False)
+        self.status.setText("stopping…")
+
+        def work(job: Job[Any]) -> tuple[str, list[Running], list[WorkbenchError]]:
+            errors: list[WorkbenchError] = []
+            for r in running:
+                try:
+                    r.handle.stop()
+                except WorkbenchError as exc:
+                    errors.append(exc)
+            return ("stop", running, errors)
+
+        self._submit(Job(work, name="capture-stop"))
+
+    def stop_all_blocking(self, timeout: float = 10.0) -> None:
+        """On quit: stop every capture and wait (bounded) so no child process outlives us."""
+        for r in self.running:
+            try:
+                r.handle.stop()
+                r.handle.join(timeout)
+            except Exception:  # quitting: nothing useful to show any more
+                pass
+        self.running = []
+        self._poll.stop()
+
+    def _submit(self, job: Job[Any]) -> None:
+        self._pending = job
+        job.on_done(self._relay.done.emit)
+        job.start()
+
+    def _on_job(self, job: Job[Any]) -> None:
+        if job.error is not None:
+            self.error.emit(job.error)
+            self._reset_buttons()
+            return
+        result: tuple[str, list[Running], list[WorkbenchError]] = job.result  # type: ignore[assignment]
+        kind, runs, errors = result
+        for e in errors:
+            self.error.emit(e)
+        if kind == "start":
+            self.running.extend(runs)
+            if runs:
+                self._poll.start()
+                self.started.emit()
+        else:
+            self.stopped.emit()
+            if not self.running:
+                self._poll.stop()
+        self._reset_buttons()
+        self.poll_status()
+
+    def _reset_buttons(self) -> None:
+        self.start_btn.setEnabled(True)
+        self.stop_btn.setEnabled(bool(self.running))
+
+    def poll_status(self) -> None:
+        if not self.running:
+            if self._pending is None or self._pending.done:
+                self.status.setText("idle")
+            return
+        lines = []
+        still: list[Running] = []
+        for r in self.running:
+            st = r.handle.status()
+            elapsed = time.time() - (st.started or r.started)
+            cov = f", coverage {100 * st.coverage:.0f} %" if st.coverage is not None else ""
+            state = "running" if st.running else "ended"
+            lines.append(
+                f"{r.name}: {state}, {elapsed:.0f} s, {st.samples_per_s:.0f} samples/s{cov}, "
+                f"dropped batches {st.dropped_batches}" + (f" - {st.message}" if st.message else "")
+            )
+            if st.error is not None and not r.reported_error:
+                r.reported_error = True
+                self.error.emit(st.error)
+            if st.running:
+                still.append(r)
+        self.status.setText("\n".join(lines))
+        if not still:
+            self.running = []
+            self._poll.stop()
+            self._reset_buttons()
+            self.stopped.emit()

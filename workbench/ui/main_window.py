@@ -1,0 +1,453 @@
+"""The main window: target picker and capture controls (left), flame graph / top functions /
+leaks (centre), timeline (bottom), error banner (top), File menu.
+
+Views refresh from the Session on a throttled timer, and only when ``session.version``
+changed; file I/O, cuts of big profiles and capture start/stop run in Jobs whose stale
+results are dropped (``LatestOnly``).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDockWidget,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QScrollArea,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..capture.registry import PluginRegistry, default_registry
+from ..capture.worker import Job, LatestOnly
+from ..errors import FormatError, WorkbenchError
+from ..model.profile import Profile
+from ..model.session import Session
+from .banner import ErrorBanner
+from .capture_panel import CapturePanel
+from .flame_view import FlameGraphView
+from .leak_panel import LeakPanel
+from .targets import TargetPicker
+from .timeline import TimelineView
+from .top_table import TopFunctionsView
+
+REFRESH_MS = 333  # ~3 Hz: live enough, and a refresh costs little when nothing changed
+SYNC_CUT_NODES = 20_000  # cutting smaller profiles inline is cheaper than a thread hop
+MAX_RECENT_FILES = 10
+OPEN_FILTER = (
+    "Profiles (*.collapsed *.folded *.txt *.json *.speedscope.json *.pb.gz *.pprof *.pb *.wbs *.bin *.memray);;"
+    "All files (*)"
+)
+EXPORT_FILTER = (
+    "SVG flame graph (*.svg);;speedscope (*.speedscope.json);;pprof (*.pb.gz);;collapsed stacks (*.collapsed);;"
+    "PNG image of the flame graph (*.png);;CSV of the visible series (*.csv)"
+)
+
+
+class _Relay(QObject):
+    done = Signal(object)
+
+
+def normalised_delta(base_total: np.ndarray, new_total: np.ndarray) -> np.ndarray:
+    """Per-node change of share of the total, scaled to [-1, 1] for red/blue colouring."""
+    bt = float(base_total[0]) if len(base_total) else 0.0
+    nt = float(new_total[0]) if len(new_total) else 0.0
+    b = base_total / bt if bt else np.zeros_like(base_total)
+    n = new_total / nt if nt else np.zeros_like(new_total)
+    d = n - b
+    peak = float(np.max(np.abs(d))) if len(d) else 0.0
+    return d / peak if peak > 0 else d
+
+
+class MainWindow(QMainWindow):
+    def __init__(
+        self,
+        session: Session | None = None,
+        registry: PluginRegistry | None = None,
+        settings: QSettings | None = None,
+    ) -> None:
+        super().__init__()
+        self.setWindowTitle("Profiling Workbench")
+        self.resize(1400, 900)
+        self.setAcceptDrops(True)
+        self.settings = settings or QSettings("profiling-workbench", "workbench")
+        self.registry = registry or default_registry()
+        self.session = session or Session()
+        self._seen_version = -1
+        self._shown_key: tuple[object, ...] = ()
+        self.time_window: tuple[float, float] | None = None
+        self.current: Profile | None = None  # the profile the views show (after any cut)
+        self._jobs = LatestOnly()
+        self._relay = _Relay()
+        self._relay.done.connect(self._on_job)
+        self._handlers: dict[int, tuple[str, Any]] = {}
+
+        # centre
+        self.banner = ErrorBanner()
+        self.profile_combo = QComboBox()
+        self.profile_combo.setMinimumWidth(280)
+        self.profile_combo.currentIndexChanged.connect(lambda _i: self._show_current(force=True))
+        self.window_label = QLabel("")
+        self.flame = FlameGraphView()
+        self.flame.error.connect(self.show_error)
+        self.top = TopFunctionsView()
+        self.top.frameActivated.connect(self._focus_from_top)
+        self.leaks = LeakPanel()
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.flame, "Flame graph")
+        self.tabs.addTab(self.top, "Top functions")
+        self.tabs.addTab(self.leaks, "Leaks")
+        self.tabs.currentChanged.connect(lambda _i: self._update_top())
+        self.timeline = TimelineView()
+        self.timeline.rangeSelected.connect(self.set_window)
+        self.timeline.rangeCleared.connect(lambda: self.set_window(None, None))
+        row = QHBoxLayout()
+        row.addWidget(QLabel("profile:"))
+        row.addWidget(self.profile_combo)
+        row.addWidget(self.window_label, 1)
+        centre = QWidget()
+        cl = QVBoxLayout(centre)
+        cl.setContentsMargins(4, 4, 4, 0)
+        cl.addWidget(self.banner)
+        cl.addLayout(row)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.tabs)
+        split.addWidget(self.timeline)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 1)
+        cl.addWidget(split, 1)
+        self.setCentralWidget(centre)
+
+        # left: targets and capture
+        self.picker = TargetPicker(self.settings)
+        self.capture = CapturePanel(self.registry)
+        self.capture.sink = self.session
+        self.capture.error.connect(self.show_error)
+        self.picker.targetChosen.connect(self.capture.set_target)
+        capture_scroll = QScrollArea()
+        capture_scroll.setWidgetResizable(True)
+        capture_scroll.setWidget(self.capture)
+        capture_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        left = QSplitter(Qt.Orientation.Vertical)
+        left.addWidget(self.picker)
+        left.addWidget(capture_scroll)
+        dock = QDockWidget("Target and capture")
+        dock.setObjectName("captureDock")
+        dock.setWidget(left)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
+
+        self._build_menu()
+        self.timeline.set_session(self.session)
+        self.timer = QTimer(self)
+        self.timer.setInterval(REFRESH_MS)
+        self.timer.timeout.connect(self.refresh)
+        self.timer.start()
+        self.refresh()
+
+    # ------------------------------------------------------------------ menu
+    def _build_menu(self) -> None:
+        m = self.menuBar().addMenu("&File")
+        self._action(m, "&Open…", self._open_dialog, QKeySequence.StandardKey.Open)
+        self.recent_menu = m.addMenu("Open &recent")
+        self._action(m, "&Save session…", self._save_dialog, QKeySequence.StandardKey.Save)
+        self._action(m, "&Export current view…", self._export_dialog, "Ctrl+E")
+        m.addSeparator()
+        self._action(m, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        v = self.menuBar().addMenu("&View")
+        self._action(v, "Diff: selected window vs the window before it", self.diff_window_before)
+        self._action(v, "Diff against another profile of the session", self.diff_against_other)
+        self._action(v, "Diff against a file…", self._diff_file_dialog)
+        self._action(v, "Clear diff", lambda: self._show_current(force=True))
+        self._refresh_recent_menu()
+
+    def _action(self, menu: QMenu, text: str, slot, shortcut=None) -> QAction:
+        a = QAction(text, self)
+        if shortcut is not None:
+            a.setShortcut(QKeySequence(shortcut))
+        a.triggered.connect(lambda _c=False: slot())
+        menu.addAction(a)
+        return a
+
+    def _refresh_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for path in self.recent_files():
+            self._action(self.recent_menu, path, lambda p=path: self.open_files([p]))
+        self.recent_menu.setEnabled(bool(self.recent_files()))
+
+    def recent_files(self) -> list[str]:
+        raw = self.settings.value("recent_files", [])
+        return [str(x) for x in (raw if isinstance(raw, list) else [raw] if raw else [])]
+
+    def _remember_file(self, path: str) -> None:
+        items = [path] + [p for p in self.recent_files() if p != path]
+        self.settings.setValue("recent_files", items[:MAX_RECENT_FILES])
+        self._refresh_recent_menu()
+
+    # ---------------------------------------------------------------- errors
+    def show_error(self, exc: BaseException) -> None:
+        self.banner.show_error(exc)
+
+    # --------------------------------------------------------------- refresh
+    def refresh(self) -> None:
+        """Timer tick: update views only if the session changed since the last tick."""
+        s = self.session
+        if s.version == self._seen_version:
+            return
+        self._seen_version = s.version
+        keys = s.profile_keys()
+        have = [self.profile_combo.itemText(i) for i in range(self.profile_combo.count())]
+        if keys != have:
+            cur = self.profile_combo.currentText()
+            self.profile_combo.blockSignals(True)
+            self.profile_combo.clear()
+            self.profile_combo.addItems(keys)
+            if cur in keys:
+                self.profile_combo.setCurrentText(cur)
+            self.profile_combo.blockSignals(False)
+        with s.lock():
+            findings = list(s.findings)
+        self.leaks.set_findings(findings)
+        self.timeline.refresh()
+        self._show_current()
+
+    def _show_current(self, force: bool = False) -> None:
+        key = self.profile_combo.currentText()
+        s = self.session
+        with s.lock():
+            live = s.profiles.get(key)
+            version = live.version if live is not None else -1
+        shown_key = (id(s), key, version, self.time_window)
+        if not force and shown_key == self._shown_key:
+            return
+        self._shown_key = shown_key
+        snap = s.snapshot_profile(key) if key else None
+        if snap is None:
+            self._present(None)
+            return
+        win = self.time_window
+        if win is None or snap.n_nodes <= SYNC_CUT_NODES:
+            self._present(snap.cut(*win) if win is not None else snap)
+            return
+        self._submit("cut", lambda job: snap.cut(*win), on_done=self._present)
+
+    def _present(self, profile: Profile | None, delta: np.ndarray | None = None) -> None:
+        self.current = profile
+        self.flame.set_profile(profile, delta=delta)
+        self._update_top()
+
+    def _update_top(self) -> None:
+        if self.tabs.currentWidget() is self.top:
+            try:
+                self.top.set_profile(self.current, self.flame.canvas.sample_index)
+            except WorkbenchError as exc:
+                self.show_error(exc)
+
+    def _focus_from_top(self, frame_id: int) -> None:
+        self.tabs.setCurrentWidget(self.flame)
+        self.flame.focus_frame(frame_id)
+
+    def set_window(self, t0: float | None, t1: float | None) -> None:
+        """Cut the flame graph to [t0, t1) (the timeline brush), or back to everything."""
+        self.time_window = None if t0 is None or t1 is None else (min(t0, t1), max(t0, t1))
+        if self.time_window is None:
+            self.window_label.setText("")
+        else:
+            self.window_label.setText(
+                f"window: {self.time_window[1] - self.time_window[0]:.1f} s selected on the timeline"
+            )
+        self._show_current(force=True)
+
+    # ---------------------------------------------------------------- jobs
+    def _submit(self, purpose: str, fn, on_done) -> Job[Any]:
+        job: Job[Any] = Job(fn, name=purpose)
+        self._handlers[job.id] = (purpose, on_done)
+        job.on_done(self._relay.done.emit)
+        self._jobs.submit(purpose, job)
+        return job
+
+    def _on_job(self, job: Job[Any]) -> None:
+        purpose, on_done = self._handlers.pop(job.id, ("", None))
+        if not self._jobs.is_current(purpose, job) and purpose not in ("open", "save", "export"):
+            return  # superseded by a newer request of the same kind
+        if job.error is not None:
+            self.show_error(job.error)
+            return
+        if on_done is not None and not job.cancelled:
+            on_done(job.result)
+
+    def busy(self) -> bool:
+        return bool(self._handlers)
+
+    # ------------------------------------------------------------ open/save
+    def _open_dialog(self) -> None:
+        paths, _f = QFileDialog.getOpenFileNames(self, "Open profile or session", "", OPEN_FILTER)
+        if paths:
+            self.open_files(paths)
+
+    def open_files(self, paths: list[str]) -> None:
+        for path in paths:
+            self._open_one(path)
+
+    def _open_one(self, path: str) -> None:
+        from ..formats import detect_format, read_profiles
+
+        def work(job: Job[Any]) -> tuple[str, Any]:
+            fmt = detect_format(path)
+            if fmt == "wbs":
+                from ..formats.wbs import load_session
+
+                return ("session", load_session(path))
+            return ("profiles", read_profiles(path, fmt))
+
+        self._submit(f"open:{path}", work, on_done=lambda res: self._opened(path, res))
+
+    def _opened(self, path: str, result: tuple[str, Any]) -> None:
+        kind, payload = result
+        self._remember_file(path)
+        if kind == "session":
+            self.set_session(payload)
+            return
+        profiles: list[Profile] = payload
+        if not profiles:
+            self.show_error(FormatError("the file holds no profiles", "open a file with samples", path=path))
+            return
+        base = os.path.basename(path)
+        s = self.session
+        first = ""
+        with s.lock():
+            for i, p in enumerate(profiles):
+                key = f"file:{base}" if len(profiles) == 1 else f"file:{base}:{i}:{p.name}"
+                s.profiles[key] = p
+                first = first or key
+            s.version += 1  # opened files bypass put(): they are whole profiles, not batches
+        self.refresh()
+        self.profile_combo.setCurrentText(first)
+        self.banner.hide()
+
+    def set_session(self, session: Session) -> None:
+        """Show another session (an opened .wbs); running captures keep feeding the old one."""
+        self.session = session
+        self.capture.sink = session
+        self._seen_version = -1
+        self.timeline.set_session(session)
+        self.profile_combo.clear()
+        self.refresh()
+
+    def _save_dialog(self) -> None:
+        path, _f = QFileDialog.getSaveFileName(self, "Save session", "session.wbs", "Workbench session (*.wbs)")
+        if path:
+            self.save_session(path)
+
+    def save_session(self, path: str) -> Job[Any]:
+        from ..formats.wbs import save_session
+
+        s = self.session
+        return self._submit("save", lambda job: save_session(s, path), on_done=lambda _r: self._remember_file(path))
+
+    # ---------------------------------------------------------------- export
+    def _export_dialog(self) -> None:
+        path, _f = QFileDialog.getSaveFileName(self, "Export current view", "", EXPORT_FILTER)
+        if path:
+            self.export(path)
+
+    def export(self, path: str) -> Job[Any] | None:
+        """Export what is shown: PNG of the flame graph, CSV of the series, or the profile by extension."""
+        low = path.lower()
+        if low.endswith(".png"):
+            if not self.flame.canvas.grab().save(path, "PNG"):
+                self.show_error(FormatError("cannot write the image", "check the directory is writable", path=path))
+            return None
+        if low.endswith(".csv"):
+            try:
+                self.timeline.export_csv(path)
+            except OSError as exc:
+                self.show_error(FormatError(f"cannot write: {exc.strerror}", "check the directory", path=path))
+            return None
+        from ..formats import write_profile
+
+        prof = self.flame.canvas.profile
+        if prof is None:
+            self.show_error(WorkbenchError("nothing to export", "open a profile or start a capture first"))
+            return None
+        si = self.flame.canvas.sample_index
+        return self._submit("export", lambda job: write_profile(prof, path, sample_index=si), on_done=lambda _r: None)
+
+    # ------------------------------------------------------------------ diff
+    def show_diff(self, base: Profile, new: Profile) -> Job[Any]:
+        """Colour the union tree by the normalised change from ``base`` to ``new``."""
+        from ..analysis.diff import diff
+
+        si = self.flame.canvas.sample_index
+
+        def work(job: Job[Any]) -> tuple[Profile, np.ndarray]:
+            res = diff(base, new, normalize=True)
+            k = min(si, res.base_total.shape[1] - 1)
+            return res.profile, normalised_delta(res.base_total[:, k], res.new_total[:, k])
+
+        return self._submit("diff", work, on_done=lambda r: self._present(r[0], delta=r[1]))
+
+    def diff_window_before(self) -> None:
+        key = self.profile_combo.currentText()
+        snap = self.session.snapshot_profile(key) if key else None
+        if snap is None or self.time_window is None:
+            self.show_error(WorkbenchError("no window selected", "tick 'select range' on the timeline first"))
+            return
+        t0, t1 = self.time_window
+        self.show_diff(snap.cut(t0 - (t1 - t0), t0), snap.cut(t0, t1))
+
+    def diff_against_other(self) -> None:
+        keys = self.session.profile_keys()
+        cur = self.profile_combo.currentText()
+        others = [k for k in keys if k != cur]
+        if not others or self.current is None:
+            self.show_error(WorkbenchError("no other profile to compare with", "open a second file or capture"))
+            return
+        base = self.session.snapshot_profile(others[-1])
+        if base is not None:
+            self.show_diff(base, self.current)
+
+    def _diff_file_dialog(self) -> None:
+        path, _f = QFileDialog.getOpenFileName(self, "Diff against (base)", "", OPEN_FILTER)
+        if path and self.current is not None:
+            from ..formats import read_profiles
+
+            new = self.current
+            self._submit(
+                "open-base", lambda job: read_profiles(path)[0], on_done=lambda base: self.show_diff(base, new)
+            )
+
+    # ----------------------------------------------------------- drag & drop
+    def dragEnterEvent(self, ev) -> None:
+        if ev.mimeData().hasUrls():
+            ev.acceptProposedAction()
+
+    def dropEvent(self, ev) -> None:
+        paths = [u.toLocalFile() for u in ev.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            ev.acceptProposedAction()
+            self.open_files(paths)
+
+    # ------------------------------------------------------------- lifecycle
+    def changeEvent(self, ev) -> None:
+        from PySide6.QtCore import QEvent
+
+        if ev.type() == QEvent.Type.PaletteChange:
+            self.timeline.apply_palette()
+        super().changeEvent(ev)
+
+    def closeEvent(self, ev) -> None:
+        self.timer.stop()
+        self.capture.stop_all_blocking()
+        super().closeEvent(ev)

@@ -1,0 +1,115 @@
+"""Top functions: self/total per function, sortable and filterable, linked to the flame graph."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtWidgets import QHeaderView, QLineEdit, QTableView, QVBoxLayout, QWidget
+
+from ..analysis.top import FunctionRow, top_functions
+from ..model.profile import Profile
+from .units import format_value
+
+MAX_ROWS = 5000  # a table of a million frames helps nobody and costs memory
+COLUMNS = ("function", "self", "self %", "total", "total %", "location")
+SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+class TopModel(QAbstractTableModel):
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[FunctionRow] = []
+        self.sample_index = 0
+        self.unit = ""
+        self.root_total = 0.0
+
+    def set_rows(self, rows: list[FunctionRow], sample_index: int, unit: str, root_total: float) -> None:
+        self.beginResetModel()
+        self.rows, self.sample_index, self.unit, self.root_total = rows, sample_index, unit, root_total
+        self.endResetModel()
+
+    def rowCount(self, parent: QModelIndex | None = None) -> int:  # type: ignore[override]
+        return 0 if parent is not None and parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: QModelIndex | None = None) -> int:  # type: ignore[override]
+        return len(COLUMNS)
+
+    def headerData(self, section: int, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        r = self.rows[index.row()]
+        c = index.column()
+        s = float(r.self_values[self.sample_index])
+        t = float(r.total_values[self.sample_index])
+        pct = 100.0 / self.root_total if self.root_total else 0.0
+        if role == SORT_ROLE:
+            return (r.frame.function.lower(), s, s, t, t, r.frame.file)[c]
+        if role == Qt.ItemDataRole.DisplayRole:
+            loc = f"{r.frame.file}:{r.frame.line}" if r.frame.file else ""
+            return (
+                r.frame.function,
+                format_value(s, self.unit),
+                f"{s * pct:.2f}",
+                format_value(t, self.unit),
+                f"{t * pct:.2f}",
+                loc,
+            )[c]
+        if role == Qt.ItemDataRole.TextAlignmentRole and 1 <= c <= 4:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+
+class TopFunctionsView(QWidget):
+    """Double-click a row to focus the flame graph on that function (``frameActivated``)."""
+
+    frameActivated = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = TopModel()
+        self.proxy = QSortFilterProxyModel()
+        self.proxy.setSourceModel(self.model)
+        self.proxy.setSortRole(SORT_ROLE)
+        self.proxy.setFilterKeyColumn(0)
+        self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.filter = QLineEdit()
+        self.filter.setPlaceholderText("filter functions")
+        self.filter.setClearButtonEnabled(True)
+        self.filter.textChanged.connect(self.proxy.setFilterFixedString)
+        self.table = QTableView()
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(1, Qt.SortOrder.DescendingOrder)
+        self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
+        self.table.setEditTriggers(QTableView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        hh = self.table.horizontalHeader()
+        hh.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.doubleClicked.connect(self._activated)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.filter)
+        lay.addWidget(self.table)
+        self._key: tuple[object, ...] = ()
+
+    def set_profile(self, profile: Profile | None, sample_index: int = 0) -> None:
+        if profile is None:
+            self.model.set_rows([], 0, "", 0.0)
+            self._key = ()
+            return
+        key = (id(profile), profile.version, sample_index)
+        if key == self._key:
+            return
+        self._key = key
+        rows = top_functions(profile, sample_index, limit=MAX_ROWS)
+        unit = profile.sample_types[sample_index].unit
+        self.model.set_rows(rows, sample_index, unit, float(profile.totals()[sample_index]))
+
+    def _activated(self, index: QModelIndex) -> None:
+        src = self.proxy.mapToSource(index)
+        if src.isValid():
+            self.frameActivated.emit(self.model.rows[src.row()].frame_id)

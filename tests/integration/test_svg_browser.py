@@ -15,9 +15,11 @@ from tests.helpers.svg import (
     embedded_data,
     hostile_profile,
     parse_svg,
+    py,
     sample_profile,
 )
 from workbench.formats.svg import write_svg
+from workbench.model import SAMPLES, Profile
 
 pytestmark = pytest.mark.browser
 
@@ -159,4 +161,22 @@ def test_hostile_names_run_no_script(page: Any, tmp_path: Path) -> None:
     shown = page.evaluate("Array.from(document.querySelectorAll('#frames title')).map(t => t.textContent).join('\\n')")
     assert HOSTILE_NAMES[0] in shown and HOSTILE_NAMES[1] in shown and "{{7*7}}" in shown
     assert page.locator("#title").text_content() == HOSTILE_NAMES[0]
+    assert page.errors == []
+
+
+def test_zoom_adds_labels_to_boxes_too_narrow_for_one(page: Any, tmp_path: Path) -> None:
+    p = Profile([SAMPLES], name="narrow")
+    p.add_stack([py("main"), py("wide")], [1000])
+    p.add_stack([py("main"), py("tiny")], [5])  # 5.9 px: no room for a label
+    svg = tmp_path / "narrow.svg"
+    write_svg(p, svg)
+    tiny = _frame_index(svg, "tiny ")
+    group = page.locator("#frames > g").nth(tiny)
+    page.goto(svg.as_uri())
+    page.wait_for_function("window.flamegraph !== undefined")
+    assert group.locator("text").count() == 0
+    group.locator("rect").click()
+    assert group.locator("text").text_content() == "tiny (app.py:1)"
+    page.locator("#unzoom").click()
+    assert group.locator("text").text_content() == ""
     assert page.errors == []

@@ -26,7 +26,7 @@ import math
 import os
 import re
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import IO
@@ -64,8 +64,9 @@ PathOrStream = str | os.PathLike[str] | IO[str] | IO[bytes]
 # label, so every one becomes U+FFFD, visibly.
 _UNSAFE_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]")
 _XML_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_:-]*$")
-_TEXT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
-_ATTR_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"})
+# one regex scan decides whether a string needs any work (most names need none)
+_NEEDS_TEXT_WORK = re.compile("[&<>\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]")
+_NEEDS_ATTR_WORK = re.compile("[&<>\"'\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]")
 
 
 def clean_name(name: str, max_chars: int = MAX_LABEL_CHARS) -> str:
@@ -76,11 +77,17 @@ def clean_name(name: str, max_chars: int = MAX_LABEL_CHARS) -> str:
 
 
 def _text(value: str) -> str:
-    return clean_name(value, 1 << 62).translate(_TEXT_ESCAPES)
+    """Character data: sanitised, then ``& < >`` escaped."""
+    if _NEEDS_TEXT_WORK.search(value) is None:
+        return value
+    return _UNSAFE_CHARS.sub("\ufffd", value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _attr(value: str) -> str:
-    return clean_name(value, 1 << 62).translate(_ATTR_ESCAPES)
+    """An attribute value in double quotes: sanitised, then ``& < > " '`` escaped."""
+    if _NEEDS_ATTR_WORK.search(value) is None:
+        return value
+    return _text(value).replace('"', "&quot;").replace("'", "&#39;")
 
 
 def safe_json(obj: object) -> str:
@@ -146,15 +153,41 @@ class _SvgWriter:
             raise ValueError("CDATA payload contains characters illegal in XML")
         self._parts.append(f"<![CDATA[\n{payload}\n]]>")
 
-    def frame(self, title: str, box: tuple[float, float, float], fill: str, label: str) -> None:
-        """One flame box ``(x, y, width)``: ``<g><title/><rect/><text/></g>``; the hot path, same escaping."""
-        x, y, width = box
-        self._parts.append(
-            f"<g><title>{_text(title)}</title>"
-            f'<rect x="{x:.1f}" y="{y:g}" width="{width:.1f}" height="{FRAME_HEIGHT - FRAME_PAD}" '
-            f'fill="{_attr(fill)}" rx="2" ry="2"/>'
-            f'<text x="{x + 3:.2f}" y="{y + 10.5:g}">{_text(label)}</text></g>\n'
-        )
+    def frames(
+        self,
+        names: Sequence[str],
+        fills: Sequence[str],
+        which: Sequence[int],
+        boxes: tuple[Sequence[float], Sequence[float], Sequence[float]],
+        stats: Sequence[str],
+    ) -> None:
+        """Every flame box as ``<g><title>name stats</title><rect/><text>label</text></g>``.
+
+        Box i draws name ``names[which[i]]`` at ``boxes`` (x, y, width lists). Names and fills
+        repeat across boxes, so each distinct one is escaped once; a label cut to its box is
+        cut from the raw name and then escaped, so an entity is never split.
+        """
+        esc_names = [_text(n) for n in names]
+        esc_fills = [_attr(f) for f in fills]
+        char_px = FONT_SIZE * FONT_WIDTH
+        rect_h = FRAME_HEIGHT - FRAME_PAD
+        append = self._parts.append
+        xs, ys, ws = boxes
+        for li, x, y, width, stat in zip(which, xs, ys, ws, stats, strict=True):
+            name = names[li]
+            chars = int(width / char_px)  # box_label()'s rule, inlined on the hot path
+            if chars < 3:
+                label = ""
+            elif len(name) <= chars:
+                label = esc_names[li]
+            else:
+                label = _text(name[: chars - 2] + "..")
+            head = (
+                f"<g><title>{esc_names[li]} {_text(stat)}</title>"
+                f'<rect x="{x:.1f}" y="{y}" width="{width:.1f}" height="{rect_h}" fill="{esc_fills[li]}" rx="2" ry="2"/>'
+            )
+            # most boxes are too narrow for a label: no empty <text> (the script adds one on zoom)
+            append(f'{head}<text x="{x + 3:.2f}" y="{y + 10.5}">{label}</text></g>\n' if label else f"{head}</g>\n")
 
     def getvalue(self) -> str:
         if self._open:
@@ -430,13 +463,10 @@ def render_svg(profile: Profile, sample_index: int | str | None = None, title: s
     w.element("text", {"id": "matched", "x": IMAGE_WIDTH - XPAD - 100, "y": height - YPAD_BOTTOM / 2}, " ")
     w.start("g", {"id": "frames"})
     total = lay.total
-    xs, ys, ws = px_x.tolist(), px_y.tolist(), px_w.tolist()
     vals = lay.value.tolist()
-    for i, li in enumerate(local.tolist()):
-        label = labels[li]
-        pct = 100.0 * vals[i] / total if total else 0.0
-        title_text = f"{label} ({fmt_value(vals[i])}, {pct:.2f}%)"
-        w.frame(title_text, (xs[i], ys[i], ws[i]), colors[li], box_label(label, ws[i]))
+    pcts = (100.0 * lay.value / total if total else np.zeros_like(lay.value)).tolist()
+    stats = [f"({fmt_value(v)}, {pct:.2f}%)" for v, pct in zip(vals, pcts, strict=True)]
+    w.frames(labels, colors, local.tolist(), (px_x.tolist(), px_y.tolist(), px_w.tolist()), stats)
     w.end("g")
 
     data = {
@@ -476,8 +506,10 @@ def _json_num(v: float) -> float | int:
 def _json_nums(arr: FloatArray) -> list[float] | list[int]:
     # integers print shorter and exactly; sample counts nearly always are
     if np.all(np.mod(arr, 1.0) == 0) and (len(arr) == 0 or float(np.abs(arr).max()) < 2**53):
-        return [int(v) for v in arr.astype(np.int64).tolist()]
-    return [float(v) for v in arr.tolist()]
+        ints: list[int] = arr.astype(np.int64).tolist()
+        return ints
+    floats: list[float] = arr.tolist()
+    return floats
 
 
 def write_svg(

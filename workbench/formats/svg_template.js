@@ -3,6 +3,7 @@
 // Names are untrusted. This script reads them from the JSON blob and only ever puts them
 // in textContent; it never builds markup, never uses innerHTML, eval or string handlers.
 (function () {
+  var SVG_NS = "http://www.w3.org/2000/svg";
   var data, geo, groups, rects, texts, fills, index, N;
   var searchTerm = null;
   var ignoreCase = false;
@@ -46,19 +47,27 @@
     return data.frames[data.f[i]][0];
   }
 
-  function fitText(i, w) {
+  // The label that fits a box of w px (svg.py's box_label rule). Narrow boxes are written
+  // without a <text>; one is created the first time the box is wide enough for a label.
+  function fitText(i, x, w) {
     var chars = Math.floor(w / (geo.fontSize * geo.fontWidth));
     var label = labelOf(i);
     var t = "";
     if (chars >= 3) t = label.length <= chars ? label : label.slice(0, chars - 2) + "..";
+    if (!texts[i]) {
+      if (t === "") return;
+      texts[i] = document.createElementNS(SVG_NS, "text");
+      texts[i].setAttribute("y", (parseFloat(rects[i].getAttribute("y")) + 10.5).toString());
+      groups[i].appendChild(texts[i]);
+    }
+    texts[i].setAttribute("x", (x + 3).toFixed(2));
     texts[i].textContent = t;
   }
 
   function place(i, x, w) {
     rects[i].setAttribute("x", x.toFixed(1));
     rects[i].setAttribute("width", w.toFixed(1));
-    texts[i].setAttribute("x", (x + 3).toFixed(2));
-    fitText(i, w);
+    fitText(i, x, w);
   }
 
   // Zoom on box i: its ancestors span the full width (faded), its subtree is rescaled,

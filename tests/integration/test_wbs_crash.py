@@ -17,7 +17,7 @@ CHILD = textwrap.dedent(
     from workbench.model import stackset_from_lists
 
     s = Session()
-    store = SessionStore(sys.argv[1])
+    store = SessionStore(sys.argv[1], compact_batches=97, compact_chunks=50)  # compaction mid-stream too
     store.attach(s)
     table = FrameTable()
     main = table.intern(Frame("main"))

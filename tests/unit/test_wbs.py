@@ -249,3 +249,21 @@ def test_store_refuses_unwritable_target(tmp_path):
         SessionStore(tmp_path / "no" / "such" / "dir.wbs")
     with pytest.raises(FormatError, match="directory"):
         SessionStore(tmp_path)
+
+
+def test_compaction_bounds_rows_and_keeps_content(tmp_path):
+    s = Session(series_capacity=32)
+    path = tmp_path / "long.wbs"
+    store = SessionStore(path, commit_interval_s=0.05, compact_batches=16, compact_chunks=8)
+    store.attach(s)
+    for i in range(200):
+        s.put(_batch("pyspy:1:cpu", ["main", f"f{i % 5}"], 1.0, float(i)))
+        s.put(SeriesBatch([SeriesPoint("process.threads", float(i), float(i % 9), "count")]))
+    assert store.flush()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT count(*) FROM batches").fetchone()[0] < 200 + 16
+        assert conn.execute("SELECT count(*) FROM series_chunks").fetchone()[0] < 8
+    mid = load_session(path)  # a crash now would reopen to exactly this
+    _assert_same(s, mid)
+    store.close()
+    _assert_same(s, load_session(path))

@@ -475,6 +475,14 @@ class SessionStore:
     The session's listener only enqueues (it runs on capture threads, under the session
     lock); one writer thread encodes, inserts and commits. The queue is bounded: if the
     disk cannot keep up, capture threads wait rather than the queue growing without end.
+
+    Compaction keeps the file and its load time bounded over hours: every
+    ``compact_batches`` batches of one profile, the listener enqueues a snapshot of the
+    whole profile (its time slices, themselves bounded) instead of the batch, which
+    replaces the earlier rows; every ``compact_chunks`` point chunks of a series, a
+    bucket snapshot replaces them. The listener runs right after the session applied
+    the batch, under its lock, so the snapshot holds exactly what was written before
+    plus this batch. ``close`` compacts everything once more.
     """
 
     def __init__(
@@ -484,8 +492,14 @@ class SessionStore:
         commit_interval_s: float = 0.5,
         commit_batches: int = 64,
         max_queue: int = 4096,
+        compact_batches: int = 1024,
+        compact_chunks: int = 2048,
     ) -> None:
         self.path = os.fspath(path)
+        self.compact_batches = max(compact_batches, 1)
+        self.compact_chunks = max(compact_chunks, 1)
+        self._batch_counts: dict[str, int] = {}
+        self._chunk_counts: dict[str, int] = {}
         self.commit_interval_s = commit_interval_s
         self.commit_batches = commit_batches
         self.commits = 0
@@ -533,7 +547,7 @@ class SessionStore:
                 session.remove_listener(self._on_batch)
                 self._queue.put(_InfoItem(session.info))
                 for key, p in session.profiles.items():
-                    self._queue.put(_header_of(key, p))
+                    self._queue.put(_ProfileSnapshot(key, p.copy()))
                 for s in session.series.values():
                     self._queue.put(_SeriesSnapshot(s.name, s.unit, s.capacity, s.buckets()))
         self._queue.put(_STOP)
@@ -557,8 +571,26 @@ class SessionStore:
 
     # -------------------------------------------------------------- internals
     def _on_batch(self, batch: Batch) -> None:
-        if self.error is None:
-            self._queue.put(batch)
+        if self.error is not None or self._session is None:
+            return
+        session = self._session
+        if isinstance(batch, ProfileBatch):
+            n = self._batch_counts.get(batch.key, 0) + 1
+            prof = session.profiles.get(batch.key)
+            if n >= self.compact_batches and prof is not None:
+                self._batch_counts[batch.key] = 0
+                self._queue.put(_ProfileSnapshot(batch.key, prof.copy()))
+                return
+            self._batch_counts[batch.key] = n
+        self._queue.put(batch)
+        if isinstance(batch, SeriesBatch):
+            for name in {pt.name for pt in batch.points}:
+                n = self._chunk_counts.get(name, 0) + 1
+                series = session.series.get(name)
+                if n >= self.compact_chunks and series is not None:
+                    n = 0
+                    self._queue.put(_SeriesSnapshot(name, series.unit, series.capacity, series.buckets()))
+                self._chunk_counts[name] = n
 
     def _commit(self) -> None:
         self._conn.commit()

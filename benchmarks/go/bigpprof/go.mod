@@ -1,0 +1,3 @@
+module workbench.local/bigpprof
+
+go 1.19

@@ -1,0 +1,3 @@
+module workbench.local/gocpu
+
+go 1.19

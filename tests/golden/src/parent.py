@@ -1,0 +1,6 @@
+import subprocess, sys, time
+p = subprocess.Popen([sys.executable, "prog.py"])
+def wait_child():
+    while p.poll() is None:
+        time.sleep(0.01)
+wait_child()

@@ -1,0 +1,237 @@
+"""Bulk protobuf wire decoding with numpy: many small messages of one type at once.
+
+A pprof profile holds hundreds of thousands of tiny ``Sample``/``Location`` messages.
+Reading them field by field through protobuf message objects costs microseconds each
+in Python (measured 1.5 s for 200k samples), so the top-level message is parsed by upb
+with those repeated fields viewed as ``bytes`` (wire-compatible), and the small
+messages are decoded here in parallel: one vectorised step per field *position*,
+across all messages, never a Python loop per message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from ..errors import FormatError
+
+U8 = npt.NDArray[np.uint8]
+I64 = npt.NDArray[np.int64]
+U64 = npt.NDArray[np.uint64]
+
+_MAX_VARINT = 10
+_SHIFTS = (7 * np.arange(_MAX_VARINT, dtype=np.uint64)).astype(np.uint64)
+
+
+def ranges(starts: I64, lengths: I64) -> I64:
+    """Concatenation of ``arange(s, s+l)`` for each pair, without a Python loop."""
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    keep = lengths > 0
+    starts, lengths = starts[keep], lengths[keep]
+    out = np.ones(total, dtype=np.int64)
+    out[0] = starts[0]
+    ends = np.cumsum(lengths)[:-1]
+    # at each range boundary jump from the previous range's last index to the next start
+    out[ends] = starts[1:] - (starts[:-1] + lengths[:-1] - 1)
+    return np.cumsum(out)
+
+
+def varints_at(buf: U8, pos: I64, end: I64, what: str) -> tuple[U64, I64]:
+    """Decode one varint at each position (bounded by ``end``): values and byte lengths."""
+    n = pos.shape[0]
+    vals = np.zeros(n, dtype=np.uint64)
+    lens = np.ones(n, dtype=np.int64)
+    if n == 0:
+        return vals, lens
+    if (pos >= end).any():
+        bad = int(pos[int(np.argmax(pos >= end))])
+        raise FormatError(f"malformed varint in {what}", "the profile is corrupt", offset=bad)
+    b0 = buf[pos]
+    vals[:] = b0 & 0x7F
+    # tags, small ids and lengths are mostly one byte: only the rest take the 10-byte path
+    multi = np.flatnonzero(b0 >= 0x80)
+    if multi.size == 0:
+        return vals, lens
+    p, e = pos[multi], end[multi]
+    idx = p[:, None] + np.arange(_MAX_VARINT, dtype=np.int64)
+    valid = idx < e[:, None]
+    b = buf[np.minimum(idx, buf.shape[0] - 1)]
+    term = ((b & 0x80) == 0) & valid
+    has_term = term.any(axis=1)
+    if not has_term.all():
+        bad = int(p[int(np.argmin(has_term))])
+        raise FormatError(f"malformed varint in {what}", "the profile is corrupt", offset=bad)
+    first = term.argmax(axis=1)
+    keep = np.arange(_MAX_VARINT) <= first[:, None]
+    parts = np.where(keep, (b & 0x7F).astype(np.uint64) << _SHIFTS, np.uint64(0))
+    vals[multi] = np.bitwise_or.reduce(parts, axis=1)
+    lens[multi] = first + 1
+    return vals, lens
+
+
+def packed_varints(buf: U8, starts: I64, lengths: I64, what: str) -> tuple[U64, I64]:
+    """Decode packed varint payloads: all values, and how many came from each payload.
+
+    Payloads must be disjoint and in buffer order (as ``walk_messages`` yields them).
+    """
+    nz = lengths > 0
+    if not nz.any():
+        return np.zeros(0, dtype=np.uint64), np.zeros(starts.shape[0], dtype=np.int64)
+    # payload bytes selected with a difference array: one pass over the buffer, no index ranges
+    edge = np.zeros(buf.shape[0] + 1, dtype=np.int8)
+    edge[starts[nz]] += 1
+    edge[(starts + lengths)[nz]] -= 1
+    b = buf[np.cumsum(edge[:-1], dtype=np.int8).view(np.bool_)]
+    term = (b & 0x80) == 0
+    pos_end = np.cumsum(lengths)
+    if not term[(pos_end - 1)[nz]].all():
+        bad = int((starts + lengths - 1)[nz][int(np.argmin(term[(pos_end - 1)[nz]]))])
+        raise FormatError(f"truncated packed varint in {what}", "the profile is corrupt", offset=bad)
+    ends = np.flatnonzero(term)
+    vlen = np.diff(ends, prepend=-1)
+    if int(vlen.max()) > _MAX_VARINT:
+        raise FormatError(f"varint longer than 10 bytes in {what}", "the profile is corrupt")
+    # most varints are 1-2 bytes: fold in earlier bytes for the ones that are longer
+    vals = (b[ends] & 0x7F).astype(np.uint64)
+    longer = np.flatnonzero(vlen > 1)
+    j = 1
+    while longer.size:
+        vals[longer] = (vals[longer] << np.uint64(7)) | (b[ends[longer] - j] & 0x7F).astype(np.uint64)
+        j += 1
+        longer = longer[vlen[longer] > j]
+    # count per payload: terminators before each payload's end
+    cum = np.zeros(b.shape[0] + 1, dtype=np.int64)
+    np.cumsum(term, out=cum[1:])
+    counts = cum[pos_end] - cum[pos_end - lengths]
+    return vals, counts.astype(np.int64)
+
+
+@dataclass(slots=True)
+class Fields:
+    """Every field of a batch of messages, in wire order per message.
+
+    Row i: message ``msg[i]`` has field ``num[i]`` with wire type ``wt[i]``; for
+    varints ``val[i]`` is the value, for length-delimited fields ``start[i]`` and
+    ``val[i]`` are the payload offset and length.
+    """
+
+    msg: I64
+    num: I64
+    wt: I64
+    val: U64
+    start: I64
+
+    def select(self, num: int, wt: int) -> tuple[I64, U64, I64]:
+        m = (self.num == num) & (self.wt == wt)
+        return self.msg[m], self.val[m], self.start[m]
+
+
+def walk_messages(buf: U8, starts: I64, lengths: I64, what: str) -> Fields:
+    """Split each message ``buf[start:start+len]`` into its fields (one round per field index)."""
+    pos = starts.astype(np.int64, copy=True)
+    end = starts + lengths
+    active = np.flatnonzero(pos < end)
+    out_msg: list[I64] = []
+    out_num: list[I64] = []
+    out_wt: list[I64] = []
+    out_val: list[U64] = []
+    out_start: list[I64] = []
+    while active.size:
+        p = pos[active]
+        e = end[active]
+        key, kl = varints_at(buf, p, e, what)
+        wt = (key & np.uint64(7)).astype(np.int64)
+        num = (key >> np.uint64(3)).astype(np.int64)
+        p = p + kl
+        val = np.zeros(active.size, dtype=np.uint64)
+        start = np.zeros(active.size, dtype=np.int64)
+        newpos = p.copy()
+        vi = np.flatnonzero((wt == 0) | (wt == 2))
+        if vi.size:
+            v, vl = varints_at(buf, p[vi], e[vi], what)
+            val[vi] = v
+            newpos[vi] = p[vi] + vl
+            li = vi[wt[vi] == 2]
+            if li.size:
+                ln = val[li]
+                start[li] = newpos[li]
+                if (ln > np.uint64(np.iinfo(np.int64).max)).any():
+                    raise FormatError(f"field length out of range in {what}", "the profile is corrupt")
+                newpos[li] = newpos[li] + ln.astype(np.int64)
+        fixed = (wt == 1) | (wt == 5)
+        if fixed.any():
+            # fixed64/fixed32 are not in pprof's schema: skipped, like unknown fields
+            newpos[fixed] = p[fixed] + np.where(wt[fixed] == 1, 8, 4)
+            start[fixed] = p[fixed]
+        if ((wt == 3) | (wt == 4) | (wt > 5)).any() or (num == 0).any():
+            bad = int(p[int(np.argmax((wt == 3) | (wt == 4) | (wt > 5) | (num == 0)))])
+            raise FormatError(f"invalid field tag in {what}", "the profile is corrupt", offset=bad)
+        if (newpos > e).any():
+            bad = int(p[int(np.argmax(newpos > e))])
+            raise FormatError(f"field runs past the end of its message in {what}", "the profile is corrupt", offset=bad)
+        out_msg.append(active)
+        out_num.append(num)
+        out_wt.append(wt)
+        out_val.append(val)
+        out_start.append(start)
+        pos[active] = newpos
+        active = active[newpos < e]
+    if not out_msg:
+        z = np.zeros(0, dtype=np.int64)
+        return Fields(z, z, z, np.zeros(0, dtype=np.uint64), z)
+    msg = np.concatenate(out_msg)
+    # rounds were appended in field order, so a stable sort by message keeps wire order
+    order = np.argsort(msg, kind="stable")
+    return Fields(
+        msg[order],
+        np.concatenate(out_num)[order],
+        np.concatenate(out_wt)[order],
+        np.concatenate(out_val)[order],
+        np.concatenate(out_start)[order],
+    )
+
+
+def repeated_varints(buf: U8, fields: Fields, num: int, n_msgs: int, what: str) -> tuple[U64, I64]:
+    """A ``repeated`` varint field, packed or not: flat values in wire order and CSR offsets."""
+    pm, plen, pstart = fields.select(num, 2)
+    um, uval, _ = fields.select(num, 0)
+    pvals, pcounts = packed_varints(buf, pstart, plen.astype(np.int64), what)
+    if um.size == 0:
+        owner = np.repeat(pm, pcounts)
+        vals = pvals
+    else:
+        # Packed and unpacked occurrences (Go packs only lists longer than two): rows are
+        # in (message, wire order), so each row's output position is the running count
+        # of elements over the rows of this field.
+        rows = np.flatnonzero(fields.num == num)
+        is_packed = fields.wt[rows] == 2
+        rows = rows[is_packed | (fields.wt[rows] == 0)]
+        is_packed = fields.wt[rows] == 2
+        cnt = np.ones(rows.size, dtype=np.int64)
+        cnt[is_packed] = pcounts
+        first = np.zeros(rows.size, dtype=np.int64)
+        np.cumsum(cnt[:-1], out=first[1:])
+        total = int(cnt.sum())
+        vals = np.empty(total, dtype=np.uint64)
+        vals[ranges(first[is_packed], pcounts)] = pvals
+        vals[first[~is_packed]] = uval
+        owner = np.repeat(fields.msg[rows], cnt)
+    counts = np.bincount(owner, minlength=n_msgs).astype(np.int64)
+    offsets = np.zeros(n_msgs + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    return vals, offsets
+
+
+def last_varint(fields: Fields, num: int, n_msgs: int, default: int = 0) -> U64:
+    """A singular varint field per message (the last occurrence wins, as in protobuf)."""
+    out = np.full(n_msgs, default, dtype=np.uint64)
+    m, v, _ = fields.select(num, 0)
+    if m.size:
+        # rows are in wire order per message: the first hit in the reversed rows is the last one
+        uniq, first = np.unique(m[::-1], return_index=True)
+        out[uniq] = v[::-1][first]
+    return out

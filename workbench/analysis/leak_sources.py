@@ -72,7 +72,7 @@ def goroutine_site(stack: list[Frame]) -> tuple[str, str, str]:
     blocked_in = ""
     for f in reversed(stack):
         if _BLOCKING.search(f.function):
-            blocked_in = blocked_in or f.function
+            blocked_in = f.function  # the blocking call closest to user code names it best
             continue
         if _PLUMBING.search(f.function):
             continue
@@ -181,19 +181,27 @@ class SiteTracker:
         return out
 
 
-_CONTAINER_SERIES = re.compile(r"^python\.container\.(?P<name>.+)\.(?P<what>len|bytes)$")
+_CONTAINER_SERIES = re.compile(r"^python\.container\.(?P<name>.+)\.len$")
 
 
-def series_candidates(series: dict[str, RingSeries], target: str = "") -> list[Candidate]:
-    """Container series from the runtime agent (``python.container.<name>.len``) and
-    the overall goroutine count."""
+def series_candidates(
+    series: dict[str, RingSeries], hints: dict[str, tuple[str, str]] | None = None, target: str = ""
+) -> list[Candidate]:
+    """Container lengths from the runtime agent (``python.container.<name>.len``) and the
+    overall goroutine count. ``hints`` maps a container name to (kind, where) as the
+    agent's census reported it."""
+    hints = hints or {}
     out = []
     for name, s in series.items():
         m = _CONTAINER_SERIES.match(name)
-        if m and m.group("what") == "len":
+        if m:
             cname = m.group("name")
-            kind = "map" if cname.endswith(("dict", "_sessions", "clients")) else "list"
-            out.append(Candidate(kind, cname, cname, "items", s.times, s.values, target))
+            kind, where = hints.get(cname, ("objects", cname))
+            out.append(Candidate(kind, cname, where or cname, "items", s.times, s.values, target))
         elif name == "go.goroutines":
-            out.append(Candidate("goroutines", "goroutines (all)", "", "goroutines", s.times, s.values, target))
+            out.append(
+                Candidate(
+                    "goroutines", "goroutines (all)", "", "goroutines", s.times, s.values, target, min_abs_growth=5
+                )
+            )
     return out

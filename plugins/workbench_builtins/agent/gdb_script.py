@@ -1,0 +1,144 @@
+"""Runs inside gdb's embedded Python (``gdb -batch -x gdb_script.py``), not in the workbench.
+
+Attaches to ``WB_PID``, waits until some thread of the target enters
+``PyEval_SaveThread`` (it holds the GIL and is about to block in I/O, a sleep or a lock,
+so the interpreter is in a consistent state and no allocator lock is held), and there
+runs the bootstrap under the GIL: PyErr_Fetch, PyGILState_Ensure, PyRun_SimpleString,
+PyGILState_Release, PyErr_Restore. The bootstrap text is copied into a private anonymous
+mapping with gdb's ``restore`` (no malloc in the target while it is stopped at an
+arbitrary point) and unmapped afterwards.
+
+If no thread releases the GIL within ``WB_TIMEOUT`` seconds, a timer here sends gdb
+SIGINT: the ``continue`` returns without a breakpoint hit, nothing is called, and gdb
+detaches. The breakpoint's ``stop()`` and the timer decide under one lock, so a SIGINT
+can never land while an injected call runs (that would leave the target mid-bootstrap).
+One ``WB-RESULT {json}`` line reports what happened and the timings.
+"""
+
+# mypy: ignore-errors
+import contextlib
+import json
+import os
+import signal
+import threading
+import time
+
+import gdb
+
+_ERR_SLOTS = 60000  # three PyObject* for PyErr_Fetch, far past the bootstrap text
+_MAP_BYTES = 65536
+
+
+def _set(cmd):
+    with contextlib.suppress(gdb.error):  # older gdb without the setting
+        gdb.execute(cmd, to_string=True)
+
+
+def _value(expr):
+    return int(gdb.parse_and_eval(expr))
+
+
+class _SafePoint(gdb.Breakpoint):
+    def __init__(self, spec, state, lock):
+        super().__init__(spec, internal=True)
+        self.state = state
+        self.lock = lock
+
+    def stop(self):
+        with self.lock:
+            if not self.state["interrupted"]:
+                self.state["hit"] = True
+        return True
+
+
+def main():
+    pid = int(os.environ["WB_PID"])
+    boot = os.environ["WB_BOOT"]
+    timeout = float(os.environ.get("WB_TIMEOUT", "10"))
+    out = {"stage": "attach", "hit": False}
+    state = {"hit": False, "interrupted": False}
+    lock = threading.Lock()
+    for cmd in ("set pagination off", "set confirm off", "set debuginfod enabled off", "set breakpoint pending off"):
+        _set(cmd)
+    # the target's own signals (SIGUSR1, SIGPIPE, ...) pass straight through; only our SIGINT stops it
+    _set("handle all nostop noprint pass")
+    t0 = time.time()
+    try:
+        gdb.execute(f"attach {pid}", to_string=True)
+        # symbols of libpython and libc only: a service with dozens of extension modules
+        # would otherwise stay stopped while gdb reads all of them
+        gdb.execute("sharedlibrary libpython", to_string=True)
+        gdb.execute("sharedlibrary /libc[.-]", to_string=True)
+        t_attached = time.time()
+        out["stage"] = "breakpoint"
+        bp = _SafePoint("PyEval_SaveThread", state, lock)
+    except gdb.error as exc:
+        out["error"] = str(exc)
+        print("WB-RESULT " + json.dumps(out), flush=True)
+        return
+    t1 = time.time()
+    out["stage"] = "wait"
+
+    def give_up():
+        with lock:
+            if state["hit"]:
+                return
+            state["interrupted"] = True
+        os.kill(os.getpid(), signal.SIGINT)
+
+    timer = threading.Timer(timeout, give_up)
+    timer.daemon = True
+    timer.start()
+    try:
+        gdb.execute("continue", to_string=True)
+    except (gdb.error, KeyboardInterrupt) as exc:
+        out["error"] = str(exc) or type(exc).__name__
+    timer.cancel()
+    t2 = time.time()
+    with lock:
+        hit = state["hit"] and not state["interrupted"]
+        out["interrupted"] = state["interrupted"]
+        state["interrupted"] = True  # a late stop() must not count
+    bp.delete()
+    out["hit"] = hit
+    out["wait_s"] = t2 - t1
+    if out["interrupted"]:
+        out.pop("error", None)
+        out["stage"] = "timeout"
+    elif hit and "error" not in out:
+        out["stage"] = "call"
+        try:
+            out["thread"] = gdb.selected_thread().ptid[1]
+            buf = _value(f"(long)mmap(0, {_MAP_BYTES}, 3, 0x22, -1, 0)")
+            if buf in (-1, 0):
+                raise gdb.error("mmap failed in the target")
+            gdb.execute(f"restore {boot} binary {buf}", to_string=True)
+            e = buf + _ERR_SLOTS
+            t3 = time.time()
+            gdb.parse_and_eval(f"(void)PyErr_Fetch((void*){e}, (void*){e + 8}, (void*){e + 16})")
+            gstate = _value("(int)PyGILState_Ensure()")
+            out["rc"] = _value(f"(int)PyRun_SimpleString((char*){buf})")
+            gdb.parse_and_eval(f"(void)PyGILState_Release({gstate})")
+            gdb.parse_and_eval(f"(void)PyErr_Restore(*(void**){e}, *(void**){e + 8}, *(void**){e + 16})")
+            out["bootstrap_s"] = time.time() - t3
+            _value(f"(int)munmap((void*){buf}, {_MAP_BYTES})")
+            out["stage"] = "done"
+        except gdb.error as exc:
+            out["error"] = str(exc)
+    t4 = time.time()
+    for _ in range(2):  # a SIGINT that raced the stop can surface as a Quit on the first try
+        try:
+            gdb.execute("detach", to_string=True)
+            break
+        except (gdb.error, KeyboardInterrupt) as exc:
+            out.setdefault("detach_error", str(exc) or type(exc).__name__)
+    t5 = time.time()
+    # All threads are stopped from attach until continue, and again from the breakpoint
+    # until detach (other threads run only while an injected call executes).
+    out["attach_s"] = t_attached - t0
+    out["stopped_s"] = (t1 - t0) + (t5 - t2)
+    out["at_breakpoint_s"] = t4 - t2
+    print("WB-RESULT " + json.dumps(out), flush=True)
+
+
+main()

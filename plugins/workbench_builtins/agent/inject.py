@@ -1,0 +1,264 @@
+"""Getting the agent into a running CPython: gdb for 3.9-3.13, ``sys.remote_exec`` for 3.14+.
+
+Both routes make the target run one short bootstrap (``bootstrap_source``) that execs
+``in_target/agent.py`` in a fresh namespace and swallows every exception. The agent
+binds 127.0.0.1:0 and writes its port to ``<workdir>/port`` (mode 0600) before the
+bootstrap returns, so the injection is complete when that file exists.
+
+The work directory (mode 0700) holds the config with the token; the agent deletes the
+config as soon as it has read it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workbench.capture.targets import detect_runtime, ptrace_verdict
+from workbench.errors import CaptureError, PermissionDenied, TargetExited, UnsupportedTarget
+
+HERE = Path(__file__).resolve().parent
+AGENT_SOURCE = HERE / "in_target" / "agent.py"
+GDB_SCRIPT = HERE / "gdb_script.py"
+MIN_VERSION = (3, 9)
+REMOTE_EXEC_VERSION = (3, 14)
+
+
+@dataclass(slots=True)
+class Injection:
+    """What happened during injection; the timings are what the target felt."""
+
+    pid: int
+    version: tuple[int, int]
+    method: str  # "gdb" | "remote_exec"
+    workdir: Path
+    token: str
+    port: int = 0
+    stopped_s: float = 0.0  # all threads stopped (attach + breakpoint-to-detach)
+    attach_s: float = 0.0
+    bootstrap_s: float = 0.0  # the injected thread ran the bootstrap, holding the GIL
+    wait_s: float = 0.0  # waiting for a thread to release the GIL (target running)
+    total_s: float = 0.0
+    thread: int = 0
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def python_version(pid: int) -> tuple[int, int]:
+    info = detect_runtime(pid)
+    if info.runtime != "python":
+        raise UnsupportedTarget(
+            f"PID {pid} ({info.name}) is not a Python process", "pick a CPython process (python3.9 or newer)"
+        )
+    try:
+        major, minor = (int(x) for x in info.version.split(".")[:2])
+    except ValueError:
+        raise UnsupportedTarget(
+            f"cannot tell the Python version of PID {pid} ({info.exe or info.name})",
+            "the agent needs a CPython with libpython or a pythonX.Y executable",
+        ) from None
+    if (major, minor) < MIN_VERSION:
+        raise UnsupportedTarget(f"PID {pid} runs Python {major}.{minor}", "the agent supports CPython 3.9 and newer")
+    return major, minor
+
+
+def plan(pid: int, version: tuple[int, int]) -> list[str]:
+    """What will run in the target, in words, for consent and preflight."""
+    route = (
+        f"`{sys.executable} -c sys.remote_exec(...)` (Python {version[0]}.{version[1]})"
+        if version >= REMOTE_EXEC_VERSION
+        else f"gdb -p {pid}: stop the process, wait until a thread releases the GIL, call "
+        "PyGILState_Ensure/PyRun_SimpleString/PyGILState_Release, detach"
+    )
+    return [
+        f"inject into PID {pid} via {route}",
+        f"run {AGENT_SOURCE} (standard library only) in a daemon thread named 'workbench-agent'",
+        "listen on 127.0.0.1 (random port, random token); add one gc.callbacks hook",
+        "every few seconds read gc stats, walk module globals and the gc heap for large containers "
+        "and connection pools (time-budgeted)",
+        "on detach or when the workbench stops answering: remove the hook and end the thread",
+    ]
+
+
+def bootstrap_source(workdir: Path) -> str:
+    """The text the target executes while stopped under the GIL: it only starts a thread.
+
+    Reading, compiling and starting the agent (imports, socket, port file) then happen on
+    that thread, sharing the GIL with the target instead of pausing it. The text binds no
+    name in __main__ and lets no exception escape into the thread it borrows.
+    """
+    agent = str(workdir / "agent.py")
+    config = str(workdir / "config.json")
+    ns = f"{{'__name__': '__workbench_agent__', '_wb_config': {config!r}}}"
+    return (
+        "try:\n"
+        "    __import__('threading').Thread(target=lambda: exec(compile(open("
+        f"{agent!r}, 'rb').read(), {agent!r}, 'exec'), {ns}), name='workbench-agent-boot', daemon=True).start()\n"
+        "except BaseException:\n"
+        "    pass\n"
+    )
+
+
+def _workdir(pid: int, cfg: dict[str, Any]) -> Path:
+    wd = Path(tempfile.mkdtemp(prefix=f"wb-agent-{pid}-"))  # mode 0700
+    cfg = cfg | {"port_file": str(wd / "port")}
+    fd = os.open(wd / "config.json", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(cfg, fh)
+    # a private copy: readable by the target's user, and unchanged by a reinstall meanwhile
+    shutil.copyfile(AGENT_SOURCE, wd / "agent.py")
+    boot = bootstrap_source(wd)
+    (wd / "bootstrap.py").write_text(boot)
+    # gdb copies these bytes into the target verbatim: PyRun_SimpleString needs the NUL
+    (wd / "bootstrap.bin").write_bytes(boot.encode() + b"\0")
+    _share_with_target(pid, wd)
+    return wd
+
+
+def _share_with_target(pid: int, wd: Path) -> None:
+    """When we are root and the target is not, the target must still read its config."""
+    try:
+        st = os.stat(f"/proc/{pid}")
+    except OSError:
+        return
+    if os.geteuid() == 0 and st.st_uid != 0:
+        for p in (wd, *wd.iterdir()):
+            os.chown(p, st.st_uid, st.st_gid)
+
+
+def inject(pid: int, agent_config: dict[str, Any], timeout: float = 10.0) -> Injection:
+    """Start the agent in ``pid``; returns once it listens. Raises a CaptureError subclass."""
+    version = python_version(pid)
+    token = secrets.token_hex(32)
+    wd = _workdir(pid, dict(agent_config, token=token))
+    inj = Injection(pid, version, "remote_exec" if version >= REMOTE_EXEC_VERSION else "gdb", wd, token)
+    t0 = time.perf_counter()
+    try:
+        if inj.method == "gdb":
+            _inject_gdb(inj, timeout)
+        else:
+            _inject_remote_exec(inj, timeout)
+        inj.port = _wait_port(inj, timeout)
+    except BaseException:
+        inj.cleanup()
+        raise
+    inj.total_s = time.perf_counter() - t0
+    return inj
+
+
+def _inject_gdb(inj: Injection, timeout: float) -> None:
+    gdb = shutil.which("gdb")
+    if gdb is None:
+        raise CaptureError("gdb is not installed; the agent is injected through gdb", "apt-get install gdb")
+    verdict = ptrace_verdict(inj.pid)
+    if not verdict.allowed:
+        raise PermissionDenied(f"cannot attach to PID {inj.pid}: {verdict.reason}", verdict.fix)
+    env = dict(os.environ, WB_PID=str(inj.pid), WB_BOOT=str(inj.workdir / "bootstrap.bin"), WB_TIMEOUT=str(timeout))
+    cmd = [gdb, "-nx", "-batch", "-iex", "set auto-load off", "-iex", "set debuginfod enabled off"]
+    cmd += ["-iex", "set auto-solib-add off", "-x", str(GDB_SCRIPT)]
+    # own session: a Ctrl+C in the workbench must not interrupt gdb inside an injected call
+    try:
+        proc = subprocess.run(
+            cmd, env=env, capture_output=True, text=True, timeout=timeout + 60, start_new_session=True, check=False
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise CaptureError(
+            f"gdb did not finish injecting into PID {inj.pid} within {timeout + 60:.0f} s",
+            "check the target with `py-spy dump`; it may be stopped or traced by another debugger",
+        ) from exc
+    result: dict[str, Any] = {}
+    for line in proc.stdout.splitlines():
+        if line.startswith("WB-RESULT "):
+            result = json.loads(line[len("WB-RESULT ") :])
+    inj.details = result
+    if not result:
+        tail = " ".join((proc.stderr or proc.stdout).strip().splitlines()[-2:])
+        raise CaptureError(f"gdb failed to inject into PID {inj.pid}: {tail[:300]}", "run `workbench doctor --pid`")
+    inj.stopped_s = float(result.get("stopped_s", 0.0))
+    inj.attach_s = float(result.get("attach_s", 0.0))
+    inj.bootstrap_s = float(result.get("bootstrap_s", 0.0))
+    inj.wait_s = float(result.get("wait_s", 0.0))
+    inj.thread = int(result.get("thread", 0))
+    stage = result.get("stage")
+    if stage == "attach":
+        err = str(result.get("error", ""))
+        if "No such process" in err:
+            raise TargetExited(f"PID {inj.pid} exited before the agent was injected", "start the target again")
+        raise PermissionDenied(f"gdb could not attach to PID {inj.pid}: {err[:200]}", "run `workbench doctor --pid`")
+    if stage == "breakpoint":
+        raise UnsupportedTarget(
+            f"PID {inj.pid} has no PyEval_SaveThread symbol gdb can find: {str(result.get('error', ''))[:200]}",
+            "use a CPython built with exported symbols (any distribution or pyenv build)",
+        )
+    if stage == "timeout":
+        raise CaptureError(
+            f"no thread of PID {inj.pid} released the GIL within {timeout:g} s (a thread is busy in C code or a "
+            "pure-Python loop that never blocks, or the main thread is blocked in C holding the GIL); "
+            "nothing was injected and the target was left running",
+            "retry while the target is serving requests, or raise the agent's inject_timeout",
+        )
+    if stage != "done" or result.get("rc") not in (0, None):
+        raise CaptureError(
+            f"injection into PID {inj.pid} failed at {stage}: {str(result.get('error', ''))[:200]}",
+            "run `workbench doctor --pid` and retry",
+        )
+
+
+def _inject_remote_exec(inj: Injection, timeout: float) -> None:
+    """3.14+: the target's own interpreter asks the target to run the bootstrap file."""
+    exe = os.path.realpath(f"/proc/{inj.pid}/exe")
+    code = "import sys; sys.remote_exec(int(sys.argv[1]), sys.argv[2])"
+    try:
+        proc = subprocess.run(
+            [exe, "-I", "-c", code, str(inj.pid), str(inj.workdir / "bootstrap.py")],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise CaptureError(f"sys.remote_exec into PID {inj.pid} failed: {exc}", "run `workbench doctor --pid`") from exc
+    if proc.returncode != 0:
+        tail = " ".join(proc.stderr.strip().splitlines()[-1:])
+        raise CaptureError(f"sys.remote_exec into PID {inj.pid} failed: {tail[:300]}", "run `workbench doctor --pid`")
+
+
+def _wait_port(inj: Injection, timeout: float) -> int:
+    """The bootstrap's thread binds and writes the port file; remote_exec first waits for a safe point."""
+    port_file = inj.workdir / "port"
+    deadline = time.monotonic() + timeout
+    while True:
+        if port_file.exists():
+            try:
+                return int(json.loads(port_file.read_text())["port"])
+            except (ValueError, KeyError, OSError):
+                pass  # being written
+        err = inj.workdir / "boot_error"
+        if err.exists():
+            raise CaptureError(
+                f"the agent failed to start in PID {inj.pid}: {err.read_text()[:300]}", "report this with the message"
+            )
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
+    if inj.method == "remote_exec":
+        raise CaptureError(
+            f"PID {inj.pid} did not run the agent within {timeout:g} s; sys.remote_exec runs at the main thread's "
+            "next bytecode, and the main thread is blocked in C",
+            "retry while the target is serving requests, or raise the agent's inject_timeout",
+        )
+    raise CaptureError(
+        f"the bootstrap ran in PID {inj.pid} but the agent did not start",
+        "check that the target can read " + str(inj.workdir),
+    )

@@ -1,0 +1,189 @@
+"""Agent messages -> session batches (series names per DESIGN.md).
+
+- ``gc``: ``python.gc.gen<N>.collections|collected|uncollectable|threshold|count`` (counts since
+  the process started, from ``gc.get_stats``), ``python.gc.pause_s`` (one point per
+  collection, at its end) and ``python.gc.gen<N>.pause_s``, ``python.gc.frozen``,
+  and the agent's own cost: ``python.agent.cpu_s`` (its thread's CPU time),
+  ``python.agent.overhead_ratio`` (that CPU over wall time), ``python.agent.census_s``.
+- ``census``: ``python.container.<name>.len`` and ``.bytes`` for the largest containers,
+  plus one ``Finding`` per container with ``suspect=False``: the snapshot the leak engine
+  judges (length history as the sparkline, change since the last census in the
+  evidence). The findings of a target are replaced at each census, so they stay bounded.
+- ``pools``: ``pool.<name>.open|in_use|idle|max_open|wait_count|wait_s`` plus the
+  library's raw numbers (SQLAlchemy ``size``, ``checkedout``, ``overflow``, ``checkedin``).
+
+Names come from the target (attribute names are untrusted): they are reduced to a
+safe alphabet and length before becoming series names.
+"""
+
+from __future__ import annotations
+
+import collections
+import re
+from typing import Any
+
+from workbench.model.findings import Finding
+from workbench.model.series import SeriesPoint
+from workbench.model.session import Batch, EventBatch, FindingsBatch, SeriesBatch
+
+MAX_CONTAINER_SERIES = 100  # per census; the session caps series overall
+HISTORY = 32  # census lengths kept per container for the sparkline
+MAX_TRACKED = 400  # containers with history; the least recently seen are forgotten
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.<>\-]")
+_POOL_FIELDS = {
+    "open": "connections",
+    "in_use": "connections",
+    "idle": "connections",
+    "max_open": "connections",
+    "wait_count": "waits",
+    "wait_s": "s",
+    "size": "connections",
+    "checkedout": "connections",
+    "overflow": "connections",
+    "checkedin": "connections",
+}
+
+
+def safe_name(name: str, limit: int = 120) -> str:
+    out = _UNSAFE.sub("_", str(name))[:limit].strip(".")
+    return out or "_"
+
+
+def _num(x: Any) -> float | None:
+    return float(x) if isinstance(x, int | float) and not isinstance(x, bool) else None
+
+
+class ReportConverter:
+    """Stateful: remembers container lengths across censuses (bounded)."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self._history: collections.OrderedDict[str, collections.deque[tuple[float, int]]] = collections.OrderedDict()
+        self._last_cpu: tuple[float, float] | None = None
+        self.censuses = 0
+        self.partial_censuses = 0
+        self.last_census: dict[str, Any] = {}
+
+    def convert(self, msg: dict[str, Any]) -> list[Batch]:
+        kind = msg.get("type")
+        if kind == "gc":
+            return self._gc(msg)
+        if kind == "census":
+            return self._census(msg)
+        if kind == "pools":
+            return self._pools(msg)
+        return []
+
+    def _gc(self, msg: dict[str, Any]) -> list[Batch]:
+        t = float(msg.get("t", 0.0))
+        pts: list[SeriesPoint] = []
+        for gen, st in enumerate(msg.get("stats", [])[:4]):
+            if not isinstance(st, dict):
+                continue
+            for key, unit in (("collections", "collections"), ("collected", "objects"), ("uncollectable", "objects")):
+                v = _num(st.get(key))
+                if v is not None:
+                    pts.append(SeriesPoint(f"python.gc.gen{gen}.{key}", t, v, unit))
+        for key, unit in (("threshold", "allocations"), ("count", "allocations")):
+            for gen, v in enumerate(msg.get(key, [])[:4]):
+                if (fv := _num(v)) is not None:
+                    pts.append(SeriesPoint(f"python.gc.gen{gen}.{key}", t, fv, unit))
+        if (frozen := _num(msg.get("frozen"))) is not None:
+            pts.append(SeriesPoint("python.gc.frozen", t, frozen, "objects"))
+        for p in msg.get("pauses", []):
+            if not (isinstance(p, list) and len(p) >= 3):
+                continue
+            pt, pgen, dur = _num(p[0]), _num(p[1]), _num(p[2])
+            if pt is None or pgen is None or dur is None:
+                continue
+            pts.append(SeriesPoint("python.gc.pause_s", pt, dur, "s"))
+            pts.append(SeriesPoint(f"python.gc.gen{int(pgen)}.pause_s", pt, dur, "s"))
+        agent = msg.get("agent", {})
+        if isinstance(agent, dict) and (cpu := _num(agent.get("cpu_s"))) is not None:
+            pts.append(SeriesPoint("python.agent.cpu_s", t, cpu, "s"))
+            if self._last_cpu is not None and t > self._last_cpu[0]:
+                ratio = max(0.0, cpu - self._last_cpu[1]) / (t - self._last_cpu[0])
+                pts.append(SeriesPoint("python.agent.overhead_ratio", t, ratio, "ratio"))
+            self._last_cpu = (t, cpu)
+        return [SeriesBatch(pts)] if pts else []
+
+    def _census(self, msg: dict[str, Any]) -> list[Batch]:
+        t = float(msg.get("t", 0.0))
+        self.censuses += 1
+        self.last_census = {k: v for k, v in msg.items() if k != "containers"}
+        pts = [SeriesPoint("python.agent.census_s", t, float(msg.get("dur_s", 0.0)), "s")]
+        out: list[Batch] = []
+        if msg.get("partial"):
+            self.partial_censuses += 1
+            if self.partial_censuses in (1, 10, 100):  # say so, without flooding the timeline
+                out.append(
+                    EventBatch(
+                        t,
+                        "agent.census_partial",
+                        f"container census cut at its {float(msg.get('budget_s', 0)) * 1000:.0f} ms budget "
+                        f"(phase {msg.get('phase')}); the heap scan resumes next time",
+                        self.target,
+                    )
+                )
+        findings: list[Finding] = []
+        for c in msg.get("containers", [])[:MAX_CONTAINER_SERIES]:
+            if not isinstance(c, dict):
+                continue
+            n, size = _num(c.get("len")), _num(c.get("bytes"))
+            if n is None or size is None:
+                continue
+            name = safe_name(str(c.get("name", "")))
+            pts.append(SeriesPoint(f"python.container.{name}.len", t, n, "items"))
+            pts.append(SeriesPoint(f"python.container.{name}.bytes", t, size, "bytes"))
+            hist = self._history.pop(name, None) or collections.deque(maxlen=HISTORY)
+            prev = hist[-1] if hist else None
+            hist.append((t, int(n)))
+            self._history[name] = hist
+            findings.append(self._finding(c, name=name, hist=hist, prev=prev, t=t, n=int(n), size=size))
+        while len(self._history) > MAX_TRACKED:
+            self._history.popitem(last=False)
+        out.insert(0, SeriesBatch(pts))
+        out.append(FindingsBatch(findings, replace_target=self.target))
+        return out
+
+    def _finding(
+        self,
+        c: dict[str, Any],
+        *,
+        name: str,
+        hist: collections.deque[tuple[float, int]],
+        prev: tuple[float, int] | None,
+        t: float,
+        n: int,
+        size: float,
+    ) -> Finding:
+        t0, n0 = hist[0]
+        rate = (n - n0) / (t - t0) * 60.0 if t > t0 else 0.0
+        delta = "first census" if prev is None else f"{n - prev[1]:+d} since the last census"
+        kind = str(c.get("kind", "map"))
+        return Finding(
+            kind=kind if kind in ("map", "list", "set", "buffer") else "objects",
+            name=name,
+            where=safe_name(str(c.get("path", "")), 200),
+            growth_per_min=rate,
+            unit="items",
+            confidence=0.0,  # a census entry, not a verdict: the leak engine judges the series
+            evidence=f"census: {safe_name(str(c.get('type', '')), 40)} len {n} ({delta}), ~{int(size)} bytes, "
+            f"{int(_num(c.get('instances')) or 1)} instance(s)",
+            target=self.target,
+            suspect=False,
+            t=t,
+            sparkline=[float(v) for _, v in hist],
+        )
+
+    def _pools(self, msg: dict[str, Any]) -> list[Batch]:
+        t = float(msg.get("t", 0.0))
+        pts = []
+        for p in msg.get("pools", []):
+            if not isinstance(p, dict):
+                continue
+            name = safe_name(str(p.get("name", "pool")), 60).replace(".", "_")
+            for key, unit in _POOL_FIELDS.items():
+                if (v := _num(p.get(key))) is not None:
+                    pts.append(SeriesPoint(f"pool.{name}.{key}", t, v, unit))
+        return [SeriesBatch(pts)] if pts else []

@@ -1,0 +1,170 @@
+"""Runtime agent: real gdb injection into real child processes (CPython 3.12 and 3.13)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from workbench_builtins.agent import plugin
+from workbench_builtins.agent.client import AgentClient
+from workbench_builtins.agent.inject import inject
+
+from tests.helpers.agent_targets import POOL_EXTRA, RunningTarget, python313, run_target
+from workbench.capture.api import Target
+from workbench.errors import CaptureError, ConsentRequired, PermissionDenied
+from workbench.model.session import Session
+
+pytestmark = pytest.mark.skipif(shutil.which("gdb") is None, reason="needs gdb")
+
+PY313 = python313()
+PYTHONS = [
+    pytest.param(sys.executable, id="py312"),
+    pytest.param(PY313, id="py313", marks=pytest.mark.skipif(PY313 is None, reason="pyenv 3.13.0 not installed")),
+]
+FAST = {"yes": True, "census_interval": 0.5, "interval": 0.25, "heartbeat": 3.0}
+
+
+def _wait_for(pred, timeout: float = 20.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _values(session: Session, name: str) -> list[float]:
+    with session.lock():
+        s = session.series.get(name)
+        return [] if s is None else [float(v) for v in s.values]
+
+
+def _tracer(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith("TracerPid:"):
+                return int(line.split()[1])
+    return -1
+
+
+def _assert_unchanged(t: RunningTarget, port: int) -> None:
+    """Detached: the target ticks on, without our gc hook, thread or listening port."""
+    tick = int(t.last_status()["tick"])  # type: ignore[call-overload]
+
+    def clean() -> bool:
+        st = t.last_status(after_tick=tick)
+        return st["callbacks"] == 0 and "workbench-agent" not in st["threads"]  # type: ignore[operator]
+
+    _wait_for(clean, 10, "the agent to leave the target")
+    assert t.proc.poll() is None
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+
+@pytest.mark.parametrize("python", PYTHONS)
+def test_containers_gc_and_detach(python: str) -> None:
+    with run_target(python) as t:
+        session = Session()
+        handle = plugin.start(Target.from_pid(t.pid), FAST, session)
+        try:
+            assert handle.injection.stopped_s > 0
+            grow = "python.container.SessionStore._sessions.len"
+            lru = "python.container.LRUCache._data.len"
+            _wait_for(lambda: len(_values(session, grow)) >= 4 and len(_values(session, lru)) >= 4, what="4 censuses")
+            _wait_for(lambda: _values(session, "python.gc.pause_s"), what="a gc pause")
+        finally:
+            handle.stop()
+        port = handle.injection.port
+        growing, bounded = _values(session, grow), _values(session, lru)
+        assert growing[-1] > growing[0] > 0
+        assert bounded[-3:] == [100.0, 100.0, 100.0]
+        assert _values(session, "python.container.SessionStore._sessions.bytes")[-1] > 0
+        names = set(session.series_names())
+        for gen in range(3):
+            assert f"python.gc.gen{gen}.collections" in names
+            assert f"python.gc.gen{gen}.threshold" in names
+        assert _values(session, "python.gc.gen0.collections")[-1] > 0
+        assert all(0 < p < 5 for p in _values(session, "python.gc.pause_s"))
+        assert "python.agent.cpu_s" in names and "python.agent.census_s" in names
+        by_name = {f.name: f for f in session.findings}
+        assert by_name["SessionStore._sessions"].suspect is False
+        assert by_name["SessionStore._sessions"].growth_per_min > 0
+        assert by_name["LRUCache._data"].kind == "map"
+        st = handle.status()
+        assert not st.running and st.error is None and st.extra["detached"] is True
+        assert [e.kind for e in session.events] == ["agent.attached", "agent.detached"]
+        _assert_unchanged(t, port)
+
+
+def test_refused_consent_injects_nothing(tmp_path: Path) -> None:
+    with run_target() as t:
+        before = t.last_status()
+        tmp_before = set(os.listdir("/tmp"))
+        session = Session()
+        with pytest.raises(ConsentRequired) as err:
+            plugin.start(Target.from_pid(t.pid), {"yes": False}, session)
+        assert str(t.pid) in err.value.message and "--yes" in err.value.fix
+        with pytest.raises(ConsentRequired):
+            plugin.start(Target.from_pid(t.pid), {}, session)
+        assert _tracer(t.pid) == 0
+        after = t.last_status(after_tick=int(before["tick"]))  # type: ignore[call-overload]
+        assert after["callbacks"] == 0 and "workbench-agent" not in after["threads"]  # type: ignore[operator]
+        assert not [d for d in set(os.listdir("/tmp")) - tmp_before if d.startswith(f"wb-agent-{t.pid}-")]
+        assert session.version == 0
+        checks = plugin.preflight(Target.from_pid(t.pid))
+        assert any(c.name.startswith("will run") and "gdb -p" in c.message for c in checks)
+
+
+def test_wrong_token_is_refused_and_heartbeat_ends_agent() -> None:
+    with run_target() as t:
+        inj = inject(t.pid, {"heartbeat_s": 2.0, "connect_timeout_s": 30.0})
+        try:
+            with pytest.raises(PermissionDenied, match="refused"):
+                AgentClient(inj.port, "0" * 64)
+            with pytest.raises(PermissionDenied):
+                AgentClient(inj.port, inj.token[:-1])
+            # the right token still gets in after wrong ones; then it goes silent
+            client = AgentClient(inj.port, inj.token)
+            assert client.hello["pid"] == t.pid
+            # no ping for longer than the 2 s heartbeat: the agent must unhook and end by itself
+            _assert_unchanged(t, inj.port)
+            client.close()
+        finally:
+            inj.cleanup()
+
+
+def test_busy_target_times_out_and_is_left_running(tmp_path: Path) -> None:
+    busy = "x = 0\nwhile True:\n    x += 1\n"
+    with run_target(extra=busy, tmp=tmp_path) as t:
+        # WB_EXTRA runs before the service loop: the main thread spins in pure Python forever
+        with pytest.raises(CaptureError, match="released the GIL"):
+            inject(t.pid, {}, timeout=2.0)
+        time.sleep(0.2)
+        assert t.proc.poll() is None
+        assert _tracer(t.pid) == 0
+
+
+def test_sqlalchemy_pool_series(tmp_path: Path) -> None:
+    pytest.importorskip("sqlalchemy")
+    with run_target(extra=POOL_EXTRA, tmp=tmp_path) as t:
+        session = Session()
+        handle = plugin.start(Target.from_pid(t.pid), FAST, session)
+        try:
+            _wait_for(
+                lambda: len(_values(session, "pool.sqlite_app.in_use")) >= 6, what="pool series from the QueuePool"
+            )
+        finally:
+            handle.stop()
+        names = {n for n in session.series_names() if n.startswith("pool.")}
+        for field in ("open", "in_use", "idle", "max_open", "size", "checkedout", "overflow", "checkedin"):
+            assert f"pool.sqlite_app.{field}" in names
+        assert _values(session, "pool.sqlite_app.size")[-1] == 3
+        assert _values(session, "pool.sqlite_app.max_open")[-1] == 5
+        in_use = _values(session, "pool.sqlite_app.in_use")
+        assert max(in_use) >= 1 and max(in_use) <= 5
+        assert t.proc.poll() is None

@@ -231,3 +231,25 @@ def test_box_label_truncation() -> None:
     assert box_label("abcdef", 100) == "abcdef"
     assert box_label("abcdefghijklmnop", 50) == "abcde.."
     assert len(clean_name("x" * 10_000)) == 400
+
+
+def test_non_finite_and_negative_values_get_no_width() -> None:
+    p = Profile([SAMPLES])
+    p.add_stack([py("main"), py("ok")], [4])
+    p.add_stack([py("main"), py("nan")], [float("nan")])
+    p.add_stack([py("main"), py("inf")], [float("inf")])
+    p.add_stack([py("main"), py("neg")], [-3])
+    root = ET.fromstring(render_svg(p))
+    data = embedded_data(root)
+    labels = [data["frames"][f][0] for f in data["f"]]  # type: ignore[index]
+    assert labels == ["all", "main (app.py:1)", "ok (app.py:1)"]
+    assert data["total"] == 4
+
+
+def test_dispatcher_writes_svg_by_extension(tmp_path: Path) -> None:
+    from workbench.formats import detect_format, write_profile
+
+    out = tmp_path / "p.svg"
+    write_profile(sample_profile(), out)
+    assert detect_format(out) == "svg"
+    assert_no_markup_from_names(parse_svg(out))

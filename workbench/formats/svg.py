@@ -229,10 +229,15 @@ def layout_flame(
     max_frames: int = MAX_FRAMES,
 ) -> FlameLayout:
     """Place every node at least ``min_width_px`` wide; children sorted by name, no recursion."""
-    total_all = np.maximum(profile.total_values()[:, sample_index], 0.0)
-    self_all = profile.self_values[:, sample_index]
     parent = profile.parent.astype(np.int64)
     depth = profile.depth.astype(np.int64)
+    self_all = profile.self_values[:, sample_index]
+    if bool(np.all(np.isfinite(self_all) & (self_all >= 0))):
+        total_all = profile.total_values()[:, sample_index]
+    else:
+        # negative (diff) and non-finite (corrupt) self values get no width, so boxes still nest
+        self_all = np.where(np.isfinite(self_all) & (self_all > 0), self_all, 0.0)
+        total_all = _inclusive(parent, depth, self_all)
     frame = profile.frame.astype(np.int64)
     root_total = float(total_all[0])
     empty = np.zeros(1, dtype=np.float64)
@@ -289,6 +294,18 @@ def layout_flame(
         total=root_total,
         pruned=max(pruned, 0),
     )
+
+
+def _inclusive(parent: IntArray, depth: IntArray, self_values: FloatArray) -> FloatArray:
+    """Subtree sums, deepest level first (parents precede children; no recursion)."""
+    total = self_values.astype(np.float64).copy()
+    order = np.argsort(depth, kind="stable")[::-1]
+    d_sorted = depth[order]
+    cuts = np.flatnonzero(np.diff(d_sorted)) + 1
+    for idx in np.split(order, cuts):
+        if len(idx) and depth[idx[0]] > 0:
+            np.add.at(total, parent[idx], total[idx])
+    return total
 
 
 def _sibling_rank(profile: Profile, frame_ids: IntArray) -> IntArray:

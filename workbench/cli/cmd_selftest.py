@@ -118,7 +118,12 @@ def _check_record(win: Any, report: Callable[[bool, str], None]) -> None:
         time.sleep(RECORD_SECONDS)
         handle.stop()
         handle.join(10.0)
-        samples = sum(float(p.totals().sum()) for p in session.profiles.values())
+        samples = sum(
+            float(p.totals()[i])
+            for p in session.profiles.values()
+            for i, st in enumerate(p.sample_types)
+            if st.type == "samples"
+        )
         report(samples > 0, f"recorded {RECORD_SECONDS:.0f} s of CPU from PID {child.pid}: {samples:.0f} samples")
     except Exception as exc:  # every failure is a reason to print, not a traceback
         report(False, f"record: {exc}")

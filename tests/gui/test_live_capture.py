@@ -1,0 +1,39 @@
+"""Live capture through the window: real py-spy on a child Python process, views refresh."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from workbench.capture.api import Target
+
+BUSY = "import time\ndef spin():\n    while True:\n        sum(range(2000))\nspin()\n"
+
+
+@pytest.fixture
+def busy_child():
+    proc = subprocess.Popen([sys.executable, "-c", BUSY], stdin=subprocess.DEVNULL)
+    yield proc
+    proc.kill()
+    proc.wait()
+
+
+def test_pyspy_capture_shows_live_flame_graph(qtbot, window, busy_child) -> None:
+    entry = window.capture.controls.get("pyspy")
+    if entry is None or not entry.entry.ok:
+        pytest.skip("pyspy plugin not installed")
+    window.capture.set_target(Target.from_pid(busy_child.pid))
+    window.capture.select(["pyspy"])
+    window.capture.start()
+    qtbot.waitUntil(lambda: bool(window.capture.running), timeout=20_000)
+    qtbot.waitUntil(
+        lambda: window.flame.canvas.profile is not None and window.flame.canvas.profile.n_nodes > 1, timeout=20_000
+    )
+    window.flame.set_search_text("spin")
+    qtbot.waitUntil(lambda: window.flame.canvas.match_fraction > 0.5, timeout=20_000)
+    assert "samples/s" in window.capture.status.text()
+    window.capture.stop()
+    qtbot.waitUntil(lambda: not window.capture.running and window.capture.start_btn.isEnabled(), timeout=20_000)
+    assert not window.banner.isVisible(), window.banner.text()

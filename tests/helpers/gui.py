@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from workbench.model import SAMPLES, Frame, Profile, Runtime, StackSet
+from workbench.model import SAMPLES, Frame, Profile, Runtime
 
 _PKGS = ("app", "sqlalchemy", "json", "http", "asyncio", "psycopg", "redis", "orm")
 
 
 def synthetic_profile(n_nodes: int, seed: int = 1, n_frames: int = 20_000) -> Profile:
-    """A random call tree of about ``n_nodes`` nodes, depth ~ 40, built through ``add_stackset``.
+    """A random call tree of ``n_nodes`` nodes, depth ~ 45, built straight into the arrays.
 
     Parents are drawn as ``int(i * u)`` with u in (0.5, 1), which gives flame-graph-like
-    shapes (a few wide towers, many narrow leaves) at every size.
+    shapes (a few wide towers, many narrow leaves) at every size. The arrays are filled
+    directly (not through ``add_stackset``) because a million full stacks would need
+    ~45 M frame entries; the result obeys the model's invariant (parents precede children).
     """
     rng = np.random.default_rng(seed)
     prof = Profile([SAMPLES], name=f"synthetic-{n_nodes}")
@@ -24,27 +26,25 @@ def synthetic_profile(n_nodes: int, seed: int = 1, n_frames: int = 20_000) -> Pr
     idx = np.arange(n_nodes, dtype=np.int64)
     parent = (idx * rng.uniform(0.5, 1.0, n_nodes)).astype(np.int64)
     parent[0] = -1
-    # frame ids distinct among siblings: node index modulo the table size
-    frame = idx % n_frames
+    frame = idx % n_frames  # distinct among siblings unless they are n_frames apart
+    frame[0] = -1
     depth = np.zeros(n_nodes, dtype=np.int64)
-    for i in range(1, n_nodes):  # parents precede children
-        depth[i] = depth[parent[i]] + 1
-    nodes = idx[1:]
-    dep = depth[nodes]
-    offsets = np.zeros(len(nodes) + 1, dtype=np.int64)
-    np.cumsum(dep, out=offsets[1:])
-    flat = np.zeros(int(offsets[-1]), dtype=np.int64)
-    cur = nodes.copy()
-    pos = offsets[1:] - 1
-    alive = dep > 0
-    while alive.any():
-        a = np.flatnonzero(alive)
-        flat[pos[a]] = frame[cur[a]]
-        pos[a] -= 1
-        cur[a] = parent[cur[a]]
-        alive[a] = cur[a] > 0
-    values = rng.pareto(1.2, len(nodes)).reshape(-1, 1) * 10 + 1
-    prof.add_stackset(StackSet(prof.frames, flat, offsets, np.floor(values)))
+    par_list = parent.tolist()
+    dep_list = depth.tolist()
+    for i in range(1, n_nodes):
+        dep_list[i] = dep_list[par_list[i]] + 1
+    depth = np.asarray(dep_list, dtype=np.int64)
+    values = np.floor(rng.pareto(1.2, n_nodes) * 10 + 1)
+    values[0] = 0
+    prof._grow(n_nodes)
+    prof._parent[:n_nodes] = parent
+    prof._frame[:n_nodes] = frame
+    prof._depth[:n_nodes] = depth
+    prof._self[:n_nodes, 0] = values
+    prof._n = n_nodes
+    keys = ((parent[1:] << 32) | frame[1:]).tolist()
+    prof._children = dict(zip(keys, range(1, n_nodes), strict=True))
+    prof.version += 1
     return prof
 
 

@@ -5,6 +5,8 @@
 (function () {
   var SVG_NS = "http://www.w3.org/2000/svg";
   var data, geo, groups, rects, texts, fills, index, N;
+  // What each box shows now: the DOM is only touched where this changes (60k boxes).
+  var shownX, shownW, shownText, shownFill, shownState;
   var searchTerm = null;
   var ignoreCase = false;
   var zoomed = 0;
@@ -54,6 +56,11 @@
     var label = labelOf(i);
     var t = "";
     if (chars >= 3) t = label.length <= chars ? label : label.slice(0, chars - 2) + "..";
+    if (t === shownText[i]) {
+      if (t !== "") texts[i].setAttribute("x", (x + 3).toFixed(2));
+      return;
+    }
+    shownText[i] = t;
     if (!texts[i]) {
       if (t === "") return;
       texts[i] = document.createElementNS(SVG_NS, "text");
@@ -65,9 +72,30 @@
   }
 
   function place(i, x, w) {
-    rects[i].setAttribute("x", x.toFixed(1));
-    rects[i].setAttribute("width", w.toFixed(1));
+    var xs = x.toFixed(1), ws = w.toFixed(1);
+    if (xs === shownX[i] && ws === shownW[i]) return;
+    shownX[i] = xs;
+    shownW[i] = ws;
+    rects[i].setAttribute("x", xs);
+    rects[i].setAttribute("width", ws);
     fitText(i, x, w);
+  }
+
+  // state: 0 shown, 1 shown as a faded ancestor of the zoomed box, 2 hidden
+  function setState(i, state) {
+    if (shownState[i] === state) return;
+    shownState[i] = state;
+    var cl = groups[i].classList;
+    if (state === 2) cl.add("hide");
+    else cl.remove("hide");
+    if (state === 1) cl.add("parent");
+    else cl.remove("parent");
+  }
+
+  function setFill(i, fill) {
+    if (shownFill[i] === fill) return;
+    shownFill[i] = fill;
+    rects[i].setAttribute("fill", fill);
   }
 
   // Zoom on box i: its ancestors span the full width (faded), its subtree is rescaled,
@@ -79,20 +107,19 @@
     var scale = zv > 0 ? inner / zv : 0;
     var eps = zv * 1e-9;
     for (var j = 0; j < N; j++) {
-      var g = groups[j], xj = data.x[j], vj = data.v[j];
+      var xj = data.x[j], vj = data.v[j];
       if (data.d[j] < zd) {
         if (xj <= zx + eps && xj + vj >= zx + zv - eps) {
-          g.classList.remove("hide");
-          g.classList.add("parent");
+          setState(j, 1);
           place(j, geo.xpad, inner);
         } else {
-          g.classList.add("hide");
+          setState(j, 2);
         }
       } else if (xj >= zx - eps && xj + vj <= zx + zv + eps) {
-        g.classList.remove("hide", "parent");
+        setState(j, 0);
         place(j, geo.xpad + (xj - zx) * scale, vj * scale);
       } else {
-        g.classList.add("hide");
+        setState(j, 2);
       }
     }
     if (i === 0) unzoomBtn.classList.add("hide");
@@ -111,7 +138,7 @@
 
   function resetSearch() {
     searchTerm = null;
-    for (var j = 0; j < N; j++) rects[j].setAttribute("fill", fills[j]);
+    for (var j = 0; j < N; j++) setFill(j, fills[j]);
     matchedTxt.textContent = " ";
     searchBtn.classList.remove("show");
     searchBtn.textContent = "Search";
@@ -127,13 +154,15 @@
     searchTerm = String(term);
     var re = compile(searchTerm);
     var hits = [];
-    rects[0].setAttribute("fill", fills[0]);
+    // test each distinct label once, not once per box
+    var matches = data.frames.map(function (fr) { return re.test(fr[0]); });
+    setFill(0, fills[0]);
     for (var j = 1; j < N; j++) {
-      if (re.test(labelOf(j))) {
-        rects[j].setAttribute("fill", geo.searchColor);
+      if (matches[data.f[j]]) {
+        setFill(j, geo.searchColor);
         hits.push(j);
       } else {
-        rects[j].setAttribute("fill", fills[j]);
+        setFill(j, fills[j]);
       }
     }
     hits.sort(function (a, b) { return data.x[a] - data.x[b]; });
@@ -187,11 +216,21 @@
     rects = [];
     texts = [];
     fills = [];
+    shownX = [];
+    shownW = [];
+    shownText = [];
+    shownFill = [];
+    shownState = [];
     index = new Map();
     for (var j = 0; j < N; j++) {
       rects.push(groups[j].querySelector("rect"));
       texts.push(groups[j].querySelector("text"));
       fills.push(rects[j].getAttribute("fill"));
+      shownX.push(rects[j].getAttribute("x"));
+      shownW.push(rects[j].getAttribute("width"));
+      shownText.push(texts[j] ? texts[j].textContent : "");
+      shownFill.push(fills[j]);
+      shownState.push(0);
       index.set(groups[j], j);
     }
     var frames = byId("frames");

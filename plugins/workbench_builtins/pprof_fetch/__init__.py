@@ -3,7 +3,7 @@
 Registered as the ``pprof`` entry point (``workbench_builtins.pprof_fetch:plugin``).
 """
 
-from .plugin import PprofFetchPlugin
+from .capture import PprofFetchPlugin
 
 plugin = PprofFetchPlugin()
 

@@ -70,6 +70,7 @@ class PprofCapture:
         self._status = CaptureStatus(running=True, started=self.started)
         self._errors = 0
         self._last_error: WorkbenchError | None = None
+        self._loop_errors: dict[str, WorkbenchError] = {}  # latest problem of each worker
         self._fatal: WorkbenchError | None = None
         self._down_since: float | None = None
         self._notes: list[str] = []
@@ -134,13 +135,20 @@ class PprofCapture:
             parts = [f"{self.url}: {self._cpu_profiles} CPU profiles, {self._polls} metric polls"]
             parts += [f"{n} {k} snapshots" for k, n in self._snapshots.items()]
             msg = ", ".join(parts)
-            if self._last_error is not None:
-                msg += f"; last problem: {self._last_error}"
+            if self._loop_errors:
+                msg += "; problems: " + "; ".join(str(e) for e in self._loop_errors.values())
             if self._notes:
                 msg += "; note: " + "; ".join(self._notes)
             st.message = msg
-            got_data = st.batches > 0
-            st.error = self._fatal or (self._last_error if not got_data else None)
+            # a worker that failed and never delivered is the user's problem (the profile they
+            # asked for matters most); one that recovered shows only in the message
+            produced = {"cpu": self._cpu_profiles, "snap": sum(self._snapshots.values()), "metrics": self._polls}
+            failed = [
+                self._loop_errors[k]
+                for k in ("cpu", "snap", "metrics")
+                if k in self._loop_errors and not produced.get(k)
+            ]
+            st.error = self._fatal or (failed[0] if failed else None)
             st.extra = {
                 "url": self.url,
                 "serves": self.ep.summary(),
@@ -162,12 +170,13 @@ class PprofCapture:
         with self._lock:
             self._down_since = None
 
-    def _problem(self, exc: WorkbenchError) -> None:
+    def _problem(self, exc: WorkbenchError, loop: str) -> None:
         """Record a failed request; after GIVE_UP_AFTER_S of unreachability the capture ends."""
         now = time.time()
         with self._lock:
             self._errors += 1
             self._last_error = exc
+            self._loop_errors[loop] = exc
             if isinstance(exc, ServiceUnreachable):
                 if self._down_since is None:
                     self._down_since = now
@@ -181,10 +190,11 @@ class PprofCapture:
             for j in self._jobs:
                 j.cancel()
 
-    def _fail(self, exc: WorkbenchError) -> None:
+    def _fail(self, exc: WorkbenchError, loop: str) -> None:
         with self._lock:
             self._errors += 1
             self._last_error = exc
+            self._loop_errors[loop] = exc
             if self._fatal is None:
                 self._fatal = exc
 
@@ -237,11 +247,11 @@ class PprofCapture:
                 backoff.success(max(0.0, resp.elapsed_s - secs))
                 first = False
             except ProfileNotServed as exc:
-                self._fail(exc)
+                self._fail(exc, "cpu")
                 return
             except ProfilerBusy as exc:
                 # someone else's profile runs for its own duration: wait at least a window
-                self._problem(exc)
+                self._problem(exc, "cpu")
                 backoff.failure()
                 if self._wait(job, max(backoff.delay(), float(cpu_seconds))):
                     return
@@ -249,7 +259,7 @@ class PprofCapture:
             except WorkbenchError as exc:
                 if job.cancelled:
                     return
-                self._problem(exc)
+                self._problem(exc, "cpu")
                 backoff.failure()
             finally:
                 with self._lock:
@@ -281,12 +291,12 @@ class PprofCapture:
                     resp = self.client.get(f"/debug/pprof/{path}", max_bytes=self.max_bytes, what=f"{emit[0]} profile")
                     prof = decode_profile(resp, emit[0])
                 except ProfileNotServed as exc:
-                    self._fail(exc)
+                    self._fail(exc, "snap")
                     return
                 except WorkbenchError as exc:
                     if job.cancelled:
                         return
-                    self._problem(exc)
+                    self._problem(exc, "snap")
                     backoff.failure()
                     continue
                 self._ok()
@@ -358,15 +368,15 @@ class PprofCapture:
                 self._put(SeriesBatch(res.points))
             for f in res.findings:
                 self._put(FindingsBatch([f], replace_target=f.target))
-            with self._lock:
-                self._polls += 1
-            if res.errors:
-                for e in res.errors:
-                    self._problem(e)
-                backoff.failure()
-            else:
-                self._ok()
+            for e in res.errors:
+                self._problem(e, "metrics")
+            if res.points:
+                with self._lock:
+                    self._polls += 1
+                self._ok()  # partly answered: the service is there
                 backoff.success(time.monotonic() - t_start)
+            elif res.errors:
+                backoff.failure()
             if final:
                 return
             if self._wait(job, backoff.delay()):

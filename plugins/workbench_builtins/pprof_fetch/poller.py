@@ -20,6 +20,7 @@ from workbench.model import Finding, SeriesPoint
 
 from .client import TEXT_MAX_BYTES, HttpClient
 from .discovery import Endpoints, decode_vars
+from .errors import ProfileNotServed
 from .memstats import GcPauseTracker, MemStats, memstats_from_expvar, memstats_from_heap_debug, memstats_points
 from .pools import PoolSample, find_dbstats
 from .prom import parse_metrics
@@ -56,7 +57,16 @@ class MetricsPoller:
         self._last_heap_text = 0.0
         self._prev_cpu: tuple[float, float] | None = None  # (t, process_cpu_seconds_total)
         self._prev_gc: tuple[float, float] | None = None  # (count, pause sum s) from /metrics
+        self._gone: set[str] = set()  # sources that answered 404: not asked again
         self.polls = 0
+
+    def _usable(self, source: str) -> bool:
+        return source not in self._gone
+
+    def _failed(self, res: PollResult, source: str, exc: WorkbenchError) -> None:
+        if isinstance(exc, ProfileNotServed):
+            self._gone.add(source)
+        res.errors.append(exc)
 
     def poll(self, t: float | None = None) -> PollResult:
         """One round of requests (sequential: never more than one in flight per poller)."""
@@ -83,7 +93,7 @@ class MetricsPoller:
             if finding is not None:
                 res.findings.append(finding)
 
-        if self.ep.vars:
+        if self.ep.vars and self._usable("vars"):
             try:
                 res.requests += 1
                 doc = decode_vars(self.client.get("/debug/vars", max_bytes=TEXT_MAX_BYTES, what="expvar JSON"))
@@ -91,18 +101,23 @@ class MetricsPoller:
                 for pool in find_dbstats(doc):
                     add_pool(pool)
             except WorkbenchError as exc:
-                res.errors.append(exc)
-        if memstats is None and self.ep.serves("heap") and t - self._last_heap_text >= self.heap_text_every_s:
+                self._failed(res, "vars", exc)
+        if (
+            memstats is None
+            and self.ep.serves("heap")
+            and self._usable("heap")
+            and t - self._last_heap_text >= self.heap_text_every_s
+        ):
             self._last_heap_text = t
             try:
                 res.requests += 1
                 r = self.client.get("/debug/pprof/heap?debug=1", max_bytes=TEXT_MAX_BYTES, what="heap text")
                 memstats = memstats_from_heap_debug(r.text())
             except WorkbenchError as exc:
-                res.errors.append(exc)
+                self._failed(res, "heap", exc)
         if memstats is not None:
             add(memstats_points(memstats, t, self.gc, name))
-        if self.ep.metrics:
+        if self.ep.metrics and self._usable("metrics"):
             try:
                 res.requests += 1
                 r = self.client.get("/metrics", max_bytes=TEXT_MAX_BYTES, what="Prometheus metrics")
@@ -124,8 +139,8 @@ class MetricsPoller:
                 for pool in snap.pools:
                     add_pool(pool)
             except WorkbenchError as exc:
-                res.errors.append(exc)
-        if name("go.goroutines") not in emitted and self.ep.serves("goroutine"):
+                self._failed(res, "metrics", exc)
+        if name("go.goroutines") not in emitted and self.ep.serves("goroutine") and self._usable("goroutine"):
             try:
                 res.requests += 1
                 r = self.client.get("/debug/pprof/goroutine?debug=1", first_line_only=True, what="goroutine count")
@@ -133,6 +148,6 @@ class MetricsPoller:
                 if m is not None:
                     add([SeriesPoint(name("go.goroutines"), t, float(m.group(1)), "count")])
             except WorkbenchError as exc:
-                res.errors.append(exc)
+                self._failed(res, "goroutine", exc)
         self.polls += 1
         return res

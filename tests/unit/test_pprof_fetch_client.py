@@ -1,0 +1,340 @@
+"""The HTTP side against small local stub servers: every failure is a typed error with a fix.
+
+The stubs stand in for misbehaving services (login pages, 404/500, slow, huge, cut-off
+answers); the real Go service is exercised in tests/integration/test_pprof_fetch_go.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import http.server
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+from workbench_builtins.pprof_fetch import plugin
+from workbench_builtins.pprof_fetch.client import Backoff, HttpClient, normalize_base_url
+from workbench_builtins.pprof_fetch.discovery import discover, parse_pprof_index
+from workbench_builtins.pprof_fetch.errors import (
+    CorruptProfile,
+    NotAProfile,
+    ProfileNotServed,
+    ProfilerBusy,
+    ResponseTooLarge,
+    ServiceHttpError,
+    ServiceSlow,
+    ServiceUnreachable,
+    TruncatedResponse,
+)
+from workbench_builtins.pprof_fetch.profiles import decode_profile
+
+from workbench.capture.api import Target
+from workbench.errors import CaptureError, FormatError, LimitExceeded, TargetNotFound, UnsupportedTarget
+from workbench.model import Session
+
+Handler = Callable[[http.server.BaseHTTPRequestHandler], None]
+
+INDEX = (
+    "<html><body><table>"
+    "<tr><td>1</td><td><a href='goroutine?debug=1'>goroutine</a></td></tr>"
+    "<tr><td>2</td><td><a href='heap?debug=1'>heap</a></td></tr>"
+    "<tr><td>0</td><td><a href='profile?debug=1'>profile</a></td></tr>"
+    "</table></body></html>"
+)
+LOGIN = "<!DOCTYPE html><html><head><title>Sign in</title></head><body><form>login</form></body></html>"
+
+
+def reply(status: int, body: bytes | str, ctype: str = "text/plain", headers: dict[str, str] | None = None) -> Handler:
+    data = body.encode() if isinstance(body, str) else body
+
+    def h(req: http.server.BaseHTTPRequestHandler) -> None:
+        req.send_response(status)
+        req.send_header("Content-Type", ctype)
+        req.send_header("Content-Length", str(len(data)))
+        for k, v in (headers or {}).items():
+            req.send_header(k, v)
+        req.end_headers()
+        # the client may give up first (timeouts, size caps): that is the point of the test
+        with contextlib.suppress(OSError):
+            req.wfile.write(data)
+
+    return h
+
+
+def slow(seconds: float, then: Handler) -> Handler:
+    def h(req: http.server.BaseHTTPRequestHandler) -> None:
+        time.sleep(seconds)
+        then(req)
+
+    return h
+
+
+def endless(req: http.server.BaseHTTPRequestHandler) -> None:
+    """A body with no length that never ends (until the client hangs up)."""
+    req.send_response(200)
+    req.send_header("Content-Type", "application/octet-stream")
+    req.end_headers()
+    chunk = b"\0" * 65536
+    try:
+        for _ in range(100_000):  # ~6 GB if nobody stopped reading
+            req.wfile.write(chunk)
+    except OSError:
+        pass
+
+
+def cut_short(req: http.server.BaseHTTPRequestHandler) -> None:
+    req.send_response(200)
+    req.send_header("Content-Type", "application/octet-stream")
+    req.send_header("Content-Length", "100000")
+    req.end_headers()
+    req.wfile.write(b"\x1f\x8b" + b"x" * 1000)
+    req.close_connection = True
+
+
+class Stub:
+    def __init__(self, routes: dict[str, Handler]) -> None:
+        self.routes = routes
+        self.hits: list[str] = []
+        stub = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.0"
+
+            def do_GET(self) -> None:
+                stub.hits.append(self.path)
+                h = stub.routes.get(self.path) or stub.routes.get(self.path.split("?", 1)[0])
+                if h is None:
+                    reply(404, "404 page not found\n")(self)
+                else:
+                    h(self)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def stub() -> Iterator[Callable[[dict[str, Handler]], Stub]]:
+    made: list[Stub] = []
+
+    def make(routes: dict[str, Handler]) -> Stub:
+        s = Stub(routes)
+        made.append(s)
+        return s
+
+    yield make
+    for s in made:
+        s.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def one_line(err: BaseException) -> str:
+    text = str(err)
+    assert "\n" not in text and "fix:" in text
+    return text
+
+
+# ---------------------------------------------------------------------- client
+
+
+def test_base_url_is_normalised():
+    assert normalize_base_url("127.0.0.1:6060") == "http://127.0.0.1:6060"
+    assert normalize_base_url("http://h:1/debug/pprof/") == "http://h:1"
+    assert normalize_base_url("http://h:1/svc/metrics") == "http://h:1/svc"
+    with pytest.raises(TargetNotFound):
+        normalize_base_url("ftp://h/")
+
+
+def test_refused_is_unreachable_with_fix():
+    c = HttpClient(f"http://127.0.0.1:{free_port()}", timeout_s=2)
+    with pytest.raises(ServiceUnreachable, match="connection refused") as ei:
+        c.get("/debug/pprof/")
+    assert isinstance(ei.value, TargetNotFound)
+    one_line(ei.value)
+
+
+def test_slow_answer_times_out_as_service_slow(stub):
+    s = stub({"/slow": slow(3.0, reply(200, "late"))})
+    c = HttpClient(s.url)
+    t0 = time.monotonic()
+    with pytest.raises(ServiceSlow, match="no complete answer within") as ei:
+        c.get("/slow", timeout_s=0.5)
+    assert time.monotonic() - t0 < 2.5
+    assert isinstance(ei.value, CaptureError)
+    one_line(ei.value)
+
+
+def test_http_statuses_map_to_typed_errors(stub):
+    s = stub(
+        {
+            "/busy": reply(500, "Could not enable CPU profiling: cpu profiling already in use\n"),
+            "/boom": reply(500, "panic: nil map\n"),
+            "/auth": reply(401, "no"),
+        }
+    )
+    c = HttpClient(s.url)
+    with pytest.raises(ProfilerBusy, match="already taking a CPU profile") as ei:
+        c.get("/busy")
+    assert "one CPU profile at a time" in ei.value.fix
+    with pytest.raises(ServiceHttpError, match="HTTP 500: panic: nil map"):
+        c.get("/boom")
+    with pytest.raises(ServiceHttpError, match="authentication"):
+        c.get("/auth")
+    with pytest.raises(ProfileNotServed, match="404") as ei2:
+        c.get("/debug/pprof/mutex", what="mutex profile")
+    assert isinstance(ei2.value, UnsupportedTarget) and "net/http/pprof" in ei2.value.fix
+
+
+def test_size_cap_stops_reading_a_huge_body(stub):
+    s = stub({"/huge": endless, "/announced": reply(200, b"x" * 3_000_000)})
+    c = HttpClient(s.url)
+    with pytest.raises(ResponseTooLarge, match="over the 1 MiB cap") as ei:
+        c.get("/huge", max_bytes=1024 * 1024)
+    assert isinstance(ei.value, LimitExceeded)
+    assert c.bytes_read < 2 * 1024 * 1024  # read stopped at the cap, not at the end of the stream
+    with pytest.raises(ResponseTooLarge, match="announces 3000000 bytes"):
+        c.get("/announced", max_bytes=1024 * 1024)
+
+
+def test_truncated_body_is_reported(stub):
+    s = stub({"/cut": cut_short})
+    with pytest.raises((TruncatedResponse, ServiceUnreachable)) as ei:
+        HttpClient(s.url).get("/cut", what="heap profile")
+    one_line(ei.value)
+
+
+def test_redirect_to_another_host_is_refused(stub):
+    s = stub({"/debug/pprof/heap": reply(302, "", headers={"Location": "http://127.0.0.2:1/login"})})
+    with pytest.raises(NotAProfile, match="redirects to another host"):
+        HttpClient(s.url).get("/debug/pprof/heap")
+
+
+def test_backoff_stretches_and_relaxes():
+    b = Backoff(base_s=1.0, max_s=8.0, slow_s=2.0)
+    b.failure()
+    b.failure()
+    assert b.delay() == 4.0 and b.backing_off
+    for _ in range(5):
+        b.failure()
+    assert b.delay() == 8.0
+    b.success(0.1)
+    assert b.delay() == 4.0
+    b.success(5.0)  # slow answer: wait at least as long as it took
+    assert b.delay() == 8.0
+    for _ in range(5):
+        b.success(0.1)
+    assert b.delay() == 1.0 and not b.backing_off
+
+
+# ------------------------------------------------------------------- discovery
+
+
+def test_pprof_index_links():
+    assert parse_pprof_index(INDEX) == {"goroutine", "heap", "profile"}
+
+
+def test_discovery_uses_what_exists(stub):
+    s = stub({"/debug/pprof/": reply(200, INDEX, "text/html"), "/metrics": reply(200, "go_goroutines 3\n")})
+    ep = discover(HttpClient(s.url))
+    assert ep.pprof_index and ep.metrics and not ep.vars
+    assert ep.serves("cpu") and ep.serves("heap") and not ep.serves("mutex")
+
+
+def test_login_page_everywhere_is_refused_with_a_hint(stub):
+    page = reply(200, LOGIN, "text/html")
+    s = stub({"/debug/pprof/": page, "/debug/vars": page, "/metrics": page})
+    with pytest.raises(ProfileNotServed, match="login page") as ei:
+        discover(HttpClient(s.url))
+    one_line(ei.value)
+
+
+def test_html_instead_of_a_profile(stub):
+    s = stub({"/debug/pprof/heap": reply(200, LOGIN, "text/html; charset=utf-8")})
+    resp = HttpClient(s.url).get("/debug/pprof/heap")
+    with pytest.raises(NotAProfile, match="HTML page instead of a heap profile") as ei:
+        decode_profile(resp, "heap")
+    assert isinstance(ei.value, FormatError)
+
+
+def test_corrupt_and_truncated_protobuf(stub):
+    garbage = gzip.compress(b"\xff\xff\xff\xff\x0f" * 50)
+    truncated = gzip.compress(b"\x0a\x02\x08\x01" * 1000)[:40]
+    s = stub({"/g": reply(200, garbage, "application/octet-stream"), "/t": reply(200, truncated)})
+    c = HttpClient(s.url)
+    for path in ("/g", "/t"):
+        with pytest.raises(CorruptProfile, match="does not decode") as ei:
+            decode_profile(c.get(path), "cpu")
+        one_line(ei.value)
+
+
+# ------------------------------------------------------------------ the plugin
+
+
+def test_start_refuses_a_service_that_serves_nothing(stub):
+    s = stub({})
+    with pytest.raises(ProfileNotServed, match="serves neither"):
+        plugin.start(Target.from_url(s.url), {"profile": "cpu"}, Session())
+
+
+def test_start_refuses_a_profile_kind_the_index_does_not_list(stub):
+    s = stub({"/debug/pprof/": reply(200, INDEX, "text/html")})
+    with pytest.raises(ProfileNotServed, match="does not list a mutex profile"):
+        plugin.start(Target.from_url(s.url), {"profile": "mutex"}, Session())
+
+
+def test_start_on_a_down_url_is_one_clear_line():
+    with pytest.raises(ServiceUnreachable) as ei:
+        plugin.start(Target.from_url(f"http://127.0.0.1:{free_port()}"), {}, Session())
+    assert "refused" in one_line(ei.value)
+
+
+def test_preflight_reports_instead_of_raising(stub):
+    s = stub({"/metrics": reply(200, "go_goroutines 3\n")})
+    checks = plugin.preflight(Target.from_url(s.url))
+    assert checks[0].ok and "/metrics" in checks[0].message
+    assert not checks[1].ok and checks[1].fix
+    down = plugin.preflight(Target.from_url(f"http://127.0.0.1:{free_port()}"))
+    assert not down[0].ok and down[0].fix
+
+
+def test_busy_profiler_and_slow_service_show_in_status_and_back_off(stub):
+    busy = reply(500, "Could not enable CPU profiling: cpu profiling already in use\n")
+    s = stub({"/debug/pprof/": reply(200, INDEX, "text/html"), "/debug/pprof/profile": busy})
+    sess = Session()
+    h = plugin.start(Target.from_url(s.url), {"profile": "cpu", "duration": 2.5, "cpu_seconds": 1}, sess)
+    assert h.join(15)
+    h.stop()
+    st = h.status()
+    assert isinstance(st.error, ProfilerBusy)
+    assert "already taking a CPU profile" in st.message
+    # backing off: one CPU request per profile window, not a storm
+    assert 1 <= s.hits.count("/debug/pprof/profile?seconds=1") <= 3
+
+
+def test_options_of_other_sources_are_ignored_and_rate_is_explained(stub):
+    s = stub({"/debug/pprof/": reply(200, INDEX, "text/html")})
+    h = plugin.start(
+        Target.from_url(s.url),
+        {"profile": "none", "duration": 0.3, "rate": 250, "idle": True, "native": None, "interval": 0.2},
+        Session(),
+    )
+    assert h.join(10)
+    h.stop()
+    assert "samples CPU at a fixed 100 Hz" not in h.status().message  # no CPU asked: nothing to explain

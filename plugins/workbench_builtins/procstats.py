@@ -117,6 +117,9 @@ class ProcStatsCapture:
         t = time.time()
         pts: list[SeriesPoint] = []
         with p.oneshot():
+            if p.status() == psutil.STATUS_ZOMBIE:
+                # exited but not yet reaped by its parent (e.g. our own child): gone for us
+                raise psutil.NoSuchProcess(self.pid)
             pts.append(SeriesPoint("process.cpu_percent", t, p.cpu_percent(None), "%"))
             try:
                 mem = p.memory_full_info()

@@ -46,6 +46,16 @@ MAX_HANDOVER_RETRIES = 3
 MAX_OUTPUT_BYTES = 64 << 20
 
 
+def _gone(pid: int) -> bool:
+    """True once the target has exited (a zombie awaiting its parent counts as exited)."""
+    try:
+        return bool(psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return True
+    except psutil.Error:
+        return False
+
+
 @dataclass(slots=True)
 class PySpyOptions:
     rate: int = 100
@@ -310,7 +320,7 @@ class PySpyCapture:
             if not cur.alive():
                 # py-spy ended on its own: the target exited, or the dead-man switch fired
                 self._finish(cur)
-                if cur.target_exited() or not psutil.pid_exists(self.pid):
+                if cur.target_exited() or _gone(self.pid):
                     raise self._exited()
                 if last:
                     return
@@ -350,7 +360,7 @@ class PySpyCapture:
             if state == "other":
                 # cur ended by itself while nxt attaches (target exit or dead-man switch)
                 self._finish(cur)
-                if cur.target_exited() or not psutil.pid_exists(self.pid):
+                if cur.target_exited() or _gone(self.pid):
                     nxt.interrupt()
                     self._discard(nxt)
                     raise self._exited()
@@ -361,7 +371,7 @@ class PySpyCapture:
                 return None
             nxt.interrupt()
             rc = self._discard(nxt)
-            if not psutil.pid_exists(self.pid) or self._stop.is_set() or not cur.alive():
+            if _gone(self.pid) or self._stop.is_set() or not cur.alive():
                 break
             if attempt < MAX_HANDOVER_RETRIES:
                 time.sleep(0.05 * (attempt + 1))
@@ -371,14 +381,14 @@ class PySpyCapture:
             raise error_from_pyspy(nxt.stderr_text(), self.pid, rc)
         cur.interrupt()
         self._finish(cur)
-        if cur.target_exited() or not psutil.pid_exists(self.pid):
+        if cur.target_exited() or _gone(self.pid):
             raise self._exited()
         return None
 
     def _fail(self, c: _Chunk) -> None:
         c.interrupt()
         rc = self._discard(c)
-        if not psutil.pid_exists(self.pid):
+        if _gone(self.pid):
             raise self._exited()
         if self._stop.is_set():
             return
@@ -397,7 +407,7 @@ class PySpyCapture:
         if self._wait_ready(c, other) != "ready":
             c.interrupt()
             rc = c.wait()
-            if not psutil.pid_exists(self.pid):
+            if _gone(self.pid):
                 raise self._exited()
             raise error_from_pyspy(c.stderr_text(), self.pid, rc)
         self._note_ready(c)

@@ -50,8 +50,13 @@ from .growth import GrowthTracker
 SAMPLE_TYPES = (INUSE_SPACE, INUSE_OBJECTS)
 MAX_LINE_BYTES = 256 * 1024 * 1024  # one snapshot message; larger ones are dropped, not buffered
 STDERR_TAIL_LINES = 40
-# Escalation when the helper must go: SIGINT lets gdb detach (removing its breakpoints),
-# SIGTERM does the same for a gdb that ignored SIGINT, SIGKILL is the last resort.
+# Ending a helper whose gdb is mid-attach must not kill gdb while its breakpoints sit in
+# the target's malloc (the target would die of SIGTRAP at its next allocation). gdb
+# stops on any SIGCONT the target receives, its script then ends and it detaches,
+# removing the breakpoints; SIGCONT is a no-op for a running process, so we nudge
+# first. Then the usual escalation, each step waiting for the helper to exit.
+NUDGE_S = 10.0
+NUDGE_EVERY_S = 0.2
 ESCALATION = ((signal.SIGINT, 5.0), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0))
 
 _ERRORS: dict[str, type[WorkbenchError]] = {
@@ -182,7 +187,14 @@ class MemrayCapture:
             self._status.message = str(err)
 
     def _terminate(self) -> None:
-        """SIGINT, SIGTERM, SIGKILL to the helper's group, waiting between; always reaps."""
+        """Nudge gdb off the target, then SIGINT, SIGTERM, SIGKILL to the helper's group; always reaps."""
+        self._send_stop()
+        end = time.monotonic() + NUDGE_S
+        while self._proc.poll() is None and time.monotonic() < end:
+            with contextlib.suppress(OSError):
+                os.kill(self.pid, signal.SIGCONT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._proc.wait(NUDGE_EVERY_S)
         killed = False
         for sig, wait_s in ESCALATION:
             if self._proc.poll() is not None:
@@ -197,8 +209,7 @@ class MemrayCapture:
                 continue
         self._proc.wait()
         if killed:
-            # gdb died without detaching; the kernel detaches a dead tracer's tracees, but a
-            # tracee caught in a stop stays stopped until continued.
+            # gdb died without detaching; a tracee caught in a stop stays stopped until continued
             with contextlib.suppress(OSError):
                 os.kill(self.pid, signal.SIGCONT)
 
@@ -266,6 +277,10 @@ class MemrayCapture:
 
     def _finish(self, ended: dict[str, Any] | None, rc: int) -> None:
         self._err_reader.join(2.0)
+        for stream in (self._proc.stdin, self._proc.stdout, self._proc.stderr):
+            if stream is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    stream.close()
         text = f"memray capture of PID {self.pid} ended"
         if ended is not None:
             reason = ended.get("reason", "")

@@ -39,6 +39,7 @@ TRUNCATED = ("[stack truncated]", "", 0, False)
 MAX_FRAMES = 1_000_000
 MAX_TRACE_CACHE = 200_000
 PY_SUFFIXES = (".py", ".pyw", ".pyx")
+DETACH_TIMEOUT_S = 15.0
 
 
 class Emitter:
@@ -204,8 +205,14 @@ def _inject(pid: int, payload: str, state: State) -> None:
         raise _AttachError(str(exc)) from None
     finally:
         state.phase = "start"
-    client.sendall(payload.encode("utf-8"))
-    client.shutdown(socket.SHUT_WR)
+    try:
+        client.sendall(payload.encode("utf-8"))
+        client.shutdown(socket.SHUT_WR)
+    except OSError as exc:
+        client.close()
+        raise _AttachError(
+            f"lost the target while sending memray's payload ({exc}); the process does not exist any more?"
+        ) from None
     threading.Thread(target=_watch_side_channel, args=(client, state), name="memray-side", daemon=True).start()
 
 
@@ -246,6 +253,12 @@ def _detach(pid: int, state: State) -> str:
         return "target has exited"
     cmd = AttachCommand()
     state.phase = "detach"
+    # A target blocked in a long sleep never runs the code gdb waits for; SIGCONT makes
+    # gdb give up and detach cleanly (see capture.py), and closing our reader then ends
+    # the tracking anyway (memray deactivates a tracker whose socket is gone).
+    nudge = threading.Timer(DETACH_TIMEOUT_S, _nudge, args=(pid,))
+    nudge.daemon = True
+    nudge.start()
     try:
         client = cmd.inject_control_channel(cmd.resolve_debugger("gdb"), pid)
         client.sendall(PAYLOAD.format(tracker_call=None, mode="DEACTIVATE", duration=None).encode("utf-8"))
@@ -255,6 +268,27 @@ def _detach(pid: int, state: State) -> str:
             return recvall(client)
     except (MemrayCommandError, OSError) as exc:
         return str(exc) or type(exc).__name__
+    finally:
+        nudge.cancel()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _nudge(pid: int) -> None:
+    for _ in range(50):
+        try:
+            os.kill(pid, signal.SIGCONT)
+        except OSError:
+            return
+        time.sleep(0.2)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -292,6 +326,8 @@ def run(args: argparse.Namespace) -> int:
             emit({"type": "error", "kind": "interrupted", "message": "attach interrupted", "fix": ""})
             return 2
         kind, fix = _classify(str(exc))
+        if not _alive(args.pid):
+            kind, fix = "target_not_found", "the target exited during attach; start it again"
         emit({"type": "error", "kind": kind, "message": " ".join(str(exc).split()), "fix": fix})
         return 2
     frames = FrameInterner()

@@ -17,7 +17,7 @@ for p in $$(ls -d $$root/versions/3.1[2-9]*/bin/python 2>/dev/null | sort -rV); 
 done; exit 1
 endef
 
-.PHONY: install run test lint typecheck importlint pytest bench fuzz dist clean
+.PHONY: install run test lint typecheck importlint pytest bench fuzz dist dist-check clean
 
 install: $(STAMP)
 
@@ -46,7 +46,8 @@ pytest: install
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
-test: lint typecheck importlint pytest
+# CI (CI=true, set by the CI runner) also builds the installers and self-tests them.
+test: lint typecheck importlint pytest $(if $(filter true 1,$(CI)),dist-check)
 
 bench: install
 	$(PY) benchmarks/run_all.py
@@ -56,6 +57,9 @@ fuzz: install
 
 dist: install
 	$(PY) packaging/build.py
+
+dist-check: dist
+	$(PY) packaging/check_dist.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .mypy_cache .pytest_cache .ruff_cache

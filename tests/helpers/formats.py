@@ -39,8 +39,8 @@ def reference_pprof_stacks(data: bytes, col: int) -> Counter[str]:
 def collapsed_counter(text: str) -> Counter[str]:
     """Collapsed-stack text -> stack -> summed count (duplicates merged)."""
     out: Counter[str] = Counter()
-    for line in text.splitlines():
-        if line.strip():
+    for line in text.split("\n"):  # not splitlines(): names may hold \x1c-\x1e, \x85, \u2028
+        if line and not line.isspace():
             stack, _, count = line.rpartition(" ")
             out[stack] += float(count)
     return out

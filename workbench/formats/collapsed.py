@@ -58,7 +58,9 @@ def parse_frame(token: str) -> Frame:
             func = token[:i]
             loc = token[i + 2 : -1]
             file, sep, line = loc.rpartition(":")
-            if sep and line.isdigit() and file:
+            # only a canonical positive number is a line: "x.py:01" or "x.py:0" stay text so
+            # rendering gives back the same characters
+            if sep and file and line.isascii() and line.isdigit() and line[0] != "0":
                 return Frame(func, file, int(line), runtime=_runtime_of(file, True))
             if loc and "(" not in loc:
                 return Frame(func, loc, 0, runtime=_runtime_of(loc, False))

@@ -253,3 +253,22 @@ def test_dispatcher_writes_svg_by_extension(tmp_path: Path) -> None:
     write_profile(sample_profile(), out)
     assert detect_format(out) == "svg"
     assert_no_markup_from_names(parse_svg(out))
+
+
+def test_cli_convert_collapsed_to_svg(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from workbench.cli.main import main
+
+    src = tmp_path / "in.collapsed"
+    hostile = "</script><script>alert(1)</script>"
+    src.write_text(f"main (app.py:3);parse (app.py:10) 5\nmain (app.py:3);{hostile} 2\n", encoding="utf-8")
+    out = tmp_path / "out.svg"
+    assert main(["convert", str(src), str(out)]) == 0
+    root = parse_svg(out)
+    assert_no_markup_from_names(root)
+    titles = _titles(root)
+    assert titles[0] == "all (7 samples, 100.00%)"
+    assert f"{hostile} (2 samples, 28.57%)" in titles
+    capsys.readouterr()
+    assert main(["convert", str(src), str(tmp_path / "no" / "such" / "dir.svg")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "error:" in err and "Traceback" not in err

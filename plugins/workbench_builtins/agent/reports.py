@@ -29,7 +29,8 @@ from workbench.model.session import Batch, EventBatch, FindingsBatch, SeriesBatc
 MAX_CONTAINER_SERIES = 100  # per census; the session caps series overall
 HISTORY = 32  # census lengths kept per container for the sparkline
 MAX_TRACKED = 400  # containers with history; the least recently seen are forgotten
-_UNSAFE = re.compile(r"[^A-Za-z0-9_.<>\-]")
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _POOL_FIELDS = {
     "open": "connections",
     "in_use": "connections",
@@ -45,8 +46,14 @@ _POOL_FIELDS = {
 
 
 def safe_name(name: str, limit: int = 120) -> str:
+    """A series-name part: letters, digits, ``_ . -`` only, bounded."""
     out = _UNSAFE.sub("_", str(name))[:limit].strip(".")
     return out or "_"
+
+
+def safe_text(text: str, limit: int = 200) -> str:
+    """Free text from the target (a reachability path): one line, bounded; exporters escape."""
+    return _CONTROL.sub(" ", str(text))[:limit]
 
 
 def _num(x: Any) -> float | None:
@@ -164,7 +171,7 @@ class ReportConverter:
         return Finding(
             kind=kind if kind in ("map", "list", "set", "buffer") else "objects",
             name=name,
-            where=safe_name(str(c.get("path", "")), 200),
+            where=safe_text(str(c.get("path", ""))),
             growth_per_min=rate,
             unit="items",
             confidence=0.0,  # a census entry, not a verdict: the leak engine judges the series

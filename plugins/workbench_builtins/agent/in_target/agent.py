@@ -445,6 +445,7 @@ class _Census:
         self.pool_objs: list[tuple[str, Any]] = []
         self.pool_ids: set[int] = set()
         self.heap_scanned = 0
+        self.kinds: dict[type, str] = {}  # type -> container kind, "obj" (instance), "" (atomic)
 
     def _tick(self) -> bool:
         self.steps += 1
@@ -511,8 +512,10 @@ class _Census:
             oid = id(obj)
             if oid in self.seen:
                 continue
-            kind = _kind_of(tp)
-            if kind is not None:
+            kind = self.kinds.get(tp)
+            if kind is None:
+                kind = self.kinds[tp] = _kind_of(tp) or ("" if not tp.__flags__ & _HEAPTYPE else "obj")
+            if kind and kind != "obj":
                 self.seen.add(oid)
                 if self._record(obj, kind, name, path, owner) and owner_obj is not None:
                     self.agent._remember_owner(owner_obj, path.rsplit(".", 1)[0])
@@ -534,8 +537,14 @@ class _Census:
                         attrs.append((key, desc.__get__(obj, tp)))
                 qual = tp.__qualname__
                 inst = obj
+            kinds = self.kinds
             for key, val in attrs:
-                if type(key) is str and not (key.startswith("__") and key.endswith("__")):
+                vt = type(val)
+                k = kinds.get(vt)
+                if k is None:
+                    k = kinds[vt] = _kind_of(vt) or ("" if not vt.__flags__ & _HEAPTYPE else "obj")
+                # atomic values and classes (walked from their own module) lead nowhere
+                if k and type(key) is str and not (key.startswith("__") and key.endswith("__")):
                     stack.append((val, f"{qual}.{key}", f"{path}.{key}", qual, depth + 1, inst))
 
     def _note_pool(self, obj: Any) -> None:
@@ -579,39 +588,95 @@ class _Census:
             qual = type(obj).__qualname__
             self._walk([(obj, qual, path, qual, 1, None)])
 
+    def _heap_type_info(self, tp: type, engine: type | None) -> tuple[int, Any] | None:
+        """Per type, once: None to skip its instances, else (flags, __dict__ descriptor)."""
+        if not tp.__flags__ & _HEAPTYPE or issubclass(tp, type):
+            return None
+        flags = 0
+        if self.pool_types and issubclass(tp, self.pool_types):
+            flags |= 1
+        if engine is not None and issubclass(tp, engine):
+            flags |= 2
+        mod = tp.__dict__.get("__module__") or ""
+        if type(mod) is str and self._user_module(mod):
+            flags |= 4
+        if not flags:
+            return None
+        desc = None
+        for klass in tp.__mro__:
+            d = klass.__dict__.get("__dict__")
+            if d is not None:
+                desc = d if type(d).__name__ == "getset_descriptor" else None
+                break
+        return flags, desc
+
     def walk_heap(self) -> None:
         """Instances held only by locals, closures or containers: scan gc-tracked objects.
 
         A dict of atomic values is not gc-tracked, so it is found through its tracked owner.
         The scan resumes where the last census was cut, so big heaps are covered over time.
+        The loop is the census' hot path: per-type facts are cached, and an instance is
+        walked only when one of its attributes is a container or another instance.
         """
         objs = gc.get_objects()
         n = len(objs)
         self.heap_objects = n
         start = self.agent._heap_offset if self.agent._heap_offset < n else 0
-        sqla_engine = _find_class("sqlalchemy.engine.base", "Engine")
+        engine = _find_class("sqlalchemy.engine.base", "Engine")
+        infos: dict[type, tuple[int, Any] | None] = {}
+        kinds = self.kinds
+        seen = self.seen
+        deadline = self.deadline
+        perf = time.perf_counter
         i = start
         scanned = 0
         try:
             while scanned < n:
-                if self._tick():
+                if scanned & 255 == 255 and perf() > deadline:
+                    self.cut = True
                     break
                 obj = objs[i]
                 i = i + 1 if i + 1 < n else 0
                 scanned += 1
                 tp = type(obj)
-                if not tp.__flags__ & _HEAPTYPE or id(obj) in self.seen or issubclass(tp, type):
+                try:
+                    info = infos[tp]
+                except KeyError:
+                    info = infos[tp] = self._heap_type_info(tp, engine)
+                if info is None or id(obj) in seen:
                     continue
-                self._note_pool(obj)
-                if sqla_engine is not None and issubclass(tp, sqla_engine):
+                flags, desc = info
+                if flags & 1:
+                    self._note_pool(obj)
+                if flags & 2:
                     self._note_engine(obj)
-                mod = tp.__dict__.get("__module__") or ""
-                if type(mod) is not str or not self._user_module(mod):
+                if not flags & 4:
                     continue
+                if desc is not None:
+                    try:
+                        d = desc.__get__(obj, tp)
+                    except Exception:
+                        continue
+                    if type(d) is not dict:
+                        continue
+                    for v in d.values():
+                        vt = type(v)
+                        k = kinds.get(vt)
+                        if k is None:
+                            k = kinds[vt] = _kind_of(vt) or ("" if not vt.__flags__ & _HEAPTYPE else "obj")
+                        if k:
+                            break
+                    else:
+                        if not self.reader.slots(obj):
+                            continue  # only atomic attributes: nothing to find here
                 qual = tp.__qualname__
+                self.steps += 1
                 self._walk([(obj, qual, f"<{qual}>", qual, 1, obj)])
+                if self.cut:
+                    break
         finally:
             del objs
+        self.steps += scanned
         self.heap_scanned = scanned
         self.agent._heap_offset = i if scanned < n else 0
 

@@ -192,6 +192,8 @@ class FlameGraphView(QWidget):
             self.sample_type.blockSignals(False)
         if delta is not None:
             self.color_mode.setCurrentIndex(self.color_mode.findData(COLOR_DIFF))
+        elif self.color_mode.currentData() == COLOR_DIFF:
+            self.color_mode.setCurrentIndex(self.color_mode.findData(COLOR_PACKAGE))
         self._run_transform(keep_zoom=keep_zoom and not first)
 
     def focus_frame(self, frame_id: int) -> None:

@@ -22,6 +22,8 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMenu,
+    QProgressBar,
+    QPushButton,
     QScrollArea,
     QSplitter,
     QTabWidget,
@@ -88,6 +90,7 @@ class MainWindow(QMainWindow):
         self._shown_key: tuple[object, ...] = ()
         self.time_window: tuple[float, float] | None = None
         self.current: Profile | None = None  # the profile the views show (after any cut)
+        self.diff_active = False  # a diff is on screen: live updates must not replace it
         self._jobs = LatestOnly()
         self._relay = _Relay()
         self._relay.done.connect(self._on_job)
@@ -125,7 +128,9 @@ class MainWindow(QMainWindow):
         split.addWidget(self.tabs)
         split.addWidget(self.timeline)
         split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 1)
+        split.setStretchFactor(1, 2)
+        split.setSizes([560, 340])
+        self.timeline.setMinimumHeight(220)
         cl.addWidget(split, 1)
         self.setCentralWidget(centre)
 
@@ -139,6 +144,7 @@ class MainWindow(QMainWindow):
         capture_scroll.setWidgetResizable(True)
         capture_scroll.setWidget(self.capture)
         capture_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        capture_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         left = QSplitter(Qt.Orientation.Vertical)
         left.addWidget(self.picker)
         left.addWidget(capture_scroll)
@@ -146,7 +152,21 @@ class MainWindow(QMainWindow):
         dock.setObjectName("captureDock")
         dock.setWidget(left)
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
+        left.setMinimumWidth(300)
+        left.setMaximumWidth(420)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
+
+        # long work shows in the status bar with a cancel button
+        self.busy_label = QLabel("")
+        self.busy_bar = QProgressBar()
+        self.busy_bar.setRange(0, 0)  # indeterminate: readers do not report progress
+        self.busy_bar.setMaximumWidth(160)
+        self.cancel_btn = QPushButton("Cancel")
+        self.cancel_btn.clicked.connect(self.cancel_jobs)
+        for w in (self.busy_label, self.busy_bar, self.cancel_btn):
+            self.statusBar().addPermanentWidget(w)
+            w.hide()
+        self._jobs_by_id: dict[int, Job[Any]] = {}
 
         self._build_menu()
         self.timeline.set_session(self.session)
@@ -223,6 +243,9 @@ class MainWindow(QMainWindow):
         self._show_current()
 
     def _show_current(self, force: bool = False) -> None:
+        if self.diff_active and not force:
+            return
+        self.diff_active = False
         key = self.profile_combo.currentText()
         s = self.session
         with s.lock():
@@ -273,12 +296,33 @@ class MainWindow(QMainWindow):
     def _submit(self, purpose: str, fn, on_done) -> Job[Any]:
         job: Job[Any] = Job(fn, name=purpose)
         self._handlers[job.id] = (purpose, on_done)
+        self._jobs_by_id[job.id] = job
         job.on_done(self._relay.done.emit)
         self._jobs.submit(purpose, job)
+        self._update_busy()
         return job
 
+    def _update_busy(self) -> None:
+        names = sorted({p.split(":", 1)[0] for p, _h in self._handlers.values()})
+        on = bool(names)
+        self.busy_label.setText(", ".join(names) + "…" if on else "")
+        for w in (self.busy_label, self.busy_bar, self.cancel_btn):
+            w.setVisible(on)
+
+    def cancel_jobs(self) -> None:
+        """Cancel every pending job: its result, when it comes, is dropped."""
+        for job in self._jobs_by_id.values():
+            job.cancel()
+        self._handlers.clear()
+        self._jobs_by_id.clear()
+        self._update_busy()
+
     def _on_job(self, job: Job[Any]) -> None:
+        self._jobs_by_id.pop(job.id, None)
         purpose, on_done = self._handlers.pop(job.id, ("", None))
+        self._update_busy()
+        if on_done is None:
+            return  # cancelled
         if not self._jobs.is_current(purpose, job) and purpose not in ("open", "save", "export"):
             return  # superseded by a newer request of the same kind
         if job.error is not None:
@@ -396,7 +440,11 @@ class MainWindow(QMainWindow):
             k = min(si, res.base_total.shape[1] - 1)
             return res.profile, normalised_delta(res.base_total[:, k], res.new_total[:, k])
 
-        return self._submit("diff", work, on_done=lambda r: self._present(r[0], delta=r[1]))
+        return self._submit("diff", work, on_done=self._present_diff)
+
+    def _present_diff(self, result: tuple[Profile, np.ndarray]) -> None:
+        self.diff_active = True
+        self._present(result[0], delta=result[1])
 
     def diff_window_before(self) -> None:
         key = self.profile_combo.currentText()

@@ -29,14 +29,15 @@ MAX_CURVES_PER_CHART = 8  # pool.* could match hundreds: keep a chart readable a
 class ChartSpec:
     title: str
     patterns: tuple[str, ...]
+    unit: str = ""  # axis unit; pyqtgraph adds the SI prefix (MB, ms)
 
     def matches(self, name: str) -> bool:
         return any(fnmatch.fnmatchcase(name, p) for p in self.patterns)
 
 
 DEFAULT_CHARTS = (
-    ChartSpec("CPU %", ("process.cpu_percent",)),
-    ChartSpec("memory", ("process.rss_bytes", "process.uss_bytes", "go.heap_inuse_bytes")),
+    ChartSpec("CPU %", ("process.cpu_percent",), "%"),
+    ChartSpec("memory", ("process.rss_bytes", "process.uss_bytes", "go.heap_inuse_bytes"), "B"),
     ChartSpec("GC pauses", ("go.gc.pause_ns", "python.gc.pause_s")),
     ChartSpec("threads / goroutines", ("process.threads", "go.goroutines")),
     ChartSpec("pool", ("pool.*.in_use", "pool.*.open", "pool.*.wait_count", "pool.*.wait_s")),
@@ -114,7 +115,10 @@ class TimelineView(QWidget):
     def add_chart(self, spec: ChartSpec) -> None:
         axis = pg.DateAxisItem(orientation="bottom")
         plot = self.glw.addPlot(row=len(self.charts), col=0, axisItems={"bottom": axis})
-        plot.setLabel("left", spec.title)
+        plot.setTitle(spec.title, size="9pt", justify="left")
+        plot.setMinimumHeight(70)
+        if spec.unit:
+            plot.setLabel("left", units=spec.unit)
         plot.showGrid(x=True, y=True, alpha=0.2)
         plot.setMouseEnabled(x=True, y=False)
         plot.addLegend(offset=(5, 5), labelTextSize="8pt")

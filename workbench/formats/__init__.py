@@ -46,6 +46,7 @@ _WRITABLE = ("collapsed", "speedscope", "pprof", "svg", "wbs")
 _GZIP_MAGIC = b"\x1f\x8b"
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _MEMRAY_MAGIC = b"memray"
+_LZ4_FRAME_MAGIC = b"\x04\x22\x4d\x18"  # memray compresses its captures with lz4 by default
 _SNIFF_BYTES = 4096
 
 
@@ -63,7 +64,7 @@ def _sniff(head: bytes) -> str | None:
         return "pprof"
     if head.startswith(_SQLITE_MAGIC):
         return "wbs"
-    if head.startswith(_MEMRAY_MAGIC):
+    if head.startswith(_MEMRAY_MAGIC) or head.startswith(_LZ4_FRAME_MAGIC):
         return "memray"
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if text.startswith(b"{"):
@@ -94,10 +95,41 @@ def _looks_collapsed(head: bytes) -> bool:
     return True
 
 
+# pprof's Profile fields by number -> allowed wire types (2 = length-delimited, 0 = varint)
+_PPROF_WIRE = {1: (2,), 2: (2,), 3: (2,), 4: (2,), 5: (2,), 6: (2,), 11: (2,), 13: (0, 2)} | {
+    n: (0,) for n in (7, 8, 9, 10, 12, 14, 15)
+}
+
+
 def _looks_protobuf(head: bytes) -> bool:
-    # An uncompressed pprof starts with field 1 (sample_type, LEN) or 2 (sample, LEN)
-    # or 6 (string_table, LEN): tag bytes 0x0a, 0x12 or 0x32.
-    return head[:1] in (b"\x0a", b"\x12", b"\x32")
+    """The first fields parse as pprof Profile fields with the right wire types."""
+    pos, seen = 0, 0
+    while pos < len(head) and seen < 8:
+        key, pos = _varint(head, pos)
+        if key is None:
+            break
+        num, wt = key >> 3, key & 7
+        if wt not in _PPROF_WIRE.get(num, ()):
+            return False
+        value, pos = _varint(head, pos)
+        if value is None:
+            break
+        if wt == 2:
+            pos += value
+        seen += 1
+    return seen > 0
+
+
+def _varint(data: bytes, pos: int) -> tuple[int | None, int]:
+    value = 0
+    for i in range(10):
+        if pos + i >= len(data):
+            return None, pos
+        b = data[pos + i]
+        value |= (b & 0x7F) << (7 * i)
+        if b < 0x80:
+            return value, pos + i + 1
+    return None, pos
 
 
 def resolve_sample_index(profile: Profile, spec: int | str | None) -> int:

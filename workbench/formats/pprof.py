@@ -393,7 +393,9 @@ def write_pprof(profile: Profile) -> bytes:
         func_id = func_ids.get(fkey)
         if func_id is None:
             func_id = func_ids[fkey] = len(func_ids) + 1
-            functions.append(FunctionMsg(id=func_id, name=s(name), system_name=s(name), filename=s(file)))
+            # no system_name: pprof would run its C++/Rust demangler over a name equal to it,
+            # which turns "<module>" into ""
+            functions.append(FunctionMsg(id=func_id, name=s(name), filename=s(file)))
         locations.append(LocationMsg(id=fid + 1, line=[LineMsg(function_id=func_id, line=max(0, fr.line))]))
     out.function.extend(functions)
     out.location.extend(locations)

@@ -206,7 +206,10 @@ def test_transforms_keep_time_slices_for_window_cuts():
     assert cut(p, 20, 31).totals()[0] == 6
     inv = invert(p)
     assert inv.cut(25, 40).totals()[0] == 4
-    assert focus(p, "^a$").cut(0, 15).totals()[0] == 1
+    assert focus(p, "^a$").cut(0, 15).totals()[0] == 1  # most samples kept: zeroed copy
+    assert focus(p, "^a$").cut(15, 25).totals()[0] == 0
+    assert focus(p, "^c$").cut(25, 40).totals()[0] == 4  # few kept: rebuilt tree
+    assert ignore(p, "^c$").cut(0, 100).totals()[0] == 3
     q = prune(p, 2)
     assert q.cut(29, 31).totals()[0] == 4
     then, now = now_vs_ago(p, minutes_ago=0.25, width_s=10)

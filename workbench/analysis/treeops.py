@@ -157,6 +157,23 @@ def rebuild(src: Profile, stacks: StackSet, nodes: IntArray, table: FrameTable |
     return dst
 
 
+def drop_samples(src: Profile, keep_node: BoolArray) -> Profile:
+    """A copy of ``src`` whose nodes outside ``keep_node`` carry no samples (in time slices too)."""
+    dst = src.copy(with_slices=False)
+    gone = np.flatnonzero(~keep_node & np.any(src.self_values != 0, axis=1)).astype(np.int64)
+    if len(gone):
+        dst.add_node_values(gone, -src.self_values[gone])  # x + (-x) is exactly 0
+    out: list[TimeSlice] = []
+    for s in src.slices:
+        ok = keep_node[s.nodes]
+        if ok.all():
+            out.append(s)  # slices are never mutated in place, so sharing is safe
+        elif ok.any():
+            out.append(TimeSlice(s.t0, s.t1, s.nodes[ok], s.values[ok]))
+    dst.slices = out
+    return dst
+
+
 def fork_table(table: FrameTable) -> FrameTable:
     """A copy of an intern table with the same ids, so derived marker frames do not grow the original.
 

@@ -29,11 +29,11 @@ from workbench.capture.api import (
 )
 from workbench.capture.worker import Job
 from workbench.errors import CaptureError, PluginError, TargetExited, WorkbenchError
-from workbench.model import EventBatch, FindingsBatch, ProfileBatch, SeriesBatch
+from workbench.model import EventBatch, FindingsBatch, Profile, ProfileBatch, SeriesBatch
 
 from .client import CPU_TIMEOUT_SLACK_S, Backoff, HttpClient, normalize_base_url
 from .discovery import KIND_PATH, Endpoints, discover
-from .errors import ProfileNotServed, ProfilerBusy, ServiceUnreachable
+from .errors import ProfileEmpty, ProfileNotServed, ProfilerBusy, ServiceUnreachable
 from .poller import MetricsPoller
 from .profiles import EMPTY_NOTES, KINDS, CumulativeDelta, column_indices, decode_profile, select_columns
 
@@ -75,8 +75,8 @@ class PprofCapture:
         self._down_since: float | None = None
         self._notes: list[str] = []
         self._cpu_profiles = 0
-        self._cpu_in_flight_until: float | None = None
         self._snapshots: dict[str, int] = {}
+        self._nonzero: set[str] = set()  # kinds that delivered any value at all
         self._polls = 0
         self._stopped = threading.Event()
         self._jobs: list[Job[None]] = []
@@ -149,6 +149,8 @@ class PprofCapture:
                 if k in self._loop_errors and not produced.get(k)
             ]
             st.error = self._fatal or (failed[0] if failed else None)
+            if st.error is None and not st.running:
+                st.error = self._empty_error()
             st.extra = {
                 "url": self.url,
                 "serves": self.ep.summary(),
@@ -158,6 +160,15 @@ class PprofCapture:
                 "bytes": self.client.bytes_read,
             }
             return CaptureStatus(**{f: getattr(st, f) for f in st.__dataclass_fields__})
+
+    def _empty_error(self) -> WorkbenchError | None:
+        """A mutex/block capture that only ever saw zeros: say why instead of writing an empty file."""
+        if len(self.kinds) != 1 or self.kinds[0] not in EMPTY_NOTES:
+            return None
+        kind = self.kinds[0]
+        if not self._snapshots.get(kind) or kind in self._nonzero:
+            return None
+        return ProfileEmpty(f"the {kind} profile of {self.url} is empty", EMPTY_NOTES[kind])
 
     # ------------------------------------------------------------ helpers
     def _put(self, batch: ProfileBatch | SeriesBatch | FindingsBatch, samples: int = 0) -> None:
@@ -222,8 +233,6 @@ class PprofCapture:
             if left is not None:
                 secs = max(1, min(secs, round(left)))
             t0 = time.time()
-            with self._lock:
-                self._cpu_in_flight_until = t0 + secs
             try:
                 resp = self.client.get(
                     f"/debug/pprof/profile?seconds={secs}",
@@ -231,8 +240,7 @@ class PprofCapture:
                     max_bytes=self.max_bytes,
                     what="CPU profile",
                 )
-                if job.cancelled:
-                    return
+                # a profile that arrived is kept even if stop() came meanwhile: it is the last window
                 prof = decode_profile(resp, "cpu")
                 t1 = time.time()
                 ss = prof.to_stackset()
@@ -261,9 +269,6 @@ class PprofCapture:
                     return
                 self._problem(exc, "cpu")
                 backoff.failure()
-            finally:
-                with self._lock:
-                    self._cpu_in_flight_until = None
             if backoff.delay() > 0 and self._wait(job, backoff.delay()):
                 return
 
@@ -313,7 +318,7 @@ class PprofCapture:
     def _emit_snapshot(
         self,
         kind: str,
-        prof: Any,
+        prof: Profile,
         t: float,
         deltas: dict[str, CumulativeDelta],
         last_t: dict[str, float],
@@ -321,37 +326,39 @@ class PprofCapture:
         meta = {"url": self.url, "kind": kind}
         if kind in EMPTY_NOTES:
             meta["note"] = EMPTY_NOTES[kind]
+        t0, replace = t, False
         if kind == "heap":
             cols = column_indices(prof, ("inuse_space", "inuse_objects"))
             if cols is None:
                 return
             ss, types = select_columns(prof, cols)
             meta["values"] = "in use at the last GC before the fetch; replaced by each fetch"
-            self._put(ProfileBatch(self.key(kind), types, ss, t, t, source=SOURCE, meta=meta, replace=True))
+            replace = True
         elif kind == "goroutine":
-            ss = prof.to_stackset()
+            ss, types = prof.to_stackset(), prof.sample_types
             n = self._snapshots.get(kind, 0) + 1
             meta["values"] = f"sum of {n} snapshots; cut a window around one poll to see that moment"
-            self._put(ProfileBatch(self.key(kind), prof.sample_types, ss, t, t, source=SOURCE, meta=meta))
         else:
-            names = ("alloc_space", "alloc_objects") if kind == "allocs" else None
-            if names is not None:
-                cols = column_indices(prof, names)
+            if kind == "allocs":
+                cols = column_indices(prof, ("alloc_space", "alloc_objects"))
                 if cols is None:
                     return
-                ss, types = select_columns(prof, cols)
+                full, types = select_columns(prof, cols)
             else:
-                ss, types = prof.to_stackset(), prof.sample_types
+                full, types = prof.to_stackset(), prof.sample_types
             tracker = deltas.get(kind)
             if tracker is None or tracker.sample_types != types:
                 tracker = deltas[kind] = CumulativeDelta(types)
-            delta, baseline = tracker.update(ss)
+            ss, baseline = tracker.update(full)
             t0 = t if baseline else last_t.get(kind, t)
             last_t[kind] = t
             meta["values"] = "cumulative since the service started; windows hold the growth between fetches"
-            self._put(ProfileBatch(self.key(kind), types, delta, t0, t, source=SOURCE, meta=meta))
+        batch = ProfileBatch(self.key(kind), types, ss, t0, t, source=SOURCE, meta=meta, replace=replace)
+        self._put(batch, samples=len(ss))  # for snapshots, "samples" counts stacks seen
         with self._lock:
             self._snapshots[kind] = self._snapshots.get(kind, 0) + 1
+            if len(ss) and bool(ss.values.any()):
+                self._nonzero.add(kind)
 
     # ------------------------------------------------------------ metrics
     def _metrics_loop(self, job: Job[None]) -> None:

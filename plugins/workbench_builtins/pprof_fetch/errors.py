@@ -47,3 +47,7 @@ class TruncatedResponse(FormatError):
 
 class CorruptProfile(FormatError):
     """The body claimed to be a profile but did not decode (truncated, corrupt protobuf or gzip)."""
+
+
+class ProfileEmpty(CaptureError):
+    """The asked-for profile exists but holds nothing (mutex/block without their rates set)."""

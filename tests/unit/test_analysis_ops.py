@@ -228,3 +228,14 @@ def test_prune_handles_many_stacks_vectorised():
     assert q.n_nodes <= 501 + 500
     assert q.totals()[0] == p.totals()[0]
     assert np.isclose(sum(r.self_values[0] for r in top_functions(q)), p.totals()[0])
+
+
+def test_prune_ignores_nodes_a_filter_left_empty():
+    p = make({**{f"main;keep{i}": 10.0 + i for i in range(6)}, "main;x;gone": 1, "main;y;gone": 1})
+    f = ignore(p, "gone")  # most samples kept: empty nodes stay in the tree
+    assert f.totals()[0] == p.totals()[0] - 2
+    got = stacks_of(prune(f, 5))
+    assert sum(got.values()) == f.totals()[0]
+    (marker,) = [k for k in got if "more" in k]
+    assert marker.startswith("main;(2 more,")  # the two emptied branches are not counted
+    assert stacks_of(prune(f, 7)) == stacks_of(f)

@@ -37,12 +37,15 @@ def prune(profile: Profile, max_nodes: int, sample_index: int | str | None = Non
     except KeyError as exc:
         raise AnalysisError(str(exc.args[0]), "pick a sample type the profile has (index or name)") from None
     n = profile.n_nodes
-    if n - 1 <= max_nodes:
-        return profile.copy()
     total = profile.total_values()
+    # nodes whose totals are all zero (left by a filter) carry nothing: never counted or kept
+    live = np.any(total != 0, axis=1)
+    live[0] = True
+    if int(live.sum()) - 1 <= max_nodes:
+        return profile.copy()
     parent = profile.parent.astype(np.int64)
-    weight = np.abs(total[1:, si])
-    ids = np.arange(1, n, dtype=np.int64)
+    ids = np.flatnonzero(live[1:]).astype(np.int64) + 1
+    weight = np.abs(total[ids, si])
     order = np.lexsort((ids, -weight))[:max_nodes]
     keep = np.zeros(n, dtype=bool)
     keep[0] = True
@@ -54,7 +57,7 @@ def prune(profile: Profile, max_nodes: int, sample_index: int | str | None = Non
             break
         keep[parent[missing]] = True
     dropped = ~keep
-    frontier = np.flatnonzero(dropped & keep[parent.clip(0)])
+    frontier = np.flatnonzero(dropped & live & keep[parent.clip(0)])
     # every dropped node maps to its frontier ancestor (the dropped child of a kept node)
     rep = np.arange(n, dtype=np.int64)
     up = dropped & ~keep[parent.clip(0)]
@@ -95,5 +98,5 @@ def prune(profile: Profile, max_nodes: int, sample_index: int | str | None = Non
         dn = np.flatnonzero(dropped)
         node_map[dn] = owner_marker[parent[rep[dn]]]
         remap_slices(profile, out, node_map)
-    out.meta["pruned_nodes"] = str(int(dropped.sum()))
+    out.meta["pruned_nodes"] = str(int((dropped & live).sum()))
     return out

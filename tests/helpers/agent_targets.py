@@ -3,7 +3,7 @@
 ``SERVICE`` (stdlib only, runs on any CPython 3.9+): a ``SessionStore`` whose
 ``_sessions`` dict grows without bound, an ``LRUCache`` whose ``_data`` plateaus at its
 max size, and gc churn from reference cycles. Every 0.1 s it prints one JSON status
-line (``gc.callbacks`` length, thread count and names, a tick counter), which the tests
+line (``gc.callbacks`` length, tracemalloc on/off, thread names, a tick counter), which the tests
 read to check that the target runs on, unchanged, after detach.
 
 ``POOL_SERVICE``: the same plus a SQLAlchemy engine on a sqlite file with a QueuePool
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 SERVICE = r"""
-import gc, json, os, sys, threading, time
+import gc, json, os, sys, threading, time, tracemalloc
 from collections import OrderedDict
 
 class SessionStore:
@@ -69,7 +69,7 @@ threading.Thread(target=serve, name="serve", daemon=True).start()
 tick = 0
 while True:
     tick += 1
-    print(json.dumps({"tick": tick, "callbacks": len(gc.callbacks),
+    print(json.dumps({"tick": tick, "callbacks": len(gc.callbacks), "tracing": tracemalloc.is_tracing(),
                       "threads": sorted(t.name for t in threading.enumerate())}), flush=True)
     time.sleep(0.1)
 """

@@ -14,7 +14,7 @@ from workbench_builtins.agent import plugin
 from workbench_builtins.agent.client import AgentClient
 from workbench_builtins.agent.inject import inject
 
-from tests.helpers.agent_targets import POOL_EXTRA, RunningTarget, python313, run_target
+from tests.helpers.agent_targets import POOL_EXTRA, SERVICE, RunningTarget, python313, run_target
 from workbench.capture.api import Target
 from workbench.errors import CaptureError, ConsentRequired, PermissionDenied
 from workbench.model.session import Session
@@ -58,7 +58,8 @@ def _assert_unchanged(t: RunningTarget, port: int) -> None:
 
     def clean() -> bool:
         st = t.last_status(after_tick=tick)
-        return st["callbacks"] == 0 and "workbench-agent" not in st["threads"]  # type: ignore[operator]
+        gone = st["callbacks"] == 0 and not st["tracing"]
+        return gone and "workbench-agent" not in st["threads"]  # type: ignore[operator]
 
     _wait_for(clean, 10, "the agent to leave the target")
     assert t.proc.poll() is None
@@ -168,3 +169,24 @@ def test_sqlalchemy_pool_series(tmp_path: Path) -> None:
         in_use = _values(session, "pool.sqlite_app.in_use")
         assert max(in_use) >= 1 and max(in_use) <= 5
         assert t.proc.poll() is None
+
+
+def test_tracemalloc_names_the_filling_code() -> None:
+    fill_line = next(i for i, line in enumerate(SERVICE.splitlines(), 1) if '_sessions["s%d" % i]' in line)
+    with run_target() as t:
+        session = Session()
+        handle = plugin.start(Target.from_pid(t.pid), {**FAST, "tracemalloc": 4}, session)
+        try:
+            assert t.last_status(after_tick=int(t.last_status()["tick"]))["tracing"] is True  # type: ignore[call-overload]
+
+            def filled() -> bool:
+                with session.lock():
+                    return any(f.name == "SessionStore._sessions" and f.stack for f in session.findings)
+
+            _wait_for(filled, what="a census with the fill site")
+        finally:
+            handle.stop()
+        f = next(f for f in session.findings if f.name == "SessionStore._sessions")
+        assert f.where == f"<string>:{fill_line}", f.where
+        assert "reachable as" in f.evidence
+        _assert_unchanged(t, handle.injection.port)

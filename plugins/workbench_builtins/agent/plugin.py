@@ -68,6 +68,7 @@ class AgentHandle:
             "census_budget_s": float(o["census_budget_ms"]) / 1000.0,
             "heartbeat_s": float(o["heartbeat"]),
             "min_len": int(o["min_len"]),
+            "tracemalloc_frames": int(o["tracemalloc"]),
         }
 
     def _deliver(self, msg: Message) -> None:
@@ -170,6 +171,12 @@ class AgentPlugin:
         Option("census_interval", float, 5.0, "seconds between container censuses"),
         Option("census_budget_ms", float, 50.0, "time budget of one census; a cut census says so"),
         Option("min_len", int, 32, "smallest container length reported (or 16 KiB)"),
+        Option(
+            "tracemalloc",
+            int,
+            0,
+            "traceback depth for tracemalloc so containers name the code that fills them; 0 = off (it slows the target)",
+        ),
         Option("heartbeat", float, 10.0, "the agent exits when the workbench is silent this long"),
         Option("inject_timeout", float, 10.0, "seconds to wait for a thread of the target to release the GIL"),
     )

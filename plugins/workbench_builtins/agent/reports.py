@@ -8,7 +8,10 @@
 - ``census``: ``python.container.<name>.len`` and ``.bytes`` for the largest containers,
   plus one ``Finding`` per container with ``suspect=False``: the snapshot the leak engine
   judges (length history as the sparkline, change since the last census in the
-  evidence). The findings of a target are replaced at each census, so they stay bounded.
+  evidence). ``where`` is the code that allocated the newest entries when tracemalloc
+  was asked for (``stack`` holds its frames), else the path the container was reached
+  by. The census findings carry ``target="agent:<pid>"`` and are replaced at each
+  census, so they stay bounded.
 - ``pools``: ``pool.<name>.open|in_use|idle|max_open|wait_count|wait_s`` plus the
   library's raw numbers (SQLAlchemy ``size``, ``checkedout``, ``overflow``, ``checkedin``).
 
@@ -168,19 +171,22 @@ class ReportConverter:
         rate = (n - n0) / (t - t0) * 60.0 if t > t0 else 0.0
         delta = "first census" if prev is None else f"{n - prev[1]:+d} since the last census"
         kind = str(c.get("kind", "map"))
+        path = safe_text(str(c.get("path", "")))
+        site = [safe_text(str(f)) for f in c.get("site", [])[:32]] if isinstance(c.get("site"), list) else []
         return Finding(
             kind=kind if kind in ("map", "list", "set", "buffer") else "objects",
             name=name,
-            where=safe_text(str(c.get("path", ""))),
+            where=site[-1] if site else path,
             growth_per_min=rate,
             unit="items",
             confidence=0.0,  # a census entry, not a verdict: the leak engine judges the series
             evidence=f"census: {safe_name(str(c.get('type', '')), 40)} len {n} ({delta}), ~{int(size)} bytes, "
-            f"{int(_num(c.get('instances')) or 1)} instance(s)",
+            f"{int(_num(c.get('instances')) or 1)} instance(s), reachable as {path}",
             target=self.target,
             suspect=False,
             t=t,
             sparkline=[float(v) for _, v in hist],
+            stack=site,
         )
 
     def _pools(self, msg: dict[str, Any]) -> list[Batch]:

@@ -29,6 +29,7 @@ import socket
 import sys
 import threading
 import time
+import tracemalloc
 import types
 import weakref
 from typing import Any
@@ -38,7 +39,8 @@ AGENT_MODULE = "__workbench_agent__"
 _HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: classes defined in Python code
 _MAX_LINE = 64 * 1024
 _MAX_OWNERS = 1000  # instances remembered as holding large containers
-_MAX_PAUSES = 4096  # gc pauses kept between two reports; older ones are only counted
+_MAX_PAUSES = 4096
+_MAX_SITES = 50  # containers per census whose fill site is looked up (tracemalloc on)  # gc pauses kept between two reports; older ones are only counted
 
 # (type, kind) in match order; kinds are the Finding kinds of the leak engine.
 _CONTAINERS: tuple[tuple[type, str], ...] = (
@@ -63,7 +65,7 @@ def _stdlib_names() -> frozenset[str]:
     import sysconfig
 
     std = sysconfig.get_paths().get("stdlib", "")
-    out = set(sys.builtin_module_names)
+    out = set(sys.builtin_module_names) | {"_frozen_importlib", "_frozen_importlib_external", "__future__"}
     for name, mod in list(sys.modules.items()):
         f = getattr(mod, "__file__", None) if type(mod) is types.ModuleType else None
         if f and std and f.startswith(std) and "site-packages" not in f:
@@ -152,6 +154,8 @@ class Agent:
         self.min_bytes = int(cfg.get("min_bytes", 16384))
         self.max_containers = int(cfg.get("max_containers", 200))
         self.max_depth = int(cfg.get("max_depth", 3))
+        self.tracemalloc_frames = int(cfg.get("tracemalloc_frames", 0))  # 0: off (it slows the target)
+        self._started_tracemalloc = False
         self._stop = threading.Event()
         self._listener: socket.socket | None = None
         self._client: socket.socket | None = None
@@ -185,16 +189,15 @@ class Agent:
             fh.write(json.dumps({"port": port, "pid": os.getpid(), "python": list(sys.version_info[:3])}))
         os.replace(tmp, self.port_file)
         gc.callbacks.append(self._gc_callback)
+        if self.tracemalloc_frames > 0 and not tracemalloc.is_tracing():
+            tracemalloc.start(self.tracemalloc_frames)
+            self._started_tracemalloc = True
         self._thread = threading.Thread(target=self._run, name="workbench-agent", daemon=True)
         self._own_ids.update({id(self), id(self._pauses), id(self._pools), id(self._own_ids)})
         self._thread.start()
 
     def _cleanup(self) -> None:
-        try:
-            while self._gc_callback in gc.callbacks:
-                gc.callbacks.remove(self._gc_callback)
-        except Exception:
-            pass
+        self._cleanup_hooks()
         for s in (self._client, self._listener):
             if s is not None:
                 with contextlib.suppress(Exception):
@@ -338,6 +341,10 @@ class Agent:
                 gc.callbacks.remove(self._gc_callback)
         except Exception:
             pass
+        if self._started_tracemalloc:  # only what we started: a target tracing itself keeps tracing
+            self._started_tracemalloc = False
+            with contextlib.suppress(Exception):
+                tracemalloc.stop()
 
     # ------------------------------------------------------------------ reports
     def gc_report(self) -> dict[str, Any]:
@@ -411,6 +418,12 @@ class Agent:
         self._census_total_s += dur
         self._census_count += 1
         items = sorted(state.found.values(), key=lambda e: (-e["bytes"], -e["len"]))[: self.max_containers]
+        if tracemalloc.is_tracing():
+            for e in items[:_MAX_SITES]:
+                site = _fill_site(state.objs.get(e["name"]))
+                if site:
+                    e["site"] = site
+        state.objs.clear()
         return {
             "type": "census",
             "t": time.time(),
@@ -439,6 +452,7 @@ class _Census:
         self.steps = 0
         self.heap_objects = 0
         self.found: dict[str, dict[str, Any]] = {}
+        self.objs: dict[str, Any] = {}  # name -> the container, during this census only
         self.seen: set[int] = set(agent._own_ids)
         self.pool_types = _pool_types()
         self.engines: dict[int, str] = {}
@@ -475,6 +489,7 @@ class _Census:
             prev["instances"] += 1
             if (prev["bytes"], prev["len"]) >= (size, n):
                 return True
+        self.objs[name] = obj
         self.found[name] = {
             "name": name, "path": path, "owner": owner, "kind": kind, "type": tp.__qualname__,
             "len": n, "bytes": size, "instances": 1 if prev is None else prev["instances"],
@@ -713,6 +728,33 @@ class _Census:
             except TypeError:
                 continue
         return out
+
+
+def _fill_site(obj: Any) -> list[str]:
+    """Where the newest entries were allocated (tracemalloc), root first: the code that fills it.
+
+    Dicts keep insertion order, so the last key and its value are the newest entries; for
+    lists and deques it is the last element. Small ints and interned strings have no trace.
+    """
+    if obj is None:
+        return []
+    tp = type(obj)
+    samples: list[Any] = []
+    try:
+        if issubclass(tp, dict) and obj:
+            key = next(reversed(obj))
+            samples = [key, dict.get(obj, key)]
+        elif issubclass(tp, (list, collections.deque)) and obj:
+            samples = [obj[-1]]
+        elif issubclass(tp, (set, frozenset)) and obj:
+            samples = [next(iter(obj))]
+    except Exception:  # mutated meanwhile
+        return []
+    for x in samples:
+        tb = tracemalloc.get_object_traceback(x)
+        if tb is not None:
+            return [f"{f.filename}:{f.lineno}" for f in tb]
+    return []
 
 
 def _module_label(modname: str, d: dict[str, Any]) -> str:

@@ -146,7 +146,9 @@ class MemrayCapture:
             self._stopping = True
         if first:
             self._send_stop()
-        if not self._done.wait(self.stop_timeout_s):
+        # an attach in flight is allowed to finish (then one snapshot and a clean detach)
+        wait_s = self.stop_timeout_s + (0.0 if self._attached.is_set() else self.attach_timeout_s)
+        if not self._done.wait(wait_s):
             self._terminate()
         self._done.wait()
 

@@ -79,12 +79,12 @@ def _install_signals(state: State) -> None:
 
 
 def _watch_stdin(state: State) -> None:
+    # A stop while attaching does not abort: once memray's payload runs, its tracker
+    # waits for our reader, so we connect, take one snapshot and detach properly.
     for line in sys.stdin:
         if line.strip() == "stop":
             break
     state.stop.set()
-    if state.phase == "connect":
-        os.kill(os.getpid(), signal.SIGINT)
 
 
 class FrameInterner:
@@ -335,7 +335,7 @@ def run(args: argparse.Namespace) -> int:
     ended = "stopped"
     try:
         state.phase = "connect"
-        if state.stop.is_set():
+        if state.side_error:
             raise KeyboardInterrupt
         reader_cm = memray.SocketReader(port)
         reader = reader_cm.__enter__()

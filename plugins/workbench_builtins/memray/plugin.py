@@ -9,7 +9,11 @@ typed error, then attaches asynchronously through the helper child process.
 from __future__ import annotations
 
 import shutil
+import threading
+import time
 from typing import Any
+
+import psutil
 
 from workbench.capture import Check, Option, Sink, Target, TargetKind
 from workbench.capture.targets import detect_runtime, ptrace_verdict
@@ -17,6 +21,11 @@ from workbench.errors import CaptureError, PermissionDenied, TargetNotFound, Uns
 
 from .capture import MemrayCapture
 from .interpreter import check_memray, our_memray_version
+
+# A passed preflight is reused by ``start`` for this long (the GUI runs both back to back,
+# and the memray check starts the target's interpreter, which costs a second or more).
+PREFLIGHT_TTL_S = 30.0
+PREFLIGHT_CACHE = 16
 
 
 class MemrayPlugin:
@@ -31,7 +40,31 @@ class MemrayPlugin:
         Option("top", int, 10, "growing allocation sites reported per snapshot"),
     )
 
+    def __init__(self) -> None:
+        self._passed: dict[tuple[int, float], tuple[float, list[tuple[Check, WorkbenchError | None]]]] = {}
+        self._lock = threading.Lock()
+
     def _checks(self, target: Target) -> list[tuple[Check, WorkbenchError | None]]:
+        key = None
+        if target.kind == TargetKind.PID:
+            try:
+                key = (target.pid, psutil.Process(target.pid).create_time())
+            except psutil.Error:
+                key = None
+        now = time.monotonic()
+        with self._lock:
+            hit = self._passed.get(key) if key else None
+            if hit is not None and now - hit[0] < PREFLIGHT_TTL_S:
+                return hit[1]
+        result = self._run_checks(target)
+        if key is not None and all(err is None for _, err in result):
+            with self._lock:
+                if len(self._passed) >= PREFLIGHT_CACHE:
+                    self._passed.clear()
+                self._passed[key] = (now, result)
+        return result
+
+    def _run_checks(self, target: Target) -> list[tuple[Check, WorkbenchError | None]]:
         out: list[tuple[Check, WorkbenchError | None]] = []
         if target.kind != TargetKind.PID:
             fix = "pick a process by PID"

@@ -246,7 +246,7 @@ def read_pprof(
     values = values[::-1]
 
     # ------------------------------------------------------------------ labels
-    meta: dict[str, str] = {"format": "pprof"}
+    meta: dict[str, str] = {"format": "pprof", "samples": str(ns)}
     lab_owner, lab_len, lab_start = sf.select(3, 2)
     if lab_owner.size:
         lab = walk_messages(sbuf, lab_start, lab_len.astype(np.int64), "sample label")

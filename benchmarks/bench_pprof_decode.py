@@ -1,0 +1,120 @@
+"""pprof decode speed against ``go tool pprof`` on the same large file (prints numbers, asserts nothing).
+
+The file comes from benchmarks/go/bigpprof (a real Go heap profile, MemProfileRate=1,
+one allocation per random call path: ~200k samples with distinct stacks and inline
+frames), built and cached under benchmarks/.cache/. Timed in the same run, best of N:
+
+  go tool pprof -raw big.pb.gz            whole command, decode + print every sample
+  workbench convert big.pb.gz x.collapsed whole command: start, decode, call tree, write
+  read_pprof(data) in process             decode + call tree, split into its two halves
+
+Budget (DESIGN.md): decode close to go tool pprof; target within 2x.
+Run: ``.venv/bin/python benchmarks/bench_pprof_decode.py [--stacks 200000] [--repeat 3]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+CACHE = ROOT / "benchmarks" / ".cache"
+GEN = ROOT / "benchmarks" / "go" / "bigpprof"
+
+
+def _go() -> str:
+    go = shutil.which("go")
+    if go is None:
+        sys.exit("bench_pprof_decode: needs the go toolchain (apt-get install golang-go)")
+    return go
+
+
+def make_profile(stacks: int, kind: str) -> Path:
+    """Build the generator and write the profile once; later runs reuse the cached file."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    out = CACHE / f"big_{kind}_{stacks}.pb.gz"
+    if out.exists():
+        return out
+    env = {**os.environ, "GOCACHE": str(CACHE / "gocache"), "GOFLAGS": "-mod=mod"}
+    binary = CACHE / "bigpprof"
+    subprocess.run([_go(), "build", "-o", str(binary), "."], cwd=GEN, env=env, check=True)
+    tmp = out.with_suffix(".tmp")
+    subprocess.run([str(binary), "-o", str(tmp), "-kind", kind, "-stacks", str(stacks)], check=True)
+    tmp.rename(out)
+    return out
+
+
+def best_of(repeat: int, fn) -> float:  # type: ignore[no-untyped-def]
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def run_cmd(argv: list[str], stdout=subprocess.DEVNULL) -> None:  # type: ignore[no-untyped-def]
+    subprocess.run(argv, stdout=stdout, stderr=subprocess.DEVNULL, check=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--stacks", type=int, default=200_000)
+    ap.add_argument("--kind", choices=("heap", "cpu"), default="heap")
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+
+    src = make_profile(args.stacks, args.kind)
+    data = src.read_bytes()
+    go = _go()
+    workbench = str(Path(sys.executable).with_name("workbench"))
+    tmp = Path(tempfile.mkdtemp(prefix="bench_pprof_"))
+    try:
+        env_home = {**os.environ, "HOME": str(tmp)}
+        t_go = best_of(
+            args.repeat,
+            lambda: subprocess.run(
+                [go, "tool", "pprof", "-raw", str(src)], stdout=subprocess.DEVNULL, env=env_home, check=True
+            ),
+        )
+        out = tmp / "x.collapsed"
+        t_wb = best_of(args.repeat, lambda: run_cmd([workbench, "convert", str(src), str(out)]))
+
+        from workbench.formats.pprof import read_pprof
+        from workbench.model import Profile
+
+        t_read = best_of(args.repeat, lambda: read_pprof(data))
+        # the same decode with the call-tree build skipped, to show where the time goes
+        real_add = Profile.add_stackset
+        Profile.add_stackset = lambda self, *a, **k: None  # type: ignore[method-assign, assignment, return-value]
+        try:
+            t_decode = best_of(args.repeat, lambda: read_pprof(data))
+        finally:
+            Profile.add_stackset = real_add  # type: ignore[method-assign]
+        prof = read_pprof(data)
+        n_samples = prof.meta.get("samples", "?")
+        load = os.getloadavg()[0]
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    print(f"bench_pprof_decode: {src.name} {src.stat().st_size / 1e6:.1f} MB gzip, {args.kind}, {args.stacks} paths")
+    print(f"  profile: {prof.n_nodes} call-tree nodes, {len(prof.frames)} frames, samples={n_samples}")
+    print(f"  machine load average {load:.1f} (timings are best of {args.repeat})")
+    print(f"  go tool pprof -raw (whole command)         {t_go:7.3f} s")
+    print(f"  workbench convert -> .collapsed (whole)    {t_wb:7.3f} s   ratio {t_wb / t_go:5.2f}x go")
+    print(f"  read_pprof in process (decode + tree)     {t_read:7.3f} s   ratio {t_read / t_go:5.2f}x go")
+    print(f"    decode + validate only (no tree build)  {t_decode:7.3f} s   ratio {t_decode / t_go:5.2f}x go")
+    print(f"    call-tree build (Profile.add_stackset)  {t_read - t_decode:7.3f} s")
+    verdict = "within" if t_wb <= 2 * t_go else "NOT within"
+    print(f"  target: whole command within 2x of go tool pprof -> {verdict} ({t_wb / t_go:.2f}x)")
+
+
+if __name__ == "__main__":
+    main()

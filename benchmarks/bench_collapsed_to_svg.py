@@ -78,10 +78,10 @@ def run_once(cmd: list[str], stdout_path: Path | None) -> tuple[float, float]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     if stdout_path is None:
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     else:
         with stdout_path.open("wb") as fh:
-            subprocess.run(cmd, check=True, stdout=fh)
+            subprocess.run(cmd, check=True, stdout=fh, stderr=subprocess.DEVNULL)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)

@@ -132,6 +132,9 @@ def test_wrong_token_is_refused_and_heartbeat_ends_agent() -> None:
             # the right token still gets in after wrong ones; then it goes silent
             client = AgentClient(inj.port, inj.token)
             assert client.hello["pid"] == t.pid
+            # once the workbench is in, the port is closed to everyone else
+            with pytest.raises(OSError):
+                AgentClient(inj.port, inj.token)
             # no ping for longer than the 2 s heartbeat: the agent must unhook and end by itself
             _assert_unchanged(t, inj.port)
             client.close()

@@ -169,6 +169,7 @@ class Agent:
         self._pools: list[tuple[str, str, weakref.ref[Any]]] = []
         self._owners: dict[int, tuple[weakref.ref[Any], str]] = {}
         self._heap_offset = 0
+        self._module_offset = 0
         self._reader = _Reader()
         self._stdlib = _stdlib_names()
         self._own_ids: set[int] = set()
@@ -259,6 +260,9 @@ class Agent:
             except Exception:
                 given = ""
             if given and hmac.compare_digest(given.encode(), self.token.encode()):
+                # one workbench per injection: nobody else may even try once it is in
+                lst.close()
+                self._listener = None
                 return conn
             failures += 1
             with contextlib.suppress(OSError):
@@ -397,17 +401,20 @@ class Agent:
         t0 = time.perf_counter()
         deadline = t0 + self.census_budget_s
         state = _Census(self, deadline)
-        phase = "modules"
+        # each phase gets a share of the budget (and whatever the earlier ones left), so a
+        # big module graph cannot starve the heap scan; cut phases resume next census
+        cut: list[str] = []
         try:
-            state.walk_modules()
-            phase = "owners"
-            if not state.cut:
-                state.walk_owners()
-            phase = "heap"
-            if not state.cut:
-                state.walk_heap()
-            if not state.cut:
-                phase = "done"
+            for phase, walk, share in (
+                ("modules", state.walk_modules, 0.4),
+                ("owners", state.walk_owners, 0.6),
+                ("heap", state.walk_heap, 1.0),
+            ):
+                state.deadline = t0 + self.census_budget_s * share
+                state.cut = False
+                walk()
+                if state.cut:
+                    cut.append(phase)
         except Exception as exc:  # a census must never take the agent down
             state.error = f"{type(exc).__name__}"
         self._reader.clear()
@@ -429,8 +436,8 @@ class Agent:
             "t": time.time(),
             "dur_s": dur,
             "budget_s": self.census_budget_s,
-            "partial": state.cut,
-            "phase": phase,
+            "partial": bool(cut),
+            "phase": ",".join(cut) or "done",
             "error": state.error,
             "steps": state.steps,
             "objects": state.heap_objects,
@@ -568,9 +575,16 @@ class _Census:
             self.pool_objs.append(("pool", obj))
 
     def walk_modules(self) -> None:
-        for modname, mod in list(sys.modules.items()):
+        names = sorted(k for k in list(sys.modules) if type(k) is str)
+        start = self.agent._module_offset if self.agent._module_offset < len(names) else 0
+        self.agent._module_offset = 0
+        for idx in range(start, len(names)):
             if self.cut:
+                # resume after the module that was cut, so one huge module cannot stall the sweep
+                self.agent._module_offset = idx
                 return
+            modname = names[idx]
+            mod = sys.modules.get(modname)
             if not issubclass(type(mod), types.ModuleType) or not self._user_module(modname):
                 continue
             d = self.reader.instance_dict(mod)

@@ -21,7 +21,7 @@ Message = dict[str, Any]
 class AgentClient:
     """One authenticated connection. ``run`` delivers every message to ``on_message``."""
 
-    def __init__(self, port: int, token: str, connect_timeout: float = 5.0) -> None:
+    def __init__(self, port: int, token: str, connect_timeout: float = 15.0) -> None:
         self.port = port
         self._sock = socket.create_connection(("127.0.0.1", port), timeout=connect_timeout)
         self._send_lock = threading.Lock()

@@ -235,3 +235,81 @@ def last_varint(fields: Fields, num: int, n_msgs: int, default: int = 0) -> U64:
         uniq, first = np.unique(m[::-1], return_index=True)
         out[uniq] = v[::-1][first]
     return out
+
+
+# ---------------------------------------------------------------------- encoding
+def encode_varints(v: U64) -> tuple[U8, I64]:
+    """Varint bytes of every value, back to back, and each value's byte length."""
+    nb = np.ones(v.shape[0], dtype=np.int64)
+    t = v >> np.uint64(7)
+    while t.any():
+        nb += t > 0
+        t = t >> np.uint64(7)
+    ends = np.cumsum(nb)
+    starts = ends - nb
+    out = np.zeros(int(ends[-1]) if nb.size else 0, dtype=np.uint8)
+    cur = v.copy()
+    k = 0
+    sel = np.arange(v.shape[0])
+    while sel.size:
+        more = nb[sel] > k + 1
+        out[starts[sel] + k] = ((cur[sel] & np.uint64(0x7F)) | np.where(more, np.uint64(0x80), np.uint64(0))).astype(
+            np.uint8
+        )
+        cur[sel] >>= np.uint64(7)
+        k += 1
+        sel = sel[more]
+    return out, nb
+
+
+def _excl(a: I64) -> I64:
+    out = np.zeros(a.shape[0], dtype=np.int64)
+    if a.shape[0] > 1:
+        np.cumsum(a[:-1], out=out[1:])
+    return out
+
+
+def encode_samples(locs: U64, loc_off: I64, values: U64, k: int, field: int = 2) -> bytes:
+    """Repeated pprof ``Sample`` fields (packed location_id = 1, packed value = 2) in bulk.
+
+    The bytes are a valid run of top-level field ``field`` entries: protobuf merges
+    concatenated fields, so they can follow the serialized rest of the Profile.
+    """
+    n = loc_off.shape[0] - 1
+    if n == 0:
+        return b""
+    lb, ll = encode_varints(locs)
+    vb, vl = encode_varints(values)
+    lcum = np.zeros(ll.shape[0] + 1, dtype=np.int64)
+    np.cumsum(ll, out=lcum[1:])
+    vcum = np.zeros(vl.shape[0] + 1, dtype=np.int64)
+    np.cumsum(vl, out=vcum[1:])
+    voff = np.arange(n + 1, dtype=np.int64) * k
+    len1 = lcum[loc_off[1:]] - lcum[loc_off[:-1]]
+    len2 = vcum[voff[1:]] - vcum[voff[:-1]]
+    h1b, h1l = encode_varints(len1.astype(np.uint64))
+    h2b, h2l = encode_varints(len2.astype(np.uint64))
+    inner = 1 + h1l + len1 + 1 + h2l + len2
+    ob, ol = encode_varints(inner.astype(np.uint64))
+    start = _excl(1 + ol + inner)
+    out = np.zeros(int((1 + ol + inner).sum()), dtype=np.uint8)
+
+    def put(dest: I64, src: U8, count: I64, src_start: I64) -> None:
+        out[ranges(dest, count)] = src[ranges(src_start, count)]
+
+    out[start] = (field << 3) | 2
+    p = start + 1
+    put(p, ob, ol, _excl(ol))
+    p = p + ol
+    out[p] = (1 << 3) | 2
+    p = p + 1
+    put(p, h1b, h1l, _excl(h1l))
+    p = p + h1l
+    put(p, lb, len1, lcum[loc_off[:-1]])
+    p = p + len1
+    out[p] = (2 << 3) | 2
+    p = p + 1
+    put(p, h2b, h2l, _excl(h2l))
+    p = p + h2l
+    put(p, vb, len2, vcum[voff[:-1]])
+    return out.tobytes()

@@ -22,7 +22,7 @@ import numpy.typing as npt
 
 from ..errors import FormatError, LimitExceeded
 from ..model import Frame, FrameTable, Profile, Runtime, SampleType, StackSet
-from ._protowire import last_varint, ranges, repeated_varints, walk_messages
+from ._protowire import encode_samples, last_varint, ranges, repeated_varints, walk_messages
 from .collapsed import _runtime_of
 from .limits import ReadLimits, maybe_gunzip
 
@@ -367,7 +367,7 @@ def _clean(text: str) -> str:
 
 def write_pprof(profile: Profile) -> bytes:
     """Gzipped pprof with every sample type, period, duration and one location per frame."""
-    from ._pprof_schema import FunctionMsg, LineMsg, LocationMsg, ProfileMsg, SampleMsg, ValueTypeMsg
+    from ._pprof_schema import FunctionMsg, LineMsg, LocationMsg, ProfileMsg, ValueTypeMsg
 
     strings: dict[str, int] = {"": 0}
 
@@ -399,16 +399,12 @@ def write_pprof(profile: Profile) -> bytes:
         locations.append(LocationMsg(id=fid + 1, line=[LineMsg(function_id=func_id, line=max(0, fr.line))]))
     out.function.extend(functions)
     out.location.extend(locations)
-    vals = np.rint(ss.values).astype(np.int64)
-    flat_ids = (ss.frames + 1).tolist()
-    off = ss.offsets.tolist()
-    vals_l = vals.tolist()
-    samples = []
-    for i in range(len(ss)):
-        loc = flat_ids[off[i] : off[i + 1]]
-        loc.reverse()  # the model is root first, pprof is leaf first
-        samples.append(SampleMsg(location_id=loc, value=vals_l[i]))
-    out.sample.extend(samples)
+    # samples are encoded in bulk: leaf-first location ids come from reversing the whole
+    # flat array (which also reverses the sample order, harmless)
+    vals = np.rint(ss.values[::-1]).astype(np.int64)
+    locs = (ss.frames[::-1] + 1).astype(np.uint64)
+    loc_off = (ss.offsets[-1] - ss.offsets[::-1]).astype(np.int64)
+    sample_bytes = encode_samples(locs, loc_off, vals.reshape(-1).view(np.uint64), len(profile.sample_types))
     if profile.period_type is not None:
         out.period_type.CopyFrom(
             ValueTypeMsg(type=s(_clean(profile.period_type.type)), unit=s(_clean(profile.period_type.unit)))
@@ -422,4 +418,4 @@ def write_pprof(profile: Profile) -> bytes:
         # unset means "the last type", so only a non-last default needs saying
         out.default_sample_type = s(_clean(profile.sample_types[default].type))
     out.string_table.extend(strings)
-    return gzip.compress(out.SerializeToString(), compresslevel=6)
+    return gzip.compress(out.SerializeToString() + sample_bytes, compresslevel=6)

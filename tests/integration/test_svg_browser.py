@@ -19,7 +19,7 @@ from tests.helpers.svg import (
     sample_profile,
 )
 from workbench.formats.svg import write_svg
-from workbench.model import SAMPLES, Profile
+from workbench.model import CPU_NS, INUSE_SPACE, SAMPLES, Profile
 
 pytestmark = pytest.mark.browser
 
@@ -179,4 +179,21 @@ def test_zoom_adds_labels_to_boxes_too_narrow_for_one(page: Any, tmp_path: Path)
     assert group.locator("text").text_content() == "tiny (app.py:1)"
     page.locator("#unzoom").click()
     assert group.locator("text").text_content() == ""
+    assert page.errors == []
+
+
+def test_details_use_the_sample_unit(page: Any, tmp_path: Path) -> None:
+    p = Profile([CPU_NS, INUSE_SPACE], name="units")
+    p.add_stack([py("main"), py("work")], [2_500_000_000, 3 << 20])
+    p.add_stack([py("main")], [1_500, 512])
+    for index, expected in ((0, "Function: all, 2.50 s (100.00%)"), (1, "Function: all, 3.00 MiB (100.00%)")):
+        svg = tmp_path / f"units{index}.svg"
+        write_svg(p, svg, sample_index=index)
+        page.goto(svg.as_uri())
+        page.wait_for_function("window.flamegraph !== undefined")
+        _rect(page, 0).hover()
+        assert page.locator("#details").text_content() == expected
+    main = _frame_index(svg, "main ")
+    _rect(page, main).hover()
+    assert page.locator("#details").text_content().endswith("self 512 B")
     assert page.errors == []

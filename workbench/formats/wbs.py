@@ -255,10 +255,11 @@ def profile_batches(p: Profile) -> Iterator[tuple[StackSet, float | None, float 
         np.add.at(covered, s.nodes, s.values)
         ss = p.paths(s.nodes)
         yield StackSet(ss.table, ss.frames, ss.offsets, s.values), s.t0, s.t1
-    rest = p.self_values - covered
-    # float sums of slices may differ from self in the last bits; those are not samples
-    scale = np.maximum(np.abs(p.self_values), 1.0)
-    rest[np.abs(rest) <= 1e-9 * scale] = 0.0
+    sv = p.self_values
+    rest = sv - covered
+    # where slices cover a value, their float sum may differ from it in the last bits:
+    # that difference is rounding, not samples (untouched values pass through exactly)
+    rest[(covered != 0) & (np.abs(rest) <= 1e-9 * np.abs(sv))] = 0.0
     nodes = np.flatnonzero(np.any(rest != 0, axis=1)).astype(np.int64)
     if len(nodes):
         ss = p.paths(nodes)

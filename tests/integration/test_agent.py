@@ -121,8 +121,16 @@ def test_refused_consent_injects_nothing(tmp_path: Path) -> None:
         assert any(c.name.startswith("will run") and "gdb -p" in c.message for c in checks)
 
 
-def test_wrong_token_is_refused_and_heartbeat_ends_agent() -> None:
-    with run_target() as t:
+MANY_FDS = """
+import resource
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))
+HELD_FDS = [os.open("/dev/null", os.O_RDONLY) for _ in range(1200)]  # agent's socket fds land above 1024
+"""
+
+
+def test_wrong_token_is_refused_and_heartbeat_ends_agent(tmp_path: Path) -> None:
+    with run_target(extra=MANY_FDS, tmp=tmp_path) as t:
         inj = inject(t.pid, {"heartbeat_s": 2.0, "connect_timeout_s": 30.0})
         try:
             with pytest.raises(PermissionDenied, match="refused"):

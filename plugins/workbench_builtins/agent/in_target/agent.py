@@ -134,6 +134,13 @@ class _Reader:
             return 0
 
 
+def _readable(sock: socket.socket, timeout_s: float) -> bool:
+    # poll, not select: a busy service can hold more than 1024 descriptors
+    p = select.poll()
+    p.register(sock.fileno(), select.POLLIN)
+    return bool(p.poll(max(0, int(timeout_s * 1000))))
+
+
 def _kind_of(tp: type) -> str | None:
     for t, kind in _CONTAINERS:
         if issubclass(tp, t):
@@ -245,8 +252,7 @@ class Agent:
             left = deadline - time.monotonic()
             if left <= 0:
                 return None
-            ready, _, _ = select.select([lst], [], [], min(left, 0.5))
-            if not ready:
+            if not _readable(lst, min(left, 0.5)):
                 continue
             conn, addr = lst.accept()
             if addr[0] != "127.0.0.1":
@@ -273,7 +279,8 @@ class Agent:
     @staticmethod
     def _read_line(conn: socket.socket) -> bytes:
         buf = b""
-        while b"\n" not in buf and len(buf) < _MAX_LINE:
+        deadline = time.monotonic() + 5.0  # a client trickling bytes cannot hold the agent
+        while b"\n" not in buf and len(buf) < _MAX_LINE and time.monotonic() < deadline:
             chunk = conn.recv(4096)
             if not chunk:
                 break
@@ -301,8 +308,7 @@ class Agent:
             if now - last_rx > self.heartbeat_s:
                 return  # the workbench is gone or frozen: leave the target as it was
             wait = max(0.0, min(next_tick, next_census) - now)
-            ready, _, _ = select.select([conn], [], [], min(wait, 0.5))
-            if ready:
+            if _readable(conn, min(wait, 0.5)):
                 chunk = conn.recv(65536)
                 if not chunk:
                     return

@@ -75,13 +75,11 @@ def select_columns(profile: Profile, cols: list[int]) -> tuple[StackSet, tuple[S
         lengths = np.diff(ss.offsets)[keep]
         offsets = np.zeros(len(keep) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
-        starts = ss.offsets[:-1][keep]
-        flat = (
-            np.concatenate([ss.frames[s : s + n] for s, n in zip(starts, lengths, strict=True)])
-            if len(keep)
-            else np.zeros(0, dtype=np.int64)
-        )
-        ss = StackSet(ss.table, flat.astype(np.int64), offsets, vals[keep])
+        # gather the kept stacks' frames in one indexing op: position in the new flat array
+        # plus (old start - new start) of the stack it belongs to
+        shift = np.repeat(ss.offsets[:-1][keep] - offsets[:-1], lengths)
+        flat = ss.frames[np.arange(int(offsets[-1]), dtype=np.int64) + shift]
+        ss = StackSet(ss.table, flat, offsets, vals[keep])
     else:
         ss = StackSet(ss.table, ss.frames, ss.offsets, vals)
     return ss, tuple(profile.sample_types[i] for i in cols)

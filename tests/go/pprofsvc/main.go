@@ -10,6 +10,8 @@
 //	/dbload?rps=R&hold_ms=M&seconds=S   R queries per second for S seconds (steady load)
 //	/alloc?kb=N       allocate N KiB and keep it (a growing cache)
 //	/gc               runtime.GC()
+//	/spread?n=N&depth=D  keep N small allocations made from up to 4^D distinct call paths
+//	                  (a big heap profile for benchmarks; start with -memprofilerate 1)
 //
 // It prints "listening on http://ADDR" as its first stdout line once it accepts connections.
 package main
@@ -37,6 +39,35 @@ var (
 	cache   [][]byte // retained on purpose: the heap profile should show it
 	sink    uint64
 )
+
+// spreadA..D pick a path by the base-4 digits of i, so n calls make n distinct stacks.
+//
+//go:noinline
+func spreadA(i, d int) []byte { return spreadStep(i, d) }
+
+//go:noinline
+func spreadB(i, d int) []byte { return spreadStep(i, d) }
+
+//go:noinline
+func spreadC(i, d int) []byte { return spreadStep(i, d) }
+
+//go:noinline
+func spreadD(i, d int) []byte { return spreadStep(i, d) }
+
+func spreadStep(i, d int) []byte {
+	if d == 0 {
+		return make([]byte, 64)
+	}
+	switch i % 4 {
+	case 0:
+		return spreadA(i/4, d-1)
+	case 1:
+		return spreadB(i/4, d-1)
+	case 2:
+		return spreadC(i/4, d-1)
+	}
+	return spreadD(i/4, d-1)
+}
 
 // hotspotBurn is the function the CPU profile test expects to dominate.
 //
@@ -67,7 +98,11 @@ func main() {
 	maxOpen := flag.Int("max-open", 4, "SetMaxOpenConns of the main pool")
 	mutexRate := flag.Int("mutex-fraction", 0, "runtime.SetMutexProfileFraction")
 	blockRate := flag.Int("block-rate", 0, "runtime.SetBlockProfileRate")
+	memRate := flag.Int("memprofilerate", 0, "runtime.MemProfileRate (0 keeps Go's default)")
 	flag.Parse()
+	if *memRate > 0 {
+		runtime.MemProfileRate = *memRate
+	}
 	runtime.SetMutexProfileFraction(*mutexRate)
 	runtime.SetBlockProfileRate(*blockRate)
 
@@ -148,6 +183,18 @@ func main() {
 		kb := intParam(r, "kb", 1024, 1<<20)
 		cacheMu.Lock()
 		cache = append(cache, make([]byte, kb<<10))
+		cacheMu.Unlock()
+		fmt.Fprintln(w, "ok")
+	})
+	http.HandleFunc("/spread", func(w http.ResponseWriter, r *http.Request) {
+		n := intParam(r, "n", 1000, 1000000)
+		depth := intParam(r, "depth", 8, 16)
+		kept := make([][]byte, 0, n)
+		for i := 0; i < n; i++ {
+			kept = append(kept, spreadStep(i, depth))
+		}
+		cacheMu.Lock()
+		cache = append(cache, kept...)
 		cacheMu.Unlock()
 		fmt.Fprintln(w, "ok")
 	})

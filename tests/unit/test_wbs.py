@@ -267,3 +267,19 @@ def test_compaction_bounds_rows_and_keeps_content(tmp_path):
     _assert_same(s, mid)
     store.close()
     _assert_same(s, load_session(path))
+
+
+def test_names_with_lone_surrogates_survive(tmp_path):
+    odd = "caf\udcff\ud800"  # undecodable bytes from a file name or a target's memory
+    s = Session()
+    p = Profile([SAMPLES], name=odd, source=odd)
+    p.add_stack([Frame(odd, odd, 1, odd), Frame("ok")], [2], t0=1, t1=2)
+    s.profiles[odd] = p
+    s.info.title = odd
+    s.put(SeriesBatch([SeriesPoint(f"pool.{odd}.open", 1.0, 3.0, odd)]))
+    s.put(EventBatch(1.0, odd, odd, odd))
+    s.put(FindingsBatch([Finding("map", odd, odd, 1.0, odd, 0.5, odd, target=odd)], replace_target=odd))
+    save_session(s, tmp_path / "odd.wbs")
+    back = load_session(tmp_path / "odd.wbs")
+    _assert_same(s, back)
+    assert back.profiles[odd].stack_frames(2)[0] == Frame(odd, odd, 1, odd)

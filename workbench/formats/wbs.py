@@ -156,6 +156,23 @@ def _unpack(blob: object, dtype: str, count: int, what: str) -> npt.NDArray[Any]
     return np.frombuffer(raw, dtype=dtype)
 
 
+def _t(text: str) -> str | bytes:
+    """Text for SQLite. Names from the OS or a target can hold lone surrogates (undecodable
+    bytes), which SQLite's UTF-8 cannot store: those go in as a BLOB of their raw bytes."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass")
+    return text
+
+
+def _s(value: object) -> str:
+    """The inverse of ``_t`` for anything read back."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "surrogatepass")
+    return str(value)
+
+
 def _st_json(types: tuple[SampleType, ...]) -> str:
     return json.dumps([[s.type, s.unit] for s in types])
 
@@ -284,12 +301,12 @@ class _Writer:
             self._series_points(item)
         elif isinstance(item, FindingsBatch):
             if item.replace_target is not None:
-                self.conn.execute("DELETE FROM findings WHERE target = ?", (item.replace_target,))
+                self.conn.execute("DELETE FROM findings WHERE target = ?", (_t(item.replace_target),))
             self._insert_findings(item.findings)
         elif isinstance(item, EventBatch):
             self.conn.execute(
                 "INSERT INTO events (t, kind, text, target) VALUES (?, ?, ?, ?)",
-                (item.t, item.kind, item.text, item.target),
+                (item.t, _t(item.kind), _t(item.text), _t(item.target)),
             )
             self.conn.execute(
                 "DELETE FROM events WHERE id <= (SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?)",
@@ -311,7 +328,7 @@ class _Writer:
             )
         elif isinstance(item, _InfoItem):
             info = item.info
-            rows = [("created", repr(info.created)), ("title", info.title), ("targets", json.dumps(info.targets))]
+            rows = [("created", repr(info.created)), ("title", _t(info.title)), ("targets", json.dumps(info.targets))]
             self.conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", rows)
         elif isinstance(item, _FindingsSnapshot):
             self.conn.execute("DELETE FROM findings")
@@ -321,8 +338,8 @@ class _Writer:
     def _profile_row(self, h: _ProfileHeader, replace: bool) -> int:
         known = self.profiles.get(h.key)
         cols = (
-            h.name,
-            h.source,
+            _t(h.name),
+            _t(h.source),
             _st_json(h.sample_types),
             h.default_sample_type,
             h.period,
@@ -336,7 +353,7 @@ class _Writer:
             cur = self.conn.execute(
                 "INSERT INTO profiles (name, source, sample_types, default_sample_type, period, period_type,"
                 " duration_ns, meta, max_depth, max_nodes, key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (*cols, h.key),
+                (*cols, _t(h.key)),
             )
             pid = int(cur.lastrowid or 0)
         else:
@@ -379,7 +396,7 @@ class _Writer:
             if gid is None:
                 gid = len(self.frame_ids)
                 self.frame_ids[fr] = gid
-                new_rows.append((gid, fr.function, fr.file, int(fr.line), fr.module, str(fr.runtime)))
+                new_rows.append((gid, _t(fr.function), _t(fr.file), int(fr.line), _t(fr.module), str(fr.runtime)))
             remap[fid] = gid
         if new_rows:
             self.conn.executemany(
@@ -414,7 +431,7 @@ class _Writer:
             cur = self.conn.execute(
                 "INSERT INTO series (name, unit, capacity) VALUES (?, ?, ?)"
                 " ON CONFLICT(name) DO UPDATE SET unit = excluded.unit RETURNING id",
-                (name, unit, capacity),
+                (_t(name), _t(unit), capacity),
             )
             sid = int(cur.fetchone()[0])
             self.series[name] = sid
@@ -436,7 +453,7 @@ class _Writer:
     def _insert_findings(self, findings: list[Finding]) -> None:
         self.conn.executemany(
             "INSERT INTO findings (target, data) VALUES (?, ?)",
-            [(f.target, json.dumps(f.to_dict(), allow_nan=True)) for f in findings],
+            [(_t(f.target), json.dumps(f.to_dict(), allow_nan=True)) for f in findings],
         )
         self.conn.execute(
             "DELETE FROM findings WHERE id <= (SELECT id FROM findings ORDER BY id DESC LIMIT 1 OFFSET ?)",
@@ -726,7 +743,7 @@ def _read(conn: sqlite3.Connection) -> Session:
     created = meta.get("created")
     session.info = SessionInfo(
         created=float(created) if created and math.isfinite(float(created)) else time.time(),
-        title=str(meta.get("title", "")),
+        title=_s(meta.get("title", "")),
         targets=[str(t) for t in json.loads(meta.get("targets", "[]"))],
     )
     frames = _read_frames(conn)
@@ -734,7 +751,7 @@ def _read(conn: sqlite3.Connection) -> Session:
         "SELECT id, key, name, source, sample_types, default_sample_type, period, period_type, duration_ns, meta,"
         " max_depth, max_nodes FROM profiles ORDER BY id"
     ).fetchall():
-        key = str(row[1])
+        key = _s(row[1])
         session.profiles[key] = _read_profile(conn, row, frames)
     for sid, name, unit, capacity, n_buckets, buckets in conn.execute(
         "SELECT id, name, unit, capacity, n_buckets, buckets FROM series ORDER BY id"
@@ -743,19 +760,19 @@ def _read(conn: sqlite3.Connection) -> Session:
         cap = min(int(capacity), 1 << 20) // 2 * 2 if int(capacity or 0) >= 8 else session.series_capacity
         if buckets is not None:
             data = _unpack(buckets, "<f8", 6 * int(n_buckets), f"series {name!r} buckets").reshape(6, -1)
-            s = RingSeries.from_buckets(str(name), str(unit), data.copy(), capacity=cap)
+            s = RingSeries.from_buckets(_s(name), _s(unit), data.copy(), capacity=cap)
         else:
-            s = RingSeries(str(name), str(unit), capacity=cap)
+            s = RingSeries(_s(name), _s(unit), capacity=cap)
         for n, tb, vb in conn.execute("SELECT n, t, v FROM series_chunks WHERE series_id = ? ORDER BY id", (sid,)):
             ts = _unpack(tb, "<f8", int(n), f"series {name!r} times")
             vs = _unpack(vb, "<f8", int(n), f"series {name!r} values")
             s.extend(ts, vs)
-        session.series[str(name)] = s
+        session.series[_s(name)] = s
     for (data,) in conn.execute("SELECT data FROM findings ORDER BY id").fetchall():
         session.findings.append(Finding.from_dict(_json_obj(data, "a finding")))
     del session.findings[:-MAX_FINDINGS]
     for t, kind, text, target in conn.execute("SELECT t, kind, text, target FROM events ORDER BY id").fetchall():
-        session.events.append(EventBatch(float(t), str(kind), str(text), str(target)))
+        session.events.append(EventBatch(float(t), _s(kind), _s(text), _s(target)))
     del session.events[:-MAX_FINDINGS]
     return session
 
@@ -771,7 +788,7 @@ def _read_frames(conn: sqlite3.Connection) -> list[Frame]:
             rt = Runtime(runtime)
         except ValueError:
             rt = Runtime.OTHER
-        out.append(Frame(str(function), str(file), int(line), str(module), rt))
+        out.append(Frame(_s(function), _s(file), int(line), _s(module), rt))
     return out
 
 
@@ -804,7 +821,7 @@ def _read_profile(conn: sqlite3.Connection, row: tuple[Any, ...], frames: list[F
         max_depth=max(DEFAULT_MAX_DEPTH, min(int(mdepth), MAX_LOAD_DEPTH)),
         max_nodes=max(DEFAULT_MAX_NODES, min(int(mnodes), MAX_LOAD_NODES)),
     )
-    prof = Profile(types, name=str(name), source=str(source), frames=table, limits=limits)
+    prof = Profile(types, name=_s(name), source=_s(source), frames=table, limits=limits)
     prof.default_sample_type = int(default_st) if 0 <= int(default_st) < k else 0
     prof.period = float(period)
     prof.period_type = _st_parse(period_type)[0] if period_type else None

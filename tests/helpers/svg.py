@@ -27,6 +27,8 @@ HOSTILE_NAMES = [
     "x' onmouseover='alert(8)",
     "</text></g><g onclick=alert(9)><text>",
     "\u2028line\u2029sep",
+    # well-formed XML, so an innerHTML/insertAdjacentHTML slip in the script would really run it
+    '<img xmlns="http://www.w3.org/1999/xhtml" src="x:" onerror="window.__pwned=10;alert(10)"/>',
 ]
 
 # Every element and attribute the writer may produce; anything else came from a name.

@@ -338,3 +338,22 @@ def test_options_of_other_sources_are_ignored_and_rate_is_explained(stub):
     assert h.join(10)
     h.stop()
     assert "samples CPU at a fixed 100 Hz" not in h.status().message  # no CPU asked: nothing to explain
+
+
+def test_poller_stops_asking_for_sources_that_404_or_are_too_big(stub):
+    from workbench_builtins.pprof_fetch.client import TEXT_MAX_BYTES
+    from workbench_builtins.pprof_fetch.poller import MetricsPoller
+
+    index = INDEX + "<a href='heap?debug=1'>heap</a>"
+    huge = reply(200, b"# " + b"x" * (TEXT_MAX_BYTES + 10))
+    s = stub(
+        {"/debug/pprof/": reply(200, index, "text/html"), "/debug/pprof/heap": huge, "/metrics": reply(200, "x 1\n")}
+    )
+    client = HttpClient(s.url)
+    poller = MetricsPoller(client, discover(client), lambda n: n, target=s.url, heap_text_every_s=0)
+    first = poller.poll()
+    assert {type(e).__name__ for e in first.errors} == {"ResponseTooLarge", "ProfileNotServed"}
+    hits = len(s.hits)
+    second = poller.poll()
+    assert not second.errors and second.requests == 1  # only /metrics is asked again
+    assert len(s.hits) == hits + 1

@@ -20,7 +20,7 @@ from workbench.model import Finding, SeriesPoint
 
 from .client import TEXT_MAX_BYTES, HttpClient
 from .discovery import Endpoints, decode_vars
-from .errors import ProfileNotServed
+from .errors import ProfileNotServed, ResponseTooLarge
 from .memstats import GcPauseTracker, MemStats, memstats_from_expvar, memstats_from_heap_debug, memstats_points
 from .pools import PoolSample, find_dbstats
 from .prom import parse_metrics
@@ -64,7 +64,9 @@ class MetricsPoller:
         return source not in self._gone
 
     def _failed(self, res: PollResult, source: str, exc: WorkbenchError) -> None:
-        if isinstance(exc, ProfileNotServed):
+        # a 404 stays a 404, and a body over the cap (a huge heap?debug=1 text) stays huge:
+        # asking again every poll would only load the service
+        if isinstance(exc, (ProfileNotServed, ResponseTooLarge)):
             self._gone.add(source)
         res.errors.append(exc)
 

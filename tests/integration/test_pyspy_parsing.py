@@ -65,6 +65,10 @@ def test_ptrace_diagnosis_names_the_cause() -> None:
     assert diagnose_ptrace(PtraceFacts(1000, 0, 0, 1000, False)) is None
     why, fix = diagnose_ptrace(PtraceFacts(0, 0, 1, 1000, True)) or ("", "")
     assert "CAP_SYS_PTRACE" in why and "container" in why and "SYS_PTRACE" in fix
+    # root without the capability may still trace its own uid when yama is absent
+    assert diagnose_ptrace(PtraceFacts(0, 0, None, 0, False)) is None
+    why, _ = diagnose_ptrace(PtraceFacts(0, 0, 1, 0, False)) or ("", "")
+    assert "CAP_SYS_PTRACE" in why and "ptrace_scope=1" in why
     why, fix = diagnose_ptrace(PtraceFacts(1000, 0, 1, 1000, False)) or ("", "")
     assert "ptrace_scope=1" in why and "sudo" in fix
     why, _ = diagnose_ptrace(PtraceFacts(1000, 0, 0, 0, False)) or ("", "")

@@ -72,22 +72,40 @@ def diagnose_ptrace(f: PtraceFacts) -> tuple[str, str] | None:
         )
     if has_cap:
         return None
-    if f.euid == 0:
-        return (
-            "running as root but without CAP_SYS_PTRACE" + (" (this looks like a container)" if f.in_container else ""),
-            "start the container with --cap-add SYS_PTRACE (Kubernetes: securityContext.capabilities.add: [SYS_PTRACE])",
-        )
+    where = " (this looks like a container)" if f.in_container else ""
+    cap_fix = (
+        "start the container with --cap-add SYS_PTRACE (Kubernetes: securityContext.capabilities.add: [SYS_PTRACE])"
+        if f.in_container
+        else "run the workbench with full root privileges (sudo), not a capability-restricted shell"
+    )
     if f.scope == 2:
+        if f.euid == 0:
+            return (
+                f"running as root without CAP_SYS_PTRACE, which kernel.yama.ptrace_scope=2 requires{where}",
+                cap_fix,
+            )
         return (
             "kernel.yama.ptrace_scope=2 lets only CAP_SYS_PTRACE holders attach and we are not root",
             "run the workbench with sudo, or: sudo setcap cap_sys_ptrace+ep <py-spy binary>",
         )
     if f.target_uid is not None and f.target_uid != f.euid:
+        if f.euid == 0:
+            return (
+                f"running as root without CAP_SYS_PTRACE{where}, and the target runs as another user "
+                f"(uid {f.target_uid})",
+                cap_fix,
+            )
         return (
             f"not root, and the target runs as another user (uid {f.target_uid}, we are uid {f.euid})",
             "run the workbench with sudo, or as the target's user",
         )
     if f.scope == 1:
+        if f.euid == 0:
+            return (
+                f"running as root without CAP_SYS_PTRACE{where}, and kernel.yama.ptrace_scope=1 only allows "
+                "attaching to child processes",
+                cap_fix,
+            )
         return (
             "kernel.yama.ptrace_scope=1 only allows attaching to your own child processes and we are not root",
             "run the workbench with sudo, or: sudo sysctl -w kernel.yama.ptrace_scope=0",
@@ -172,7 +190,7 @@ def error_from_pyspy(stderr: str, pid: int, returncode: int | None) -> Workbench
     lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
     main = next((ln.removeprefix("Error: ") for ln in lines if ln.startswith("Error:")), lines[0] if lines else "")
     text = "\n".join(lines)
-    if "Permission Denied" in text or "Operation not permitted" in text or "os error 1)" in text:
+    if any(k in text for k in ("Permission Denied", "Permission denied", "Operation not permitted", "os error 1)")):
         diag = diagnose_ptrace(read_ptrace_facts(pid))
         why, fix = diag if diag else ("the OS refused ptrace access", "run the workbench with sudo")
         return PermissionDenied(f"cannot attach to PID {pid}: {why}", fix)

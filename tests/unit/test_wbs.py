@@ -283,3 +283,19 @@ def test_names_with_lone_surrogates_survive(tmp_path):
     back = load_session(tmp_path / "odd.wbs")
     _assert_same(s, back)
     assert back.profiles[odd].stack_frames(2)[0] == Frame(odd, odd, 1, odd)
+
+
+def test_writer_failure_surfaces_at_close_without_breaking_capture(tmp_path):
+    s = Session()
+    store = SessionStore(tmp_path / "f.wbs", max_queue=4)
+    store.attach(s)
+    p = Profile([SAMPLES])
+    fid = p.frames.intern(Frame("a", line=2**70))  # fine in memory, too big for an SQLite integer
+    s.put(ProfileBatch("k", (SAMPLES,), stackset_from_lists(p.frames, [[fid]], [[1.0]]), 0.0, 1.0))
+    for i in range(50):  # more than the queue holds: capture must not block on a dead writer
+        s.put(_batch("k", ["a"], 1, float(i)))
+    assert not store.flush()
+    with pytest.raises(FormatError, match="cannot write session file") as err:
+        store.close()
+    assert "fix:" in str(err.value)
+    store.close()  # idempotent

@@ -80,6 +80,7 @@ def test_ptrace_refused_without_cap_sys_ptrace() -> None:
             capture_output=True,
             text=True,
             timeout=120,
+            check=False,
         )
     finally:
         stop_target(target)

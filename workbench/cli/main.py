@@ -41,6 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--run-demo-service"]:
+        # a frozen app has no ``python -m``: the demo child re-enters here (workbench.demo.launch)
+        from ..demo.__main__ import main as demo_main
+
+        return demo_main(argv[1:])
     parser = build_parser()
     # argparse cannot mix optional positionals with subparsers; route by the first word
     if (argv and argv[0] in SUBCOMMANDS) or any(a in ("-h", "--help", "--version") for a in argv):

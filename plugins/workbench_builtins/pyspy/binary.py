@@ -39,6 +39,9 @@ def find_pyspy() -> Path:
     candidates: list[Path | None] = [Path(override)] if override else []
     if getattr(sys, "frozen", False):
         candidates.append(Path(sys.executable).parent / EXE)
+        bundle = getattr(sys, "_MEIPASS", None)  # PyInstaller >= 6 puts binaries under _internal/
+        if bundle:
+            candidates.append(Path(bundle) / EXE)
     candidates.append(_from_distribution())
     candidates.append(Path(sysconfig.get_path("scripts")) / EXE)
     for c in candidates:

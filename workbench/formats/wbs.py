@@ -37,6 +37,7 @@ import weakref
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
@@ -685,6 +686,14 @@ def _open_for_read(path: str) -> sqlite3.Connection:
     try:
         conn = sqlite3.connect(path)
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError:
+        # a WAL database needs a writable directory for its -shm file; a cleanly closed
+        # session has everything in the main file, so read it as immutable instead
+        try:
+            conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?immutable=1", uri=True)
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.Error as exc:
+            raise FormatError(f"cannot open session file ({exc})", _FIX_CORRUPT, path=path) from None
     except sqlite3.Error as exc:
         raise FormatError(f"cannot open session file ({exc})", _FIX_CORRUPT, path=path) from None
     return conn

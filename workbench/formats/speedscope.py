@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import secrets
 from collections.abc import Sequence
 from typing import Any
 
@@ -217,6 +218,8 @@ def write_speedscope(
 ) -> bytes:
     """A speedscope file: one sampled profile per sample type (or just ``sample_index``)."""
     frame_ids: dict[Frame, int] = {}
+    nonce = secrets.token_hex(16)
+    splices: dict[str, str] = {}
     shared: list[dict[str, Any]] = []
     out_profiles: list[dict[str, Any]] = []
     active = 0
@@ -244,22 +247,36 @@ def write_speedscope(
             remap[fid] = idx
         flat = remap[ss.frames].tolist() if ss.frames.size else []
         off = ss.offsets.tolist()
+        # stacks are the same for every sample type: JSON-encode them once per set of rows
+        # and splice the text in below (placeholders carry a random nonce, so no frame
+        # name can collide with one)
+        samples_json: dict[bytes, str] = {}
         for col in cols:
             vals = ss.values[:, col]
-            keep = np.flatnonzero((vals != 0) & np.isfinite(vals)).tolist()
+            keep_mask = (vals != 0) & np.isfinite(vals)
+            keep = np.flatnonzero(keep_mask)
             st = prof.sample_types[col]
             if col == prof.default_sample_type and prof is profiles[0]:
                 active = len(out_profiles)
-            weights = vals[keep].tolist()
+            kept = vals[keep]
+            key = np.packbits(keep_mask).tobytes()
+            text = samples_json.get(key)
+            if text is None:
+                text = samples_json[key] = json.dumps(
+                    [flat[off[i] : off[i + 1]] for i in keep.tolist()], separators=(",", ":")
+                )
+            holder = f"@samples-{nonce}-{len(splices)}@"
+            splices[json.dumps(holder)] = text
+            integral = bool(np.all(np.floor(kept) == kept)) and (kept.size == 0 or float(np.abs(kept).max()) < 2**53)
             out_profiles.append(
                 {
                     "type": "sampled",
                     "name": prof.name if len(cols) == 1 else f"{prof.name} ({st.type})",
                     "unit": _unit_of(st),
                     "startValue": 0,
-                    "endValue": float(sum(weights)),
-                    "samples": [flat[off[i] : off[i + 1]] for i in keep],
-                    "weights": [int(w) if float(w).is_integer() else w for w in weights],
+                    "endValue": float(kept.sum()),
+                    "samples": holder,
+                    "weights": kept.astype(np.int64).tolist() if integral else kept.tolist(),
                 }
             )
     doc = {
@@ -271,4 +288,7 @@ def write_speedscope(
         "exporter": f"profiling-workbench {__version__}",
     }
     # names are data: json escapes quotes and control characters; invalid UTF-8 cannot occur
-    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8", errors="replace")
+    text = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+    for holder, samples in splices.items():
+        text = text.replace(holder, samples, 1)
+    return text.encode("utf-8", errors="replace")

@@ -146,18 +146,21 @@ def main() -> int:
 
         ET.parse(tmp / "wb.svg")  # our output must be well-formed XML
         sizes = {name: (out or tmp / "wb.svg").stat().st_size for name, (_, out) in cmds.items()}
-        print(f"{'command (median of runs)':<40} {'wall s':>7} {'cpu s':>7} {'wall runs':>20} {'output MB':>10}")
+        print(
+            f"{'command':<28} {'median wall s':>13} {'min wall s':>10} {'median cpu s':>12} {'output MB':>9}  wall runs"
+        )
         for name, ts in times.items():
             runs_txt = " ".join(f"{t:.2f}" for t in ts)
             wall, cpu = statistics.median(ts), statistics.median(cpus[name])
-            print(f"{name:<40} {wall:>7.2f} {cpu:>7.2f} {runs_txt:>20} {sizes[name] / 1e6:>10.1f}")
+            print(f"{name:<28} {wall:>13.2f} {min(ts):>10.2f} {cpu:>12.2f} {sizes[name] / 1e6:>9.1f}  {runs_txt}")
         wb = statistics.median(times[wb_label])
         ratio = statistics.median(times["flamegraph.pl"]) / wb
+        min_ratio = min(times["flamegraph.pl"]) / min(times[wb_label])
         cpu_ratio = statistics.median(cpus["flamegraph.pl"]) / statistics.median(cpus[wb_label])
         verdict = "PASS" if ratio >= BUDGET_RATIO else "FAIL"
         print(
-            f"ratio flamegraph.pl / workbench: {ratio:.2f}x wall (budget >= {BUDGET_RATIO:.0f}x: {verdict}), "
-            f"{cpu_ratio:.2f}x cpu"
+            f"ratio flamegraph.pl / workbench: {ratio:.2f}x median wall (budget >= {BUDGET_RATIO:.0f}x: {verdict}), "
+            f"{min_ratio:.2f}x min wall, {cpu_ratio:.2f}x cpu"
         )
         load = os.getloadavg()[0]
         print(f"load average {load:.1f} on {os.cpu_count()} cores (wall times stretch when the machine is busy)")

@@ -29,6 +29,8 @@ import gc, json, os, sys, threading, time, tracemalloc
 from collections import OrderedDict
 
 class SessionStore:
+    registry = {k: k for k in range(40)}  # a class attribute
+
     def __init__(self):
         self._sessions = {}
     def login(self, i):
@@ -42,6 +44,8 @@ class LRUCache:
         self._data[k] = v
         if len(self._data) > self.maxsize:
             self._data.popitem(last=False)
+
+CACHE = [0] * 50  # a module global
 
 class Node:
     def __init__(self):

@@ -85,6 +85,9 @@ def test_containers_gc_and_detach(python: str) -> None:
         assert growing[-1] > growing[0] > 0
         assert bounded[-3:] == [100.0, 100.0, 100.0]
         assert _values(session, "python.container.SessionStore._sessions.bytes")[-1] > 0
+        # module globals are named module.NAME, class attributes Class.attr
+        assert _values(session, "python.container.__main__.CACHE.len")[-1] == 50
+        assert _values(session, "python.container.SessionStore.registry.len")[-1] == 40
         names = set(session.series_names())
         for gen in range(3):
             assert f"python.gc.gen{gen}.collections" in names

@@ -55,6 +55,9 @@ _CONTAINERS: tuple[tuple[type, str], ...] = (
 )
 _CONTAINER_TYPES = tuple(t for t, _ in _CONTAINERS)
 _BYTES_TYPES = (bytes, bytearray, io.BytesIO)
+# the interpreter's own __dict__ accessors (instances: getset, modules: member); anything
+# else named __dict__ is a Python property, i.e. user code we must not run
+_C_DESCRIPTORS = ("getset_descriptor", "member_descriptor")
 
 
 def _stdlib_names() -> frozenset[str]:
@@ -94,8 +97,7 @@ class _Reader:
             for klass in tp.__mro__:
                 d = klass.__dict__.get("__dict__")
                 if d is not None:
-                    # only the interpreter's getset descriptor; a property named __dict__ is user code
-                    desc = d if type(d).__name__ == "getset_descriptor" else None
+                    desc = d if type(d).__name__ in _C_DESCRIPTORS else None
                     break
             self._dict_desc[tp] = desc
         if desc is None:
@@ -641,7 +643,7 @@ class _Census:
         for klass in tp.__mro__:
             d = klass.__dict__.get("__dict__")
             if d is not None:
-                desc = d if type(d).__name__ == "getset_descriptor" else None
+                desc = d if type(d).__name__ in _C_DESCRIPTORS else None
                 break
         return flags, desc
 

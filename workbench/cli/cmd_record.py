@@ -12,7 +12,9 @@ Ctrl+C ends the recording early and still writes what was captured.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -94,10 +96,15 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         interrupted = True
     finally:
-        for _name, h in handles:
-            h.stop()
-        if store is not None:
-            store.close()
+        # a second Ctrl+C while the captures flush would lose what the first one kept
+        previous = _ignore_sigint()
+        try:
+            for _name, h in handles:
+                h.stop()
+            if store is not None:
+                store.close()
+        finally:
+            _restore_sigint(previous)
 
     statuses = {name: h.status() for name, h in handles}
     main_name = plugins[0].name
@@ -112,6 +119,17 @@ def run(args: argparse.Namespace) -> int:
         _write_main_profile(session, main_name, out, fmt)
     _summary(statuses, out, interrupted, session)
     return 0
+
+
+def _ignore_sigint() -> Any:
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _restore_sigint(previous: Any) -> None:
+    if previous is not None:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _open_store(out: Path) -> Any:

@@ -582,7 +582,8 @@ def write_svg(
             ) from exc
         return
     stream = path_or_stream
-    if isinstance(stream, io.TextIOBase):
-        stream.write(text)
+    binary = isinstance(stream, io.RawIOBase | io.BufferedIOBase) or "b" in str(getattr(stream, "mode", ""))
+    if isinstance(stream, io.TextIOBase) or not binary:
+        stream.write(text)  # type: ignore[call-overload]
     else:
         stream.write(text.encode("utf-8"))  # type: ignore[arg-type]

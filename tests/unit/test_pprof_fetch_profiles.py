@@ -72,3 +72,12 @@ def test_select_columns_keeps_deep_stacks_intact():
     ss2, _ = select_columns(p, [0])
     lengths = sorted(int(n) for n in np.diff(ss2.offsets))
     assert lengths == [10, 3000]
+
+
+def test_profile_choices_cover_the_cli_and_leaks():
+    from workbench_builtins.pprof_fetch.capture import PROFILE_CHOICES, _profile_kinds
+
+    assert {"cpu", "heap", "allocs", "goroutine", "mutex", "block"} <= set(PROFILE_CHOICES)
+    assert _profile_kinds("leaks") == ["heap", "goroutine"]  # what `workbench leaks --url` asks for
+    assert _profile_kinds("none") == []
+    assert len(_profile_kinds("all")) == 6

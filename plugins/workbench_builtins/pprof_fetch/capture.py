@@ -38,7 +38,8 @@ from .poller import MetricsPoller
 from .profiles import EMPTY_NOTES, KINDS, CumulativeDelta, column_indices, decode_profile, select_columns
 
 SOURCE = "pprof"
-PROFILE_CHOICES = (*KINDS, "all", "none")
+# "leaks": the snapshots leak detection reads (heap in use, goroutines), as `workbench leaks --url` asks
+PROFILE_CHOICES = (*KINDS, "all", "leaks", "none")
 GIVE_UP_AFTER_S = 30.0  # unreachable this long: the service is gone, end the capture
 _STOP_GRACE_S = 2.0
 
@@ -48,6 +49,8 @@ def _profile_kinds(choice: str) -> list[str]:
         return list(KINDS)
     if choice == "none":
         return []
+    if choice == "leaks":
+        return ["heap", "goroutine"]
     return [choice]
 
 
@@ -140,17 +143,18 @@ class PprofCapture:
             if self._notes:
                 msg += "; note: " + "; ".join(self._notes)
             st.message = msg
-            # a worker that failed and never delivered is the user's problem (the profile they
-            # asked for matters most); one that recovered shows only in the message
-            produced = {"cpu": self._cpu_profiles, "snap": sum(self._snapshots.values()), "metrics": self._polls}
-            failed = [
-                self._loop_errors[k]
-                for k in ("cpu", "snap", "metrics")
-                if k in self._loop_errors and not produced.get(k)
-            ]
-            st.error = self._fatal or (failed[0] if failed else None)
+            # while running only a fatal error is one (transient trouble is in the message and is
+            # retried); once ended, a worker that failed and never delivered is the user's
+            # problem, the profile they asked for first
+            st.error = self._fatal
             if st.error is None and not st.running:
-                st.error = self._empty_error()
+                produced = {"cpu": self._cpu_profiles, "snap": sum(self._snapshots.values()), "metrics": self._polls}
+                failed = [
+                    self._loop_errors[k]
+                    for k in ("cpu", "snap", "metrics")
+                    if k in self._loop_errors and not produced[k]
+                ]
+                st.error = failed[0] if failed else self._empty_error()
             st.extra = {
                 "url": self.url,
                 "serves": self.ep.summary(),

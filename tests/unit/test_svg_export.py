@@ -272,3 +272,16 @@ def test_cli_convert_collapsed_to_svg(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(["convert", str(src), str(tmp_path / "no" / "such" / "dir.svg")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "error:" in err and "Traceback" not in err
+
+
+def test_writer_rejects_non_name_tags_and_attributes() -> None:
+    from workbench.formats.svg import _SvgWriter
+
+    w = _SvgWriter()
+    for bad in ("svg\n", "a b", 'on"x', "", "1x"):
+        with pytest.raises(ValueError):
+            w.element(bad)
+        with pytest.raises(ValueError):
+            w.element("rect", {bad: "1"})
+    with pytest.raises(ValueError):
+        w.cdata("x ]]> y")

@@ -63,11 +63,12 @@ PathOrStream = str | os.PathLike[str] | IO[str] | IO[bytes]
 # Characters XML 1.0 forbids (C0 controls, surrogates, U+FFFE/U+FFFF), plus tab, newlines,
 # DEL, C1 controls and bidi overrides: legal or not, they only serve to garble or spoof a
 # label, so every one becomes U+FFFD, visibly.
-_UNSAFE_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]")
-_XML_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_:-]*$")
+_UNSAFE_RANGES = "\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff"
+_UNSAFE_CHARS = re.compile(f"[{_UNSAFE_RANGES}]")
+_XML_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_:-]*")  # used with fullmatch: no trailing newline slips by
 # one regex scan decides whether a string needs any work (most names need none)
-_NEEDS_TEXT_WORK = re.compile("[&<>\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]")
-_NEEDS_ATTR_WORK = re.compile("[&<>\"'\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]")
+_NEEDS_TEXT_WORK = re.compile(f"[&<>{_UNSAFE_RANGES}]")
+_NEEDS_ATTR_WORK = re.compile(f"[&<>\"'{_UNSAFE_RANGES}]")
 
 
 def clean_name(name: str, max_chars: int = MAX_LABEL_CHARS) -> str:
@@ -115,7 +116,7 @@ class _SvgWriter:
 
     @staticmethod
     def _check_name(name: str) -> str:
-        if not _XML_NAME.match(name):
+        if not _XML_NAME.fullmatch(name):
             raise ValueError(f"not an XML name: {name!r}")
         return name
 

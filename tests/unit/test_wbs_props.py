@@ -6,6 +6,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from workbench.errors import FormatError
 from workbench.formats.wbs import load_session, save_session
 from workbench.model import SAMPLES, WALL_NS, Frame, Profile, Runtime, Session
 
@@ -54,3 +55,39 @@ def test_random_profiles_round_trip(stacks):
     assert stacks_of(q) == stacks_of(p)
     assert stacks_of(q, (0, 5e5)) == stacks_of(p, (0, 5e5))
     assert q.totals().tolist() == p.totals().tolist()
+
+
+_CLEAN: list[bytes] = []
+
+
+def _clean_file() -> bytes:
+    if not _CLEAN:
+        s = Session()
+        p = Profile([SAMPLES], name="p")
+        for i in range(30):
+            p.add_stack([Frame("main"), Frame(f"f{i}", "x.py", i)], [i + 1], t0=float(i), t1=i + 1.0)
+        s.profiles["p"] = p
+        with tempfile.TemporaryDirectory() as d:
+            save_session(s, Path(d) / "c.wbs")
+            _CLEAN.append((Path(d) / "c.wbs").read_bytes())
+    return _CLEAN[0]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 2**20), st.integers(0, 255)), max_size=8),
+    st.one_of(st.none(), st.integers(0, 2**20)),
+)
+def test_damaged_files_load_or_fail_with_format_error(flips, cut):
+    data = bytearray(_clean_file())
+    for pos, byte in flips:
+        data[100 + pos % (len(data) - 100)] = byte  # keep the header so SQLite parses further
+    if cut is not None:
+        del data[cut % len(data) :]
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "d.wbs"
+        path.write_bytes(bytes(data))
+        try:
+            load_session(path)
+        except FormatError as exc:
+            assert "\n" not in str(exc) and "fix:" in str(exc)

@@ -669,6 +669,11 @@ def save_session(session: Session, path: str | os.PathLike[str]) -> None:
 
 
 # ------------------------------------------------------------------ reading
+def _lenient_text(raw: bytes) -> str:
+    """We only ever store valid UTF-8 as TEXT; bytes that are not come from damage."""
+    return raw.decode("utf-8", "replace")
+
+
 def _open_for_read(path: str) -> sqlite3.Connection:
     try:
         with open(path, "rb") as fh:
@@ -684,18 +689,27 @@ def _open_for_read(path: str) -> sqlite3.Connection:
             path=path,
         )
     try:
-        conn = sqlite3.connect(path)
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return _connect(path, uri=False)
     except sqlite3.OperationalError:
         # a WAL database needs a writable directory for its -shm file; a cleanly closed
         # session has everything in the main file, so read it as immutable instead
         try:
-            conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?immutable=1", uri=True)
-            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        except sqlite3.Error as exc:
+            return _connect(f"{Path(path).resolve().as_uri()}?immutable=1", uri=True)
+        except (sqlite3.Error, UnicodeError) as exc:
             raise FormatError(f"cannot open session file ({exc})", _FIX_CORRUPT, path=path) from None
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, UnicodeError) as exc:
+        # UnicodeError: SQLite's message quotes damaged schema text that is not UTF-8
         raise FormatError(f"cannot open session file ({exc})", _FIX_CORRUPT, path=path) from None
+
+
+def _connect(target: str, uri: bool) -> sqlite3.Connection:
+    conn = sqlite3.connect(target, uri=uri)
+    try:
+        conn.text_factory = _lenient_text
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 
@@ -731,6 +745,7 @@ def load_session(path: str | os.PathLike[str]) -> Session:
         version = _schema_version(conn, p)
         if version < SCHEMA_VERSION:
             mem = sqlite3.connect(":memory:")
+            mem.text_factory = _lenient_text
             conn.backup(mem)
             conn.close()
             conn = mem
@@ -740,7 +755,7 @@ def load_session(path: str | os.PathLike[str]) -> Session:
         if exc.path is None:
             raise FormatError(exc.message, exc.fix, path=p) from None
         raise
-    except (sqlite3.Error, ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
+    except (sqlite3.Error, ValueError, TypeError, KeyError, IndexError, OverflowError, UnicodeError) as exc:
         raise FormatError(f"corrupt session file ({exc})", _FIX_CORRUPT, path=p) from None
     finally:
         conn.close()

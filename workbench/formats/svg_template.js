@@ -105,7 +105,8 @@
     var zx = data.x[i], zv = data.v[i], zd = data.d[i];
     var inner = geo.width - 2 * geo.xpad;
     var scale = zv > 0 ? inner / zv : 0;
-    var eps = zv * 1e-9;
+    // float slack for the containment tests: far below any drawn box (>= 0.1 px of the total)
+    var eps = data.total * 1e-9;
     for (var j = 0; j < N; j++) {
       var xj = data.x[j], vj = data.v[j];
       if (data.d[j] < zd) {

@@ -63,7 +63,7 @@ while True:
     c = time.process_time(); n = 0
     while time.process_time() - c < 0.5:
         work(); n += 1
-    print(round(n / (time.process_time() - c)), flush=True)
+    print(f"{time.time():.3f} {round(n / (time.process_time() - c))}", flush=True)
 """
 
 
@@ -154,9 +154,14 @@ def bench_snapshot(sizes: list[int], sites: list[int]) -> None:
 
 
 def rate(p: subprocess.Popen[str], seconds: int) -> float:
+    """Median rate over windows that started after now (older lines wait in the pipe)."""
     assert p.stdout is not None
-    p.stdout.readline()  # discard a partial second
-    vals = [int(p.stdout.readline()) for _ in range(2 * seconds)]
+    since = time.time() + 0.1
+    vals: list[int] = []
+    while len(vals) < 2 * seconds:
+        ts, value = p.stdout.readline().split()
+        if float(ts) - 0.5 >= since:  # the window began after `since`
+            vals.append(int(value))
     return statistics.median(vals)
 
 

@@ -37,6 +37,11 @@ def _wait_for(cond, timeout: float = WAIT_S) -> bool:
     return cond()
 
 
+def _has(session: Session, key: str, function: str) -> bool:
+    prof = session.snapshot_profile(key)
+    return prof is not None and function_totals(prof, function)[0] > 0
+
+
 def _no_leftover_children() -> list[str]:
     """Helpers or gdb still around (zombies included) after a capture ended."""
     left = []
@@ -59,7 +64,11 @@ def test_two_sites_appear_in_order_and_stop_detaches() -> None:
         handle = plugin.start(Target.from_pid(target.pid), {"interval": 0.3}, session)
         key = f"memray:{target.pid}:inuse"
         try:
-            assert _wait_for(lambda: handle.status().samples >= 3 or not handle.status().running)
+            assert _wait_for(
+                lambda: (
+                    (handle.status().samples >= 3 and _has(session, key, "grow_slow")) or not handle.status().running
+                )
+            )
         finally:
             handle.stop()
         st = handle.status()
@@ -138,7 +147,8 @@ def test_target_exit_keeps_what_was_captured(tmp_path: Path) -> None:
     with python_target(VENV_PYTHON, TWO_SITES, str(stop_file)) as target:
         session = Session()
         handle = plugin.start(Target.from_pid(target.pid), {"interval": 0.3}, session)
-        assert _wait_for(lambda: handle.status().samples >= 2 or not handle.status().running)
+        key = f"memray:{target.pid}:inuse"
+        assert _wait_for(lambda: _has(session, key, "grow_fast") or not handle.status().running)
         stop_file.touch()  # the target exits on its own while memray is attached
         assert handle.join(WAIT_S)
         assert target.wait(WAIT_S) == 0
@@ -169,3 +179,24 @@ def test_growth_tracker_orders_sites_by_growth() -> None:
     assert not f.suspect and f.where == "app.py:10" and f.stack[-1].startswith("malloc")
     # a shrinking site is not reported
     assert g.update(60.0, [[main, a], [main, b]], [[100, 1], [700, 3]], table)[0].function == "log_line"
+
+
+def test_cli_record_memray_native_to_a_session(tmp_path: Path) -> None:
+    """`workbench record --pid PID --source memray --native -o OUT.wbs`, read back from the file."""
+    from workbench.formats.wbs import load_session
+    from workbench.model import Runtime
+
+    workbench = str(Path(VENV_PYTHON).with_name("workbench"))
+    out = tmp_path / "heap.wbs"
+    with python_target(VENV_PYTHON, TWO_SITES) as target:
+        cmd = [workbench, "record", "--pid", str(target.pid), "--source", "memray", "--native"]
+        proc = subprocess.run(
+            [*cmd, "--duration", "3", "-o", str(out)], capture_output=True, text=True, timeout=WAIT_S, check=False
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert target.poll() is None
+    session = load_session(str(out))
+    prof = session.profiles[f"memray:{target.pid}:inuse"]
+    assert {Runtime.NATIVE, Runtime.PYTHON} <= {f.runtime for f in prof.frames}
+    assert function_totals(prof, "grow_fast")[0] > 0
+    assert "memray.heap_bytes" in session.series

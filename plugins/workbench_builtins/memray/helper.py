@@ -375,6 +375,10 @@ def run(args: argparse.Namespace) -> int:
             }
         )
         started = time.monotonic()
+        if state.stop.is_set() and not state.side_error:
+            # stopped while attaching: live tracking starts empty, so give the target one
+            # interval (at most a second) to allocate before the only snapshot
+            time.sleep(min(args.interval, 1.0))
         while not state.stop.wait(args.interval):
             if not reader.is_active:
                 ended = "target_exited"

@@ -1,7 +1,7 @@
 """Live py-spy capture costs on real child processes (prints numbers, asserts nothing).
 
 1. Attach to first flame graph: ``start()`` to the first ProfileBatch in the session
-   (budget: under 2 s).
+   (budget: under 2 s); and for ``--demo``, starting the demo service to its first batch.
 2. Coverage at 100 Hz on a busy single-thread target and on a 50-thread target:
    sampling ticks received / expected over the capture (the workbench's rolling chunks),
    plus the share of wall time inside some py-spy recording, py-spy's own error count,
@@ -95,6 +95,29 @@ def first_batch_latency(repeats: int) -> list[float]:
     return out
 
 
+def demo_to_first_batch(repeats: int) -> list[tuple[float, float]]:
+    """(start_demo() seconds, start_demo() -> first py-spy batch seconds): the non-GUI part of --demo."""
+    from workbench.demo.launch import start_demo
+
+    out = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        demo = start_demo()
+        t1 = time.perf_counter()
+        session = Session()
+        seen: list[float] = []
+        session.add_listener(functools.partial(_note_profile_batch, seen))
+        handle = default_registry().load("pyspy").start(Target.from_pid(demo.pid), {}, session)
+        try:
+            while not seen and handle.status().running:
+                time.sleep(0.005)
+        finally:
+            handle.stop()
+            demo.stop()
+        out.append((t1 - t0, (seen[0] if seen else float("nan")) - t0))
+    return out
+
+
 def coverage_run(source: str, seconds: float, options: dict[str, object]) -> dict[str, float]:
     plugin = default_registry().load("pyspy")
     proc = start_target(source)
@@ -179,6 +202,11 @@ def main() -> None:
         + ", ".join(f"{x:.3f}" for x in lat)
         + ")  budget 2 s"
     )
+
+    demo = demo_to_first_batch(args.repeats)
+    start_s = statistics.median(d[0] for d in demo)
+    first_s = statistics.median(d[1] for d in demo)
+    print(f"demo: start_demo() median {start_s:.3f} s, start_demo() -> first flame graph batch median {first_s:.3f} s")
 
     for label, src, opts in (
         ("1 busy thread, blocking", HOT, {}),

@@ -375,9 +375,14 @@ class _Writer:
         fresh = known is None or b.replace or known[1] != b.sample_types
         meta = {} if fresh or known is None else dict(known[2])
         meta.update(b.meta)
-        if fresh or meta != (known[2] if known else None):
+        if fresh:
+            # what the session does too: a new Profile named by the key, default attributes
             h = _ProfileHeader(b.key, b.key, b.source, b.sample_types, 0, 0.0, None, 0, meta, ProfileLimits())
-            self._profile_row(h, replace=fresh)
+            self._profile_row(h, replace=True)
+        elif known is not None and meta != known[2]:
+            # only the metadata changed; keep attributes written by a snapshot (period, limits...)
+            self.conn.execute("UPDATE profiles SET meta = ? WHERE id = ?", (json.dumps(meta), known[0]))
+            self.profiles[b.key] = (known[0], known[1], meta)
         self._stacks(self.profiles[b.key][0], b.stacks, b.t0, b.t1)
 
     def _global_ids(self, table: FrameTable, fids: IntArray) -> IntArray:

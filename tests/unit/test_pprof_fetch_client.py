@@ -309,7 +309,7 @@ def test_preflight_reports_instead_of_raising(stub):
     s = stub({"/metrics": reply(200, "go_goroutines 3\n")})
     checks = plugin.preflight(Target.from_url(s.url))
     assert checks[0].ok and "/metrics" in checks[0].message
-    assert not checks[1].ok and checks[1].fix
+    assert checks[1].ok and "only series" in checks[1].message  # a warning, not a refusal
     down = plugin.preflight(Target.from_url(f"http://127.0.0.1:{free_port()}"))
     assert not down[0].ok and down[0].fix
 
@@ -357,3 +357,16 @@ def test_poller_stops_asking_for_sources_that_404_or_are_too_big(stub):
     second = poller.poll()
     assert not second.errors and second.requests == 1  # only /metrics is asked again
     assert len(s.hits) == hits + 1
+
+
+def test_auto_profile_on_a_metrics_only_service_records_series(stub):
+    s = stub({"/metrics": reply(200, "# TYPE go_goroutines gauge\ngo_goroutines 7\n")})
+    sess = Session()
+    h = plugin.start(Target.from_url(s.url), {"duration": 0.5, "interval": 0.2}, sess)
+    assert h.join(10)
+    h.stop()
+    assert h.status().error is None
+    assert sess.series["go.goroutines"].last() == 7
+    with pytest.raises(ProfileNotServed, match="no /debug/pprof/ index") as ei:
+        plugin.start(Target.from_url(s.url), {"profile": "cpu"}, Session())
+    assert "leave --profile out" in ei.value.fix

@@ -39,12 +39,15 @@ from .profiles import EMPTY_NOTES, KINDS, CumulativeDelta, column_indices, decod
 
 SOURCE = "pprof"
 # "leaks": the snapshots leak detection reads (heap in use, goroutines), as `workbench leaks --url` asks
-PROFILE_CHOICES = (*KINDS, "all", "leaks", "none")
+# "auto": CPU when the service serves pprof, else series only (a /metrics-only service)
+PROFILE_CHOICES = ("auto", *KINDS, "all", "leaks", "none")
 GIVE_UP_AFTER_S = 30.0  # unreachable this long: the service is gone, end the capture
 _STOP_GRACE_S = 2.0
 
 
-def _profile_kinds(choice: str) -> list[str]:
+def _profile_kinds(choice: str, endpoints: Endpoints | None = None) -> list[str]:
+    if choice == "auto":
+        return ["cpu"] if endpoints is None or endpoints.serves("cpu") else []
     if choice == "all":
         return list(KINDS)
     if choice == "none":
@@ -64,7 +67,7 @@ class PprofCapture:
         self.sink = sink
         self.url = client.base_url
         self.label = str(opts.get("label") or "")
-        self.kinds = _profile_kinds(str(opts["profile"]))
+        self.kinds = _profile_kinds(str(opts["profile"]), endpoints)
         self.started = time.time()
         duration = float(opts["duration"] or 0.0)
         self.deadline: float | None = self.started + duration if duration > 0 else None
@@ -401,7 +404,7 @@ class PprofFetchPlugin:
     title: str = "pprof-fetch: Go net/http/pprof, expvar and Prometheus metrics by URL"
     targets: frozenset[TargetKind] = frozenset({TargetKind.URL})
     options: tuple[Option, ...] = (
-        Option("profile", str, "cpu", "which profile to fetch (series are always polled)", PROFILE_CHOICES),
+        Option("profile", str, "auto", "which profile to fetch; series are always polled", PROFILE_CHOICES),
         Option("duration", float, 0.0, "seconds to capture; 0 runs until stopped"),
         Option("rate", int, 0, "CPU sampling rate; net/http/pprof always samples at 100 Hz"),
         Option("cpu_seconds", int, 5, "seconds per CPU profile request (fetched back to back)"),
@@ -428,12 +431,13 @@ class PprofFetchPlugin:
             return [Check("pprof endpoints", False, exc.message, exc.fix)]
         checks = [Check("pprof endpoints", True, f"{ep.base_url} serves {ep.summary()}")]
         if not ep.pprof_index:
+            # not a failure: series alone are worth capturing (profile=none); start() refuses a
+            # profile that is not served, with its own fix
             checks.append(
                 Check(
                     "pprof profiles",
-                    False,
-                    "no /debug/pprof/ index: only series can be read",
-                    'import _ "net/http/pprof" in the service to get profiles',
+                    True,
+                    'no /debug/pprof/ index: only series can be read (import _ "net/http/pprof" for profiles)',
                 )
             )
         return checks
@@ -443,13 +447,13 @@ class PprofFetchPlugin:
         opts = resolve_options(self, options)
         client = HttpClient(normalize_base_url(target.value), timeout_s=float(opts["timeout"]))
         ep = discover(client)
-        for kind in _profile_kinds(str(opts["profile"])):
+        for kind in _profile_kinds(str(opts["profile"]), ep):
             if not ep.serves(kind):
                 if not ep.pprof_index:
                     raise ProfileNotServed(
                         f"{client.base_url} has no /debug/pprof/ index, so no {kind} profile"
                         f" (it serves {ep.summary()})",
-                        'import _ "net/http/pprof" in the service, or record with --profile none for series only',
+                        'import _ "net/http/pprof" in the service, or leave --profile out to record its series only',
                     )
                 raise ProfileNotServed(
                     f"{client.base_url}/debug/pprof/ does not list a {kind} profile"

@@ -370,3 +370,20 @@ def test_auto_profile_on_a_metrics_only_service_records_series(stub):
     with pytest.raises(ProfileNotServed, match="no /debug/pprof/ index") as ei:
         plugin.start(Target.from_url(s.url), {"profile": "cpu"}, Session())
     assert "leave --profile out" in ei.value.fix
+
+
+def test_a_crashing_worker_is_reported_not_silent(stub, monkeypatch):
+    from workbench_builtins.pprof_fetch import capture
+
+    from workbench.errors import PluginError
+
+    def boom(resp, kind):
+        raise RuntimeError("decoder bug")
+
+    monkeypatch.setattr(capture, "decode_profile", boom)
+    s = stub({"/debug/pprof/": reply(200, INDEX, "text/html"), "/debug/pprof/heap": reply(200, b"x")})
+    h = plugin.start(Target.from_url(s.url), {"profile": "heap", "duration": 1, "profile_interval": 0.5}, Session())
+    assert h.join(10)
+    h.stop()
+    err = h.status().error
+    assert isinstance(err, PluginError) and "decoder bug" in str(err)

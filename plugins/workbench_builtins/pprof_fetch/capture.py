@@ -75,7 +75,6 @@ class PprofCapture:
         self._lock = threading.Lock()
         self._status = CaptureStatus(running=True, started=self.started)
         self._errors = 0
-        self._last_error: WorkbenchError | None = None
         self._loop_errors: dict[str, WorkbenchError] = {}  # latest problem of each worker
         self._fatal: WorkbenchError | None = None
         self._down_since: float | None = None
@@ -136,6 +135,13 @@ class PprofCapture:
         with self._lock:
             st = self._status
             st.running = any(not j.done for j in self._jobs)
+            for j in self._jobs:
+                if j.error is not None and self._fatal is None:
+                    # a bug, not the service: say so rather than let a worker vanish quietly
+                    self._fatal = PluginError(
+                        f"pprof-fetch worker {j.name} stopped: {type(j.error).__name__}: {j.error}",
+                        "report this with the service's profile; the other workers keep capturing",
+                    )
             elapsed = max(1e-9, time.time() - self.started)
             st.samples_per_s = st.samples / elapsed
             parts = [f"{self.url}: {self._cpu_profiles} CPU profiles, {self._polls} metric polls"]
@@ -193,7 +199,6 @@ class PprofCapture:
         now = time.time()
         with self._lock:
             self._errors += 1
-            self._last_error = exc
             self._loop_errors[loop] = exc
             if isinstance(exc, ServiceUnreachable):
                 if self._down_since is None:
@@ -211,7 +216,6 @@ class PprofCapture:
     def _fail(self, exc: WorkbenchError, loop: str) -> None:
         with self._lock:
             self._errors += 1
-            self._last_error = exc
             self._loop_errors[loop] = exc
             if self._fatal is None:
                 self._fatal = exc

@@ -51,10 +51,14 @@ def decode_profile(resp: Response, kind: str) -> Profile:
     except LimitExceeded:
         raise
     except FormatError as exc:
-        raise CorruptProfile(
-            f"{resp.requested_url or resp.url}: the {kind} profile does not decode ({exc.message})",
-            "the answer was cut off or is not pprof; retrying, or check what serves this URL",
-        ) from None
+        detail = exc.message
+    except (ValueError, IndexError, OverflowError) as exc:
+        # the body is untrusted: a decoder slip on hostile bytes is still "not a profile"
+        detail = f"{type(exc).__name__}: {exc}"
+    raise CorruptProfile(
+        f"{resp.requested_url or resp.url}: the {kind} profile does not decode ({detail})",
+        "the answer was cut off or is not pprof; retrying, or check what serves this URL",
+    )
 
 
 def column_indices(profile: Profile, names: tuple[str, ...]) -> list[int] | None:

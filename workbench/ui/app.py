@@ -5,12 +5,12 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QApplication
 
 from ..capture.api import Target
 from ..capture.worker import Job
 from ..errors import WorkbenchError
+from .jobs import JobRelay
 from .main_window import MainWindow
 
 APP_NAME = "Profiling Workbench"
@@ -25,17 +25,13 @@ def application() -> QApplication:
     return app  # type: ignore[return-value]
 
 
-class _Relay(QObject):
-    done = Signal(object)
-
-
 class DemoAttach:
     """Starts the bundled demo service off the GUI thread, then attaches py-spy + procstats."""
 
     def __init__(self, win: MainWindow) -> None:
         self.win = win
         self.handle: Any = None
-        self._relay = _Relay()
+        self._relay = JobRelay()
         self._relay.done.connect(self._started)
 
     def start(self) -> None:
@@ -43,7 +39,7 @@ class DemoAttach:
 
         self.win.capture.status.setText("starting the demo service…")
         job: Job[Any] = Job(lambda j: start_demo(), name="demo")
-        job.on_done(self._relay.done.emit)
+        job.on_done(self._relay.deliver)
         job.start()
 
     def _started(self, job: Job[Any]) -> None:
@@ -81,3 +77,5 @@ def run_gui(files: list[str], demo: bool = False) -> int:
         win.capture.stop_all_blocking()
         if attach is not None:
             attach.stop()
+        win.close()
+        win.deleteLater()

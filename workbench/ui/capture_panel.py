@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -31,6 +31,8 @@ from ..capture.api import CaptureHandle, CapturePlugin, Option, Sink, Target, re
 from ..capture.registry import PluginEntry, PluginRegistry
 from ..capture.worker import Job
 from ..errors import CaptureError, WorkbenchError
+from .jobs import JobRelay
+from .text import plain_tooltip
 
 
 def option_widget(opt: Option) -> QWidget:
@@ -54,7 +56,7 @@ def option_widget(opt: Option) -> QWidget:
         w.setValue(float(opt.default or 0.0))
     else:
         w = QLineEdit("" if opt.default is None else str(opt.default))
-    w.setToolTip(opt.help)
+    w.setToolTip(plain_tooltip(opt.help) if opt.help else "")
     return w
 
 
@@ -88,10 +90,6 @@ class Running:
     reported_error: bool = False
 
 
-class _Relay(QObject):
-    done = Signal(object)
-
-
 class CapturePanel(QWidget):
     """Emits ``error`` for the banner and ``started``/``stopped`` for the window."""
 
@@ -107,7 +105,7 @@ class CapturePanel(QWidget):
         self.controls: dict[str, PluginControls] = {}
         self.running: list[Running] = []
         self._pending: Job[Any] | None = None
-        self._relay = _Relay()
+        self._relay = JobRelay()
         self._relay.done.connect(self._on_job)
         self.target_label = QLabel("target: none (pick a process or enter a URL)")
         self.target_label.setWordWrap(True)
@@ -258,7 +256,7 @@ class CapturePanel(QWidget):
 
     def _submit(self, job: Job[Any]) -> None:
         self._pending = job
-        job.on_done(self._relay.done.emit)
+        job.on_done(self._relay.deliver)
         job.start()
 
     def _on_job(self, job: Job[Any]) -> None:

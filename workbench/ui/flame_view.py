@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -32,6 +32,7 @@ from ..errors import WorkbenchError
 from ..model.profile import Profile
 from .flame_colors import COLOR_DIFF, COLOR_PACKAGE, COLOR_RUNTIME
 from .flamegraph import FLAME, ICICLE, FlameGraphWidget
+from .jobs import JobRelay
 
 SYNC_LIMIT = 20_000  # transforms of smaller profiles run inline: cheaper than a thread hop
 
@@ -64,12 +65,6 @@ def apply_transform(profile: Profile, t: Transform, job: Job[object] | None = No
     return p, None
 
 
-class _Relay(QObject):
-    """Carries a finished job from its thread to the GUI thread (queued signal)."""
-
-    done = Signal(object)
-
-
 def _scroller(canvas: FlameGraphWidget) -> QScrollArea:
     sa = QScrollArea()
     sa.setWidgetResizable(True)
@@ -91,8 +86,9 @@ class FlameGraphView(QWidget):
         self.delta: np.ndarray | None = None
         self.transform = Transform()
         self._jobs = LatestOnly()
-        self._relay = _Relay()
+        self._relay = JobRelay()
         self._relay.done.connect(self._on_job_done)
+        self._job_keep_zoom: tuple[int, bool] = (-1, True)  # (pending job id, keep its zoom)
         self.canvas = FlameGraphWidget()
         self.callee_canvas = FlameGraphWidget()
         self.callee_canvas.set_orientation(ICICLE)
@@ -252,7 +248,7 @@ class FlameGraphView(QWidget):
         crumbs = self.canvas.breadcrumb()
         for i, (node, label) in enumerate(crumbs):
             b = QToolButton()
-            b.setText(label if len(label) <= 40 else label[:39] + "…")
+            b.setText((label if len(label) <= 40 else label[:39] + "…").replace("&", "&&"))  # & is a mnemonic
             b.setAutoRaise(True)
             b.setEnabled(i < len(crumbs) - 1)
             b.clicked.connect(lambda _c=False, n=node: self.canvas.zoom_to_node(n) if n else self.canvas.reset_zoom())
@@ -293,6 +289,7 @@ class FlameGraphView(QWidget):
     def _run_transform(self, keep_zoom: bool) -> None:
         src = self.source
         t = self.transform
+        self._job_keep_zoom = (-1, keep_zoom)  # whatever runs now supersedes a pending job
         if src is None:
             self._show(None, None, keep_zoom)
             return
@@ -308,15 +305,14 @@ class FlameGraphView(QWidget):
             self._show(main, callee, keep_zoom)
             return
         job: Job[object] = Job(lambda j: apply_transform(src, t, j), name="transform")
-        job.on_done(lambda j: self._relay.done.emit((j, keep_zoom)))
+        job.on_done(self._relay.deliver)
+        self._job_keep_zoom = (job.id, keep_zoom)
         self._jobs.submit("transform", job)
 
-    def _on_job_done(self, payload: object) -> None:
-        job: Job[tuple[Profile, Profile | None]]
-        keep_zoom: bool
-        job, keep_zoom = payload  # type: ignore[misc]
-        if not self._jobs.is_current("transform", job):
-            return  # a newer request superseded this one
+    def _on_job_done(self, job: Job[tuple[Profile, Profile | None]]) -> None:
+        job_id, keep_zoom = self._job_keep_zoom
+        if job.id != job_id or not self._jobs.is_current("transform", job):
+            return  # a newer request (a job, or an inline result) superseded this one
         if job.error is not None:
             err = job.error
             self.error.emit(err if isinstance(err, WorkbenchError) else WorkbenchError(str(err), "see the log"))

@@ -32,6 +32,7 @@ from ..analysis.layout import (
 )
 from ..model.profile import Profile
 from .flame_colors import COLOR_DIFF, COLOR_PACKAGE, FramePaletteCache, diff_index, palette
+from .text import plain_tooltip
 from .units import format_value
 
 ROW_H = 18
@@ -82,6 +83,7 @@ class FlameGraphWidget(QWidget):
         self._dragged = False
         self.paint_count = 0  # paintEvents run, for tests and benchmarks
         self.boxes_drawn = 0  # boxes drawn over the widget's life
+        self._brush_cache: dict[str, list[QBrush]] = {}
         self._font = QFont(self.font())
         self._font.setPointSizeF(max(7.0, self._font.pointSizeF() * 0.9))
 
@@ -330,7 +332,7 @@ class FlameGraphWidget(QWidget):
                 text = self.hover_text(self.hover_node)
             self.hoverChanged.emit(text)
             if text:
-                QToolTip.showText(ev.globalPosition().toPoint(), text, self)
+                QToolTip.showText(ev.globalPosition().toPoint(), plain_tooltip(text), self)
             else:
                 QToolTip.hideText()
             self.update()
@@ -381,18 +383,34 @@ class FlameGraphWidget(QWidget):
         super().keyPressEvent(ev)
 
     # ------------------------------------------------------------------ paint
-    def _palette_index(self, nodes: np.ndarray) -> tuple[np.ndarray, list[QColor]]:
+    def _palette_index(self, nodes: np.ndarray) -> tuple[np.ndarray, list[QBrush]]:
         p = self.profile
         assert p is not None
         if self.color_mode == COLOR_DIFF and self.delta is not None:
             idx = diff_index(self.delta[np.maximum(nodes, 0)])
-            pal = palette(COLOR_DIFF)
+            mode = COLOR_DIFF
         else:
             table = self._colors.get(p.frames, self.color_mode)
             fr = p.frame[np.maximum(nodes, 0)].astype(np.int64)
             idx = np.where(fr >= 0, table[np.maximum(fr, 0)] if len(table) else 0, 0)
-            pal = palette(self.color_mode if self.color_mode != COLOR_DIFF else COLOR_PACKAGE)
-        return idx.astype(np.int64), [QColor(*c) for c in pal]
+            mode = self.color_mode if self.color_mode != COLOR_DIFF else COLOR_PACKAGE
+        return idx.astype(np.int64), self._brushes(mode)
+
+    def _brushes(self, mode: str) -> list[QBrush]:
+        """Brush slots per palette, built once: normal, faded (search misses), match, context, "(n more)"."""
+        cached = self._brush_cache.get(mode)
+        if cached is not None:
+            return cached
+        colors = [QColor(*c) for c in palette(mode)]
+        faded = [QColor(c).lighter(135) for c in colors]
+        for c in faded:
+            c.setAlpha(110)
+        brushes = [QBrush(c) for c in colors] + [QBrush(c) for c in faded]
+        brushes.append(QBrush(QColor(230, 60, 230)))  # search match
+        brushes.append(QBrush(QColor(200, 200, 200)))  # zoom context (ancestors)
+        brushes.append(QBrush(QColor(150, 150, 150), Qt.BrushStyle.BDiagPattern))  # (n more)
+        self._brush_cache[mode] = brushes
+        return brushes
 
     def paintEvent(self, ev) -> None:
         self.paint_count += 1
@@ -426,8 +444,8 @@ class FlameGraphWidget(QWidget):
         x0 = np.maximum(xs, 0.0)
         x1 = np.minimum(xs + ws, W)
         real = v.node >= 0
-        pidx, colors = self._palette_index(v.node)
-        n_pal = len(colors)
+        pidx, brushes = self._palette_index(v.node)
+        n_pal = (len(brushes) - 3) // 2
         # palette slots: n_pal normal, then faded (search active, not matched), match, context
         slot = pidx.copy()
         if self._node_match is not None:
@@ -436,15 +454,6 @@ class FlameGraphWidget(QWidget):
             slot = np.where(matched, 2 * n_pal, pidx + n_pal)
         slot = np.where(v.context, 2 * n_pal + 1, slot)
         slot = np.where(real, slot, 2 * n_pal + 2)
-        faded = [QColor(c).lighter(135) for c in colors]
-        for c in faded:
-            c.setAlpha(110)
-        ctx = QColor(200, 200, 200)
-        brushes = [QBrush(c) for c in colors] + [QBrush(c) for c in faded]
-        brushes.append(QBrush(QColor(230, 60, 230)))  # search match
-        brushes.append(QBrush(ctx))
-        more_brush = QBrush(QColor(150, 150, 150), Qt.BrushStyle.BDiagPattern)
-        brushes.append(more_brush)
         # no outline (pens cost ~2x in the raster engine); a 1 px gap separates boxes instead
         painter.setPen(Qt.PenStyle.NoPen)
         sel = idx_all

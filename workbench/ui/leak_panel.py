@@ -6,6 +6,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QStackedWidget, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
 from ..model.findings import Finding
+from .text import plain_tooltip
 
 EMPTY_TEXT = (
     "No leak findings in this session.\n\n"
@@ -72,6 +73,6 @@ class LeakPanel(QWidget):
                 tip = f.evidence
                 if f.stack:
                     tip += "\n\nfilled by:\n" + "\n".join(f.stack[-30:])
-                item.setToolTip(tip)
+                item.setToolTip(plain_tooltip(tip))
                 self.table.setItem(r, c, item)
         self.table.resizeColumnsToContents()

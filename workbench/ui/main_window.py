@@ -12,7 +12,7 @@ import os
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
@@ -39,6 +39,7 @@ from ..model.session import Session
 from .banner import ErrorBanner
 from .capture_panel import CapturePanel
 from .flame_view import FlameGraphView
+from .jobs import JobRelay
 from .leak_panel import LeakPanel
 from .targets import TargetPicker
 from .timeline import TimelineView
@@ -55,10 +56,6 @@ EXPORT_FILTER = (
     "SVG flame graph (*.svg);;speedscope (*.speedscope.json);;pprof (*.pb.gz);;collapsed stacks (*.collapsed);;"
     "PNG image of the flame graph (*.png);;CSV of the visible series (*.csv)"
 )
-
-
-class _Relay(QObject):
-    done = Signal(object)
 
 
 def normalised_delta(base_total: np.ndarray, new_total: np.ndarray) -> np.ndarray:
@@ -92,7 +89,7 @@ class MainWindow(QMainWindow):
         self.current: Profile | None = None  # the profile the views show (after any cut)
         self.diff_active = False  # a diff is on screen: live updates must not replace it
         self._jobs = LatestOnly()
-        self._relay = _Relay()
+        self._relay = JobRelay()
         self._relay.done.connect(self._on_job)
         self._handlers: dict[int, tuple[str, Any]] = {}
 
@@ -297,7 +294,7 @@ class MainWindow(QMainWindow):
         job: Job[Any] = Job(fn, name=purpose)
         self._handlers[job.id] = (purpose, on_done)
         self._jobs_by_id[job.id] = job
-        job.on_done(self._relay.done.emit)
+        job.on_done(self._relay.deliver)
         self._jobs.submit(purpose, job)
         self._update_busy()
         return job

@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 
 import psutil
-from PySide6.QtCore import QObject, QSettings, Qt, Signal
+from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -26,6 +26,8 @@ from PySide6.QtWidgets import (
 from ..capture.api import Target
 from ..capture.worker import Job, LatestOnly
 from ..errors import WorkbenchError
+from .jobs import JobRelay
+from .text import plain_tooltip
 
 MAX_RECENT = 10
 MAX_PROCESSES = 2000  # a bounded list even on a busy host
@@ -65,10 +67,6 @@ def list_processes(job: Job[list[ProcessRow]] | None = None) -> list[ProcessRow]
         if len(rows) >= MAX_PROCESSES:
             break
     return rows
-
-
-class _Relay(QObject):
-    done = Signal(object)
 
 
 class TargetPicker(QWidget):
@@ -113,7 +111,7 @@ class TargetPicker(QWidget):
         lay.addLayout(url_row)
         lay.addWidget(self.recent)
         self._jobs = LatestOnly()
-        self._relay = _Relay()
+        self._relay = JobRelay()
         self._relay.done.connect(self._on_listed)
         self._load_recent()
 
@@ -121,7 +119,7 @@ class TargetPicker(QWidget):
     def refresh(self) -> None:
         self.status.setText("listing processes…")
         job: Job[list[ProcessRow]] = Job(list_processes, name="processes")
-        job.on_done(self._relay.done.emit)
+        job.on_done(self._relay.deliver)
         self._jobs.submit("processes", job)
 
     def _on_listed(self, job: Job[list[ProcessRow]]) -> None:
@@ -136,7 +134,8 @@ class TargetPicker(QWidget):
             item = QTreeWidgetItem([str(r.pid), r.name, r.runtime, r.user])
             item.setData(0, Qt.ItemDataRole.UserRole, r.pid)
             item.setData(0, Qt.ItemDataRole.DisplayRole, r.pid)  # numeric sort
-            item.setToolTip(1, r.cmdline)
+            item.setToolTip(1, plain_tooltip(r.cmdline))
+            item.setData(1, Qt.ItemDataRole.UserRole, r.cmdline)
             self.tree.addTopLevelItem(item)
         self.tree.setSortingEnabled(True)
         self.tree.sortByColumn(2, Qt.SortOrder.AscendingOrder)
@@ -147,7 +146,8 @@ class TargetPicker(QWidget):
         needle = text.strip().lower()
         for i in range(self.tree.topLevelItemCount()):
             item = self.tree.topLevelItem(i)
-            hay = " ".join(item.text(c) for c in range(4)).lower() + " " + item.toolTip(1).lower()
+            cmd = str(item.data(1, Qt.ItemDataRole.UserRole) or "")
+            hay = " ".join(item.text(c) for c in range(4)).lower() + " " + cmd.lower()
             item.setHidden(bool(needle) and needle not in hay)
 
     # -------------------------------------------------------------- picking

@@ -63,7 +63,8 @@ def _frames(shared: Any, limits: ReadLimits) -> tuple[FrameTable, npt.NDArray[np
             raise _bad(f"shared frame {i} has no name")
         file = fr.get("file") or ""
         line = fr.get("line") or 0
-        if not isinstance(file, str) or not isinstance(line, int | float):
+        # line numbers end up in int64/int32 fields (pprof, the model): finite and in range only
+        if not isinstance(file, str) or not isinstance(line, int | float) or not 0 <= line < 2**31:
             raise _bad(f"shared frame {i} has a malformed file or line")
         ids[i] = table.intern(Frame(fr["name"], file, int(line), runtime=_runtime_of(file, bool(line))))
     return table, ids
@@ -88,7 +89,7 @@ def read_speedscope(data: bytes, limits: ReadLimits | None = None) -> list[Profi
         if not isinstance(prof, dict):
             raise _bad(f"profile {pi} is not an object")
         unit = prof.get("unit", "none")
-        if unit not in _UNITS:
+        if not isinstance(unit, str) or unit not in _UNITS:
             raise _bad(f"profile {pi} has unknown unit {str(unit)[:40]!r}")
         st, factor = _UNITS[unit]
         kind = prof.get("type")

@@ -43,6 +43,28 @@ def memray_version() -> str:
     return version("memray")
 
 
+def _launcher_prefix(root_first: list[tuple[str, str, int]]) -> int:
+    """How many root frames belong to ``memray run`` itself (its CLI and runpy), not the program.
+
+    memray's own reporters hide these too; they sit above every stack and say nothing.
+    Only a leading run is dropped, so the program's own frames are never touched.
+    """
+    n = 0
+    for _fn, file, _line in root_first:
+        norm = file.replace("\\", "/")
+        if (
+            norm.endswith("/bin/memray")
+            or "/memray/commands/" in norm
+            or "/memray/__main__" in norm
+            or norm == "<frozen runpy>"
+            or norm.endswith("/runpy.py")
+        ):
+            n += 1
+            continue
+        break
+    return n if n < len(root_first) else 0
+
+
 def _fix_for(message: str) -> str:
     if "incompatible with this version" in message:
         return (
@@ -63,7 +85,9 @@ def _stacks_from_records(
     cut = 0
     for rec in records:
         trace = rec.hybrid_stack_trace(max_stacks=max_depth) if native else rec.stack_trace(max_stacks=max_depth)
-        ids = [table.intern(frame_of(fn, file, line)) for fn, file, line in reversed(trace)]
+        root_first = trace[::-1]
+        skip = _launcher_prefix(root_first) if len(trace) < max_depth else 0
+        ids = [table.intern(frame_of(fn, file, line)) for fn, file, line in root_first[skip:]]
         if len(trace) >= max_depth:
             # probably deeper than we asked for: the root side is gone, say so at the root
             if trunc_id < 0:

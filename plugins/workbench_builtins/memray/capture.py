@@ -289,6 +289,11 @@ class MemrayCapture:
             if reason == "target_exited":
                 text = f"target PID {self.pid} exited; the memory captured so far is kept"
                 self._set_error(TargetExited(text, "restart the target and attach again to continue"))
+            elif reason == "tracker_stopped":
+                text += (
+                    ": memray tracking in the target was ended from elsewhere (another memray attach or "
+                    "`memray detach`); the memory captured so far is kept"
+                )
             elif ended.get("detach_error"):
                 text += f"; memray could not be deactivated in the target: {ended['detach_error']}"
             else:

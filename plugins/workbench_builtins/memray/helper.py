@@ -247,9 +247,7 @@ def _detach(pid: int, state: State) -> str:
     from memray._errors import MemrayCommandError
     from memray.commands.attach import PAYLOAD, AttachCommand, recvall
 
-    try:
-        os.kill(pid, 0)
-    except OSError:
+    if not _alive(pid):
         return "target has exited"
     cmd = AttachCommand()
     state.phase = "detach"
@@ -273,13 +271,15 @@ def _detach(pid: int, state: State) -> str:
 
 
 def _alive(pid: int) -> bool:
+    """Running (a zombie, exited but not yet reaped by its parent, counts as gone)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read()
+    except FileNotFoundError:
         return False
     except OSError:
         return True
-    return True
+    return stat.rpartition(b")")[2][:3].strip() not in (b"Z", b"X")
 
 
 def _nudge(pid: int) -> None:
@@ -381,7 +381,9 @@ def run(args: argparse.Namespace) -> int:
             time.sleep(min(args.interval, 1.0))
         while not state.stop.wait(args.interval):
             if not reader.is_active:
-                ended = "target_exited"
+                # memray closed the stream: the target exited, or someone else (another
+                # attach, `memray detach`) ended this tracker
+                ended = "target_exited" if not _alive(args.pid) else "tracker_stopped"
                 break
             emit(snapshot(reader, frames, cache, args))
             if args.duration > 0 and time.monotonic() - started >= args.duration:
@@ -392,9 +394,14 @@ def run(args: argparse.Namespace) -> int:
     finally:
         detach_error = ""
         detached = False
-        if ended != "target_exited" and reader.is_active:
-            detach_error = _detach(args.pid, state)
-            detached = not detach_error
+        if ended in ("stopped", "duration"):
+            if not _alive(args.pid):
+                ended = "target_exited"
+            elif not reader.is_active:
+                ended = "tracker_stopped"
+            else:
+                detach_error = _detach(args.pid, state)
+                detached = not detach_error
         state.phase = "start"
         with contextlib.suppress(Exception):
             reader_cm.__exit__(None, None, None)

@@ -113,12 +113,22 @@ def test_zoom_search_hover_and_reset(page: Any, tmp_path: Path) -> None:
     assert page.errors == []
 
 
-def test_search_from_url_parameter(page: Any, tmp_path: Path) -> None:
+def test_view_is_kept_in_the_url(page: Any, tmp_path: Path) -> None:
     svg = tmp_path / "sample.svg"
     write_svg(sample_profile(), svg)
+    parse = _frame_index(svg, "parse ")
     page.goto(svg.as_uri() + "?s=main")
     page.wait_for_function("window.flamegraph !== undefined")
     assert page.locator("#matched").text_content() == "Matched: 87.5%"
+    _rect(page, parse).click()
+    assert f"x={parse}" in page.url and "s=main" in page.url
+    page.reload()  # a link to this URL shows the same view
+    page.wait_for_function("window.flamegraph !== undefined")
+    assert _rect(page, parse).get_attribute("width") == "1180.0"
+    assert page.locator("#matched").text_content() == "Matched: 87.5%"
+    page.locator("#unzoom").click()
+    page.locator("#search").click()  # "Reset Search"
+    assert "?" not in page.url
     assert page.errors == []
 
 

@@ -1,8 +1,9 @@
 """Interactive, self-contained SVG flame graph export (the flamegraph.pl / inferno kind).
 
 The file opens in any browser with no network: click a frame to zoom, "Reset Zoom",
-"Search" (regex or substring) with "Matched: x%", hover details. Without script (an
-``<img>`` tag, a PR preview) it still shows every box, label and ``<title>`` tooltip.
+"Search" (regex or substring) with "Matched: x%", hover details; the view is kept in the
+address (``?x=<box>&s=<term>``) so a link reopens it. Without script (an ``<img>`` tag,
+a PR preview) it still shows every box, label and ``<title>`` tooltip.
 
 Names come from profiled programs and are untrusted. Every piece of markup goes
 through ``_SvgWriter``, whose tag and attribute names are fixed identifiers and whose

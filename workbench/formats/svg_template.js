@@ -125,6 +125,7 @@
     }
     if (i === 0) unzoomBtn.classList.add("hide");
     else unzoomBtn.classList.remove("hide");
+    remember("x", i === 0 ? null : String(i));
   }
 
   function compile(term) {
@@ -143,6 +144,7 @@
     matchedTxt.textContent = " ";
     searchBtn.classList.remove("show");
     searchBtn.textContent = "Search";
+    remember("s", null);
   }
 
   // Highlight boxes whose label matches; "Matched" is the share of the total covered by
@@ -177,7 +179,23 @@
     matchedTxt.textContent = "Matched: " + pct.toFixed(1) + "%";
     searchBtn.classList.add("show");
     searchBtn.textContent = "Reset Search";
+    remember("s", searchTerm);
     return pct;
+  }
+
+  // Keep zoom (?x=box index) and search (?s=term) in the address, so a link or a reload
+  // shows the same view. Some browsers refuse history changes on file:// pages: then the
+  // view just is not remembered.
+  function remember(key, value) {
+    try {
+      var params = new URLSearchParams(window.location.search);
+      if (value === null) params.delete(key);
+      else params.set(key, value);
+      var query = params.toString();
+      window.history.replaceState(null, "", window.location.pathname + (query ? "?" + query : ""));
+    } catch (e) {
+      /* not remembered */
+    }
   }
 
   function askSearch() {
@@ -266,6 +284,8 @@
       }
     });
     var params = new URLSearchParams(window.location.search);
+    var x = parseInt(params.get("x") || "0", 10);
+    if (x > 0 && x < N) zoom(x);
     if (params.get("s")) search(params.get("s"));
     // A small API for automation and tests: the same actions the buttons perform.
     window.flamegraph = {

@@ -285,3 +285,27 @@ def test_writer_rejects_non_name_tags_and_attributes() -> None:
             w.element("rect", {bad: "1"})
     with pytest.raises(ValueError):
         w.cdata("x ]]> y")
+
+
+def test_convert_to_svg_loads_no_qt_or_heavy_modules(tmp_path: Path) -> None:
+    """The benchmark budget is whole-command time: keep Qt, protobuf, SQLite, numpy.ma out."""
+    import subprocess
+    import sys
+
+    src = tmp_path / "in.collapsed"
+    src.write_text("main (app.py:3);parse (app.py:10) 5\nmain (app.py:3);eval (app.py:20) 2\n", encoding="utf-8")
+    code = (
+        "import sys\n"
+        "from workbench.cli.main import main\n"
+        "rc = main(['convert', sys.argv[1], sys.argv[2]])\n"
+        "heavy = {'PySide6', 'pyqtgraph', 'shiboken6', 'google', 'sqlite3', 'numpy.ma', 'memray', 'psutil'}\n"
+        "print(rc, sorted(m for m in sys.modules if m in heavy or m.split('.')[0] in heavy))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(src), str(tmp_path / "out.svg")],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    assert out.stdout.strip() == "0 []", out.stdout + out.stderr

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,9 +60,15 @@ def _by_extension(path: str) -> str | None:
 
 
 def _sniff(head: bytes) -> str | None:
-    """Tell the format from the first bytes of a file (gzip is assumed to be pprof)."""
+    """Tell the format from the first bytes of a file (gzip is pprof unless it holds text we know)."""
     if head.startswith(_GZIP_MAGIC):
-        return "pprof"
+        # look inside (at most _SNIFF_BYTES of output): gzipped collapsed or speedscope exist too
+        try:
+            inner = zlib.decompressobj(31).decompress(head, _SNIFF_BYTES)
+        except zlib.error:
+            inner = b""
+        found = _sniff(inner) if inner and not inner.startswith(_GZIP_MAGIC) else None
+        return found if found in ("collapsed", "speedscope") else "pprof"
     if head.startswith(_SQLITE_MAGIC):
         return "wbs"
     if head.startswith(_MEMRAY_MAGIC) or head.startswith(_LZ4_FRAME_MAGIC):

@@ -239,3 +239,18 @@ def test_prune_ignores_nodes_a_filter_left_empty():
     (marker,) = [k for k in got if "more" in k]
     assert marker.startswith("main;(2 more,")  # the two emptied branches are not counted
     assert stacks_of(prune(f, 7)) == stacks_of(f)
+
+
+def test_diff_frame_tables():
+    p = make({"main;a": 1, "main;b": 2}, t=[1, 2])
+    d = diff(p.cut(0, 1.5), p.cut(1.5, 3))
+    assert d.profile.frames is p.frames  # windows of one profile: no re-interning
+    other = make({"main;a": 5})
+    for i in range(1000):
+        other.frames.intern(Frame(f"unused{i}"))
+    d = diff(other, p)
+    assert len(d.profile.frames) == 3 and len(p.frames) == 3
+    names = {d.profile.frames[int(d.profile.frame[n])].function: n for n in range(1, d.profile.n_nodes)}
+    assert d.scale[0] == 5 / 3  # new scaled to the base's total, as pprof -normalize
+    assert np.isclose(d.delta_total[names["a"], 0], 5 / 3 - 5)
+    assert np.isclose(d.delta_total[names["b"], 0], 2 * 5 / 3)

@@ -14,7 +14,7 @@ import numpy.typing as npt
 
 from ..model.frames import FrameTable
 from ..model.profile import Profile, StackSet
-from .treeops import AnalysisError, subtree_sums
+from .treeops import AnalysisError, subtree_sums, with_table
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -60,12 +60,14 @@ def _skeleton(ss: StackSet) -> StackSet:
 def diff(base: Profile, new: Profile, normalize: bool = True) -> DiffResult:
     _check_compatible(base, new)
     k = len(new.sample_types)
-    out = Profile(new.sample_types, name=f"{new.name} vs {base.name}", source=new.source, frames=FrameTable())
+    # two windows of one profile share its table; otherwise a fresh one with just the used frames
+    table = new.frames if base.frames is new.frames else FrameTable()
+    out = Profile(new.sample_types, name=f"{new.name} vs {base.name}", source=new.source, frames=table)
     out.limits = new.limits
     out.default_sample_type = new.default_sample_type
     out.period, out.period_type = new.period, new.period_type
-    b_ss = base.to_stackset()
-    n_ss = new.to_stackset()
+    b_ss = with_table(base.to_stackset(), table)
+    n_ss = with_table(new.to_stackset(), table)
     # build the union shape with zero values first, then place each side's values
     b_leaves = out.add_stackset(_skeleton(b_ss))
     n_leaves = out.add_stackset(_skeleton(n_ss))

@@ -80,6 +80,15 @@ def concat_stacks(a: StackSet, b: StackSet) -> StackSet:
     return StackSet(a.table, np.concatenate([a.frames, b.frames]), offsets, np.concatenate([a.values, b.values]))
 
 
+def with_table(ss: StackSet, table: FrameTable) -> StackSet:
+    """``ss`` re-expressed in ``table``, interning only the frames it uses (not its whole table)."""
+    if ss.table is table:
+        return ss
+    used, inv = np.unique(ss.frames, return_inverse=True)
+    ids = np.fromiter((table.intern(ss.table[int(f)]) for f in used), dtype=np.int64, count=len(used))
+    return StackSet(table, ids[inv.reshape(-1)], ss.offsets, ss.values)
+
+
 def path_any(profile: Profile, flag: BoolArray) -> BoolArray:
     """For each node: is ``flag`` true on the node or any ancestor? Pointer jumping, no recursion."""
     out = flag.copy()

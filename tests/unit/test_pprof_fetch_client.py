@@ -387,3 +387,32 @@ def test_a_crashing_worker_is_reported_not_silent(stub, monkeypatch):
     h.stop()
     err = h.status().error
     assert isinstance(err, PluginError) and "decoder bug" in str(err)
+
+
+def test_gc_pauses_never_mix_the_exact_ring_with_prometheus_means(stub):
+    from workbench_builtins.pprof_fetch.memstats import RING
+    from workbench_builtins.pprof_fetch.poller import MetricsPoller
+
+    calls = {"heap": 0, "metrics": 0}
+
+    def heap_text(req):
+        calls["heap"] += 1
+        n = 10 * calls["heap"]
+        ring = " ".join(str(1000 * (i + 1)) for i in range(RING))
+        text = f"# runtime.MemStats\n# HeapInuse = 4096\n# PauseNs = [{ring}]\n# PauseEnd = [{' '.join(['0'] * RING)}]\n# NumGC = {n}\n"
+        reply(200, text)(req)
+
+    def metrics(req):
+        calls["metrics"] += 1
+        n = 10 * calls["metrics"]
+        reply(200, f"go_gc_duration_seconds_sum {n * 0.001}\ngo_gc_duration_seconds_count {n}\n")(req)
+
+    index = "<a href='heap?debug=1'>heap</a>"
+    s = stub({"/debug/pprof/": reply(200, index, "text/html"), "/debug/pprof/heap": heap_text, "/metrics": metrics})
+    client = HttpClient(s.url)
+    poller = MetricsPoller(client, discover(client), lambda n: n, target=s.url, heap_text_every_s=3600)
+    pauses = []
+    for _ in range(3):
+        pauses += [p for p in poller.poll().points if p.name == "go.gc.pause_ns"]
+    assert calls["heap"] == 1 and calls["metrics"] == 4  # discovery + 3 polls
+    assert pauses == []  # the ring's first sight is a baseline; /metrics means are not added on top

@@ -134,8 +134,9 @@ class MetricsPoller:
                 if snap.gc_count is not None and snap.gc_pause_sum_s is not None:
                     prev = self._prev_gc
                     self._prev_gc = (snap.gc_count, snap.gc_pause_sum_s)
-                    # only without a pause ring: the mean pause of the GCs since the last poll
-                    if memstats is None and prev is not None and snap.gc_count > prev[0]:
+                    # only when no pause ring was ever seen (it is exact; mixing both would count
+                    # a GC twice): the mean pause of the GCs since the last poll
+                    if self.gc.last_num_gc is None and prev is not None and snap.gc_count > prev[0]:
                         mean_s = (snap.gc_pause_sum_s - prev[1]) / (snap.gc_count - prev[0])
                         add([SeriesPoint(name("go.gc.pause_ns"), t, max(0.0, mean_s) * 1e9, "ns")])
                 for pool in snap.pools:

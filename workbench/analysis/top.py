@@ -41,8 +41,11 @@ def frame_groups(profile: Profile, granularity: Granularity) -> IntArray:
     if granularity != "function":
         raise AnalysisError(f"unknown granularity {granularity!r}", "use 'frame' or 'function'")
     first: dict[tuple[str, str], int] = {}
-    out = np.empty(n, dtype=np.int64)
-    for fid, fr in enumerate(profile.frames):
+    out = np.arange(n, dtype=np.int64)
+    table = profile.frames
+    # only the frames this profile uses: a shared live table can hold far more
+    for fid in np.unique(profile.frame[1:]).tolist():
+        fr = table[fid]
         out[fid] = first.setdefault((fr.function, fr.file), fid)
     return out
 

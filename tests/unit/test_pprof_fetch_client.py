@@ -416,3 +416,17 @@ def test_gc_pauses_never_mix_the_exact_ring_with_prometheus_means(stub):
         pauses += [p for p in poller.poll().points if p.name == "go.gc.pause_ns"]
     assert calls["heap"] == 1 and calls["metrics"] == 4  # discovery + 3 polls
     assert pauses == []  # the ring's first sight is a baseline; /metrics means are not added on top
+
+
+def test_redirect_to_a_login_page_on_the_same_host_is_named(stub):
+    s = stub(
+        {
+            "/debug/pprof/heap": reply(302, "", headers={"Location": "/login?next=/debug/pprof/heap"}),
+            "/login": reply(200, LOGIN, "text/html"),
+        }
+    )
+    resp = HttpClient(s.url).get("/debug/pprof/heap")
+    assert resp.redirected
+    with pytest.raises(NotAProfile, match=r"redirected to .*/login") as ei:
+        decode_profile(resp, "heap")
+    one_line(ei.value)

@@ -3,6 +3,7 @@
 1. Injection pause as the target feels it: a thread in the target sleeps 1 ms in a loop
    and reports the largest gap between wake-ups per 250 ms window; the largest gap
    around the injection, minus the baseline, is the pause. Also gdb's own timings.
+   Anchor: pyrasite's gdb command line on the same target, same ticker.
 2. Census cost versus heap size: one full census (budget lifted) at N user objects,
    and what the default 50 ms budget does on the same heap (partial, resumed).
 3. Steady-state overhead at the default settings: the agent thread's CPU share and the
@@ -28,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from workbench_builtins.agent import plugin  # noqa: E402
+from workbench_builtins.agent.inject import inject  # noqa: E402
 
 from workbench.capture.api import Target  # noqa: E402
 from workbench.model.session import Session  # noqa: E402
@@ -109,6 +111,16 @@ def rate(ws: list[dict[str, float]]) -> float:
     return sum(w["ops"] for w in ws) / max(1e-9, sum(w["dt"] for w in ws))
 
 
+def pyrasite_anchor(pid: int) -> float:
+    """The anchor: pyrasite's own gdb command line (full symbols, calls wherever the process stopped)."""
+    cmd = ["gdb", "-nx", "-p", str(pid), "-batch", "-iex", "set debuginfod enabled off"]
+    cmd += ["-eval-command=call (int)PyGILState_Ensure()", '-eval-command=call (int)PyRun_SimpleString("0")']
+    cmd += ["-eval-command=call (void)PyGILState_Release($1)"]
+    t0 = time.perf_counter()
+    subprocess.run(cmd, capture_output=True, check=False, timeout=120)
+    return time.perf_counter() - t0
+
+
 def bench_size(n: int, settle: float) -> dict[str, Any]:
     child = Child(n)
     try:
@@ -116,7 +128,17 @@ def bench_size(n: int, settle: float) -> dict[str, Any]:
         t0 = time.time()
         time.sleep(2.0)
         base = child.between(t0, time.time())
+        t_anchor = time.time()
+        anchor_wall = pyrasite_anchor(child.proc.pid)
+        time.sleep(0.6)
+        anchor = child.between(t_anchor, time.time())
         session = Session()
+        # gdb looking the symbols up itself (our fallback route), for comparison
+        t_sym = time.time()
+        inj_sym = inject(child.proc.pid, {"connect_timeout_s": 1.0}, elf_symbols=False)
+        time.sleep(1.5)  # the agent exits after its connect timeout
+        sym = child.between(t_sym, time.time())
+        inj_sym.cleanup()
         t_inj = time.time()
         opts = {"yes": True, "census_interval": 3600.0, "census_budget_ms": 60_000.0}
         h = plugin.start(Target.from_pid(child.proc.pid), opts, session)
@@ -157,6 +179,10 @@ def bench_size(n: int, settle: float) -> dict[str, Any]:
             "wait_gil_ms": inj.wait_s * 1000,
             "inject_total_ms": inj.total_s * 1000,
             "baseline_gap_ms": max((w["gap"] for w in base), default=0) * 1000,
+            "anchor_gap_ms": max((w["gap"] for w in anchor), default=0) * 1000,
+            "gdbsym_gap_ms": max((w["gap"] for w in sym), default=0) * 1000,
+            "gdbsym_stopped_ms": inj_sym.stopped_s * 1000,
+            "anchor_wall_ms": anchor_wall * 1000,
             "injection_gap_ms": max((w["gap"] for w in around), default=0) * 1000,
             "full_census_ms": float(full.get("dur_s", 0)) * 1000,
             "heap_objects": full.get("objects"),
@@ -187,6 +213,15 @@ def main() -> int:
             f"(baseline {r['baseline_gap_ms']:.0f} ms); gdb stopped {r['gdb_stopped_ms']:.0f} ms "
             f"(attach {r['gdb_attach_ms']:.0f}, bootstrap {r['bootstrap_ms']:.1f}, "
             f"waited for GIL release {r['wait_gil_ms']:.0f}); total {r['inject_total_ms']:.0f} ms"
+        )
+        print(
+            f"           same route with gdb loading symbols itself: in-target max gap {r['gdbsym_gap_ms']:.0f} ms "
+            f"(gdb stopped {r['gdbsym_stopped_ms']:.0f} ms)"
+        )
+        print(
+            f"           anchor (pyrasite's gdb command line): in-target max gap {r['anchor_gap_ms']:.0f} ms, "
+            f"gdb wall {r['anchor_wall_ms']:.0f} ms; ratio ours/anchor "
+            f"{r['injection_gap_ms'] / max(1e-9, r['anchor_gap_ms']):.2f}"
         )
         print(
             f"           full census {r['full_census_ms']:.0f} ms over {r['heap_objects']} gc objects "

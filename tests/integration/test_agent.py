@@ -73,7 +73,7 @@ def test_containers_gc_and_detach(python: str) -> None:
         session = Session()
         handle = plugin.start(Target.from_pid(t.pid), FAST, session)
         try:
-            assert handle.injection.stopped_s > 0
+            assert handle.injection.stopped_s > 0 and handle.injection.details["symbols"] == "elf"
             grow = "python.container.SessionStore._sessions.len"
             lru = "python.container.LRUCache._data.len"
             _wait_for(lambda: len(_values(session, grow)) >= 4 and len(_values(session, lru)) >= 4, what="4 censuses")
@@ -101,7 +101,8 @@ def test_containers_gc_and_detach(python: str) -> None:
         assert by_name["LRUCache._data"].kind == "map"
         st = handle.status()
         assert not st.running and st.error is None and st.extra["detached"] is True
-        assert [e.kind for e in session.events] == ["agent.attached", "agent.detached"]
+        kinds = [e.kind for e in session.events]  # a census cut by its budget on a busy host adds an event
+        assert kinds[0] == "agent.attached" and kinds[-1] == "agent.detached"
         _assert_unchanged(t, port)
 
 
@@ -134,7 +135,9 @@ HELD_FDS = [os.open("/dev/null", os.O_RDONLY) for _ in range(1200)]  # agent's s
 
 def test_wrong_token_is_refused_and_heartbeat_ends_agent(tmp_path: Path) -> None:
     with run_target(extra=MANY_FDS, tmp=tmp_path) as t:
-        inj = inject(t.pid, {"heartbeat_s": 2.0, "connect_timeout_s": 30.0})
+        # gdb's own symbol lookup here (the other tests hand it ELF addresses): both routes stay tested
+        inj = inject(t.pid, {"heartbeat_s": 2.0, "connect_timeout_s": 30.0}, elf_symbols=False)
+        assert inj.details["symbols"] == "gdb"
         try:
             with pytest.raises(PermissionDenied, match="refused"):
                 AgentClient(inj.port, "0" * 64)

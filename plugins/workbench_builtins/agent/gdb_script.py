@@ -55,6 +55,12 @@ def main():
     pid = int(os.environ["WB_PID"])
     boot = os.environ["WB_BOOT"]
     timeout = float(os.environ.get("WB_TIMEOUT", "10"))
+    # addresses the workbench read from the ELF dynamic symbols: no symbol loading at all
+    addrs = json.loads(os.environ.get("WB_ADDRS") or "{}")
+
+    def fn(name, proto):
+        return f"(({proto}){addrs[name]})" if addrs else name
+
     out = {"stage": "attach", "hit": False}
     state = {"hit": False, "interrupted": False}
     lock = threading.Lock()
@@ -65,13 +71,15 @@ def main():
     t0 = time.time()
     try:
         gdb.execute(f"attach {pid}", to_string=True)
-        # symbols of libpython and libc only: a service with dozens of extension modules
-        # would otherwise stay stopped while gdb reads all of them
-        gdb.execute("sharedlibrary libpython", to_string=True)
-        gdb.execute("sharedlibrary /libc[.-]", to_string=True)
+        if not addrs:
+            # symbols of libpython and libc only: a service with dozens of extension modules
+            # would otherwise stay stopped while gdb reads all of them
+            gdb.execute("sharedlibrary libpython", to_string=True)
+            gdb.execute("sharedlibrary /libc[.-]", to_string=True)
         t_attached = time.time()
         out["stage"] = "breakpoint"
-        bp = _SafePoint("PyEval_SaveThread", state, lock)
+        out["symbols"] = "elf" if addrs else "gdb"
+        bp = _SafePoint(f"*{addrs['PyEval_SaveThread']}" if addrs else "PyEval_SaveThread", state, lock)
     except gdb.error as exc:
         out["error"] = str(exc)
         print("WB-RESULT " + json.dumps(out), flush=True)
@@ -109,19 +117,22 @@ def main():
         out["stage"] = "call"
         try:
             out["thread"] = gdb.selected_thread().ptid[1]
-            buf = _value(f"(long)mmap(0, {_MAP_BYTES}, 3, 0x22, -1, 0)")
+            mmap = fn("mmap", "long(*)(long, unsigned long, int, int, int, long)")
+            buf = _value(f"(long){mmap}(0, {_MAP_BYTES}, 3, 0x22, -1, 0)")
             if buf in (-1, 0):
                 raise gdb.error("mmap failed in the target")
             gdb.execute(f"restore {boot} binary {buf}", to_string=True)
             e = buf + _ERR_SLOTS
             t3 = time.time()
-            gdb.parse_and_eval(f"(void)PyErr_Fetch((void*){e}, (void*){e + 8}, (void*){e + 16})")
-            gstate = _value("(int)PyGILState_Ensure()")
-            out["rc"] = _value(f"(int)PyRun_SimpleString((char*){buf})")
-            gdb.parse_and_eval(f"(void)PyGILState_Release({gstate})")
-            gdb.parse_and_eval(f"(void)PyErr_Restore(*(void**){e}, *(void**){e + 8}, *(void**){e + 16})")
+            fetch = fn("PyErr_Fetch", "void(*)(void*, void*, void*)")
+            restore = fn("PyErr_Restore", "void(*)(void*, void*, void*)")
+            gdb.parse_and_eval(f"(void){fetch}((void*){e}, (void*){e + 8}, (void*){e + 16})")
+            gstate = _value(f"(int){fn('PyGILState_Ensure', 'int(*)(void)')}()")
+            out["rc"] = _value(f"(int){fn('PyRun_SimpleString', 'int(*)(char*)')}((char*){buf})")
+            gdb.parse_and_eval(f"(void){fn('PyGILState_Release', 'void(*)(int)')}({gstate})")
+            gdb.parse_and_eval(f"(void){restore}(*(void**){e}, *(void**){e + 8}, *(void**){e + 16})")
             out["bootstrap_s"] = time.time() - t3
-            _value(f"(int)munmap((void*){buf}, {_MAP_BYTES})")
+            _value(f"(int){fn('munmap', 'int(*)(long, unsigned long)')}({buf}, {_MAP_BYTES})")
             out["stage"] = "done"
         except gdb.error as exc:
             out["error"] = str(exc)

@@ -26,6 +26,8 @@ from typing import Any
 from workbench.capture.targets import detect_runtime, ptrace_verdict
 from workbench.errors import CaptureError, PermissionDenied, TargetExited, UnsupportedTarget
 
+from .elf_symbols import resolve as resolve_symbols
+
 HERE = Path(__file__).resolve().parent
 AGENT_SOURCE = HERE / "in_target" / "agent.py"
 GDB_SCRIPT = HERE / "gdb_script.py"
@@ -137,8 +139,12 @@ def _share_with_target(pid: int, wd: Path) -> None:
             os.chown(p, st.st_uid, st.st_gid)
 
 
-def inject(pid: int, agent_config: dict[str, Any], timeout: float = 10.0) -> Injection:
-    """Start the agent in ``pid``; returns once it listens. Raises a CaptureError subclass."""
+def inject(pid: int, agent_config: dict[str, Any], timeout: float = 10.0, elf_symbols: bool = True) -> Injection:
+    """Start the agent in ``pid``; returns once it listens. Raises a CaptureError subclass.
+
+    ``elf_symbols``: hand gdb the function addresses read from the ELF dynamic symbol
+    tables (gdb then loads no symbols: ~4x shorter stop); False lets gdb look them up.
+    """
     version = python_version(pid)
     token = secrets.token_hex(32)
     wd = _workdir(pid, dict(agent_config, token=token))
@@ -146,7 +152,7 @@ def inject(pid: int, agent_config: dict[str, Any], timeout: float = 10.0) -> Inj
     t0 = time.perf_counter()
     try:
         if inj.method == "gdb":
-            _inject_gdb(inj, timeout)
+            _inject_gdb(inj, timeout, use_elf=elf_symbols)
         else:
             _inject_remote_exec(inj, timeout)
         inj.port = _wait_port(inj, timeout)
@@ -157,7 +163,7 @@ def inject(pid: int, agent_config: dict[str, Any], timeout: float = 10.0) -> Inj
     return inj
 
 
-def _inject_gdb(inj: Injection, timeout: float) -> None:
+def _inject_gdb(inj: Injection, timeout: float, use_elf: bool = True) -> None:
     gdb = shutil.which("gdb")
     if gdb is None:
         raise CaptureError("gdb is not installed; the agent is injected through gdb", "apt-get install gdb")
@@ -165,6 +171,8 @@ def _inject_gdb(inj: Injection, timeout: float) -> None:
     if not verdict.allowed:
         raise PermissionDenied(f"cannot attach to PID {inj.pid}: {verdict.reason}", verdict.fix)
     env = dict(os.environ, WB_PID=str(inj.pid), WB_BOOT=str(inj.workdir / "bootstrap.bin"), WB_TIMEOUT=str(timeout))
+    addrs = resolve_symbols(inj.pid) if use_elf else None
+    env["WB_ADDRS"] = json.dumps(addrs or {})
     cmd = [gdb, "-nx", "-batch", "-iex", "set auto-load off", "-iex", "set debuginfod enabled off"]
     cmd += ["-iex", "set auto-solib-add off", "-x", str(GDB_SCRIPT)]
     # own session: a Ctrl+C in the workbench must not interrupt gdb inside an injected call
@@ -190,6 +198,7 @@ def _inject_gdb(inj: Injection, timeout: float) -> None:
     inj.bootstrap_s = float(result.get("bootstrap_s", 0.0))
     inj.wait_s = float(result.get("wait_s", 0.0))
     inj.thread = int(result.get("thread", 0))
+    inj.details["symbols"] = result.get("symbols", "")
     stage = result.get("stage")
     if stage == "attach":
         err = str(result.get("error", ""))

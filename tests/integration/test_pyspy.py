@@ -132,3 +132,34 @@ def test_pyspy_itself_rejecting_a_non_python_process_is_typed() -> None:
     err = handle.status().error
     assert isinstance(err, UnsupportedTarget), err
     assert _pyspy_children() == []
+
+
+def test_stop_while_attaching_leaves_no_process() -> None:
+    with run_target(HOT) as proc:
+        session = Session()
+        handle = _plugin().start(Target.from_pid(proc.pid), {}, session)
+        handle.stop()
+        assert _pyspy_children() == []
+    st = handle.status()
+    assert not st.running and st.error is None
+    assert handle.join(0)
+
+
+def test_subprocesses_option_adds_process_roots() -> None:
+    parent = HOT.replace(
+        "def main():",
+        "import subprocess, sys\nchild = subprocess.Popen([sys.executable, '-c', 'while True: sum(range(1000))'])\n\ndef main():",
+    )
+    with run_target(parent) as proc:
+        session, handle = _capture(proc.pid, {"subprocesses": True, "chunk_s": 0.5}, batches=2)
+        kids = psutil.Process(proc.pid).children()
+        for k in kids:
+            k.kill()
+        psutil.wait_procs(kids, timeout=10)
+    assert handle.status().error is None and kids
+    prof = session.profiles[f"pyspy:{proc.pid}:cpu"]
+    roots = {prof.frames[int(prof.frame[n])].function for n in prof.children_of(0)}
+    assert all(r.startswith(f"process {proc.pid}:") for r in roots), roots
+    # the child's stacks sit under parent;child process frames (its -c script is one frame)
+    functions = [f.function for f in prof.frames]
+    assert any(f.startswith(f"process {kids[0].pid}:") for f in functions), functions

@@ -13,7 +13,7 @@ RAW = b"""thread (101): MainThread;<module> (/app/main.py:1);serve (/app/main.py
 thread (101): MainThread;<module> (/app/main.py:1);serve (/app/main.py:10) 5
 thread (102): worker;Thread.run (/usr/lib/python3.12/threading.py:999);work (/app/w.py:3) 12
 thread (102): worker;Thread.run (/usr/lib/python3.12/threading.py:999);0x7f00 (libc.so.6) 2
-garbage line without count
+thread (103): broken record without a count
 """
 
 
@@ -46,17 +46,29 @@ def test_parse_raw_keeps_threads_and_filters() -> None:
 
 
 def test_parse_raw_caps_depth_and_survives_markup() -> None:
-    deep = ";".join(f"f{i} (a.py:{i})" for i in range(MAX_FRAMES_PER_STACK + 50))
-    evil = '<script>alert(1)</script> (x.py:1);"quoted" (y.py:2)'
-    chunk = parse_raw(
-        [f"{deep} 3".encode(), f"{evil} 1".encode(), b"\xff\xfe bad 1"], period_ns=1.0, keep_threads=False
-    )
+    deep = "thread (1): T;" + ";".join(f"f{i} (a.py:{i})" for i in range(MAX_FRAMES_PER_STACK + 50))
+    evil = 'thread (1): T;<script>alert(1)</script> (x.py:1);"quoted" (y.py:2)'
+    lines = [f"{deep} 3".encode(), f"{evil} 1".encode(), b"thread (1): T;\xff\xfe bad 1"]
+    chunk = parse_raw(lines, period_ns=1.0, keep_threads=False)
     stacks = _functions(chunk)
     longest = max(stacks, key=len)
-    assert len(longest) == MAX_FRAMES_PER_STACK
+    assert len(longest) == MAX_FRAMES_PER_STACK - 1  # the cap counts the (dropped) thread frame
     assert longest[-1] == TRUNCATED_STACK.function
     assert ["<script>alert(1)</script>", '"quoted"'] in stacks
     assert chunk.samples == 5
+
+
+def test_subprocess_cmdline_with_newlines_and_semicolons_stays_one_frame() -> None:
+    raw = (
+        b'process 7:"python -c import os; print(1)\nwhile True:\n    x = 5";thread (8): MainThread;'
+        b"<module> (<string>:3) 4\n"
+        b'process 7:"python app.py";process 9:"python -c a;\nb";thread (9): MainThread;work (w.py:1) 2\n'
+    )
+    chunk = parse_raw(raw.splitlines(), period_ns=1.0, keep_threads=False)
+    assert chunk.samples == 6 and chunk.skipped_lines == 0
+    stacks = _functions(chunk)
+    assert ['process 7:"python -c import os; print(1) while True: x = 5"', "<module>"] in stacks
+    assert ['process 7:"python app.py"', 'process 9:"python -c a; b"', "work"] in stacks
 
 
 def test_ptrace_diagnosis_names_the_cause() -> None:

@@ -334,7 +334,10 @@ class PySpyCapture:
                     raise self._exited()
                 if last:
                     return
-                cur = self._restart(None)
+                restarted = self._restart()
+                if restarted is None:
+                    return
+                cur = restarted
                 chunk_len = self.opts.chunk_s
                 continue
             if last:
@@ -393,7 +396,9 @@ class PySpyCapture:
         self._finish(cur)
         if cur.target_exited() or _gone(self.pid):
             raise self._exited()
-        return None
+        if self._stop.is_set():
+            return None
+        return self._restart()  # cur ended by itself (dead-man switch) while nxt failed
 
     def _fail(self, c: _Chunk) -> None:
         c.interrupt()
@@ -412,13 +417,17 @@ class PySpyCapture:
             c.out.unlink()
         return rc
 
-    def _restart(self, other: _Chunk | None) -> _Chunk:
+    def _restart(self) -> _Chunk | None:
+        """A new chunk after the previous one ended by itself; None if stop() came meanwhile."""
         c = self._spawn()
-        if self._wait_ready(c, other) != "ready":
+        state = self._wait_ready(c, None)
+        if state != "ready":
             c.interrupt()
-            rc = c.wait()
+            rc = self._discard(c)
             if _gone(self.pid):
                 raise self._exited()
+            if state == "stop":
+                return None
             raise error_from_pyspy(c.stderr_text(), self.pid, rc)
         self._note_ready(c)
         return c

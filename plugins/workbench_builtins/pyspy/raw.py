@@ -16,7 +16,7 @@ lines, stacks and the frame cache are all size-capped.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,7 +29,11 @@ MAX_LINE_BYTES = 4 << 20
 MAX_FRAME_CACHE = 200_000
 
 _THREAD = re.compile(r"^thread \((?P<tid>[0-9A-Fa-fx]+)\)(?:: (?P<name>.*))?$")
-_PROCESS = re.compile(r'^process (?P<pid>\d+):"(?P<cmd>.*)"$')
+_PROCESS = re.compile(r'^process (?P<pid>\d+):"(?P<cmd>.*)"$', re.S)
+# a process frame ends at the quote that is followed by the next process or thread frame
+_PROCESS_FRAME = re.compile(r'process (?P<pid>\d+):"(?P<cmd>.*?)";(?=process \d+:"|thread \()', re.S)
+_RECORD_START = re.compile(r'^(?:process \d+:"|thread \()')
+MAX_CMDLINE_CHARS = 200
 
 
 @dataclass(slots=True)
@@ -68,6 +72,45 @@ def thread_label(text: str) -> str | None:
     return f"{name} ({m.group('tid')})" if name else f"thread {m.group('tid')}"
 
 
+def records(lines: Iterable[bytes]) -> Iterator[str]:
+    """Physical lines -> py-spy records.
+
+    py-spy prints a ``--subprocesses`` command line verbatim, so a ``python -c`` script
+    spreads one record over several lines. Our chunks always run with ``--threads``,
+    so every record starts with ``process N:"`` or ``thread (``; any other line
+    continues the previous record (its newline becomes a space).
+    """
+    cur: list[str] = []
+    size = 0
+    for raw in lines:
+        line = raw.decode("utf-8", "replace").rstrip("\r\n")
+        if _RECORD_START.match(line) and cur:
+            yield " ".join(cur)
+            cur, size = [], 0
+        size += len(line)
+        if size <= MAX_LINE_BYTES:  # an over-long record is cut and then fails to parse: skipped
+            cur.append(line)
+    if cur:
+        yield " ".join(cur)
+
+
+def _split_frames(text: str) -> list[str]:
+    """Frames of one record; ``process`` frames are cut at their closing quote, not at ``;``."""
+    parts: list[str] = []
+    pos = 0
+    while text.startswith("process ", pos):
+        m = _PROCESS_FRAME.match(text, pos)
+        if m is None:
+            break
+        cmd = " ".join(m.group("cmd").split())
+        if len(cmd) > MAX_CMDLINE_CHARS:
+            cmd = cmd[: MAX_CMDLINE_CHARS - 1] + "\u2026"
+        parts.append(f'process {m.group("pid")}:"{cmd}"')
+        pos = m.end()
+    rest = text[pos:].split(";", MAX_FRAMES_PER_STACK)
+    return parts + rest
+
+
 def parse_raw(
     lines: Iterable[bytes],
     *,
@@ -90,18 +133,14 @@ def parse_raw(
     skipped = 0
     trunc_id = -1
     needle = thread_filter.lower()
-    for raw in lines:
-        if len(raw) > MAX_LINE_BYTES:
-            skipped += 1
-            continue
-        line = raw.decode("utf-8", "replace").rstrip("\r\n")
+    for line in records(lines):
         text, sep, count_s = line.rpartition(" ")
         if not sep or not count_s.isdigit() or not text:
             if line.strip():
                 skipped += 1
             continue
         count = int(count_s)
-        parts = text.split(";", MAX_FRAMES_PER_STACK)
+        parts = _split_frames(text)
         truncated = len(parts) > MAX_FRAMES_PER_STACK
         if truncated:
             parts = parts[: MAX_FRAMES_PER_STACK - 1]
@@ -117,9 +156,7 @@ def parse_raw(
             per_thread[key_label] = per_thread.get(key_label, 0) + count
             if not keep_threads:
                 parts = parts[:t_idx] + parts[t_idx + 1 :]
-        ids: list[int] = []
-        for p in parts:
-            ids.append(table.intern(parser.frame(p)))
+        ids = [table.intern(parser.frame(p)) for p in parts]
         if truncated:
             if trunc_id < 0:
                 trunc_id = table.intern(TRUNCATED_STACK)

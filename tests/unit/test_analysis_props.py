@@ -1,7 +1,7 @@
 """Properties of the analysis operations on random profiles (hypothesis)."""
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from workbench.analysis.diff import diff
@@ -44,7 +44,7 @@ def expected(stacks):
     return out
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(stacks_st, st.sampled_from(NAMES))
 def test_operations_agree_with_a_plain_python_model(stacks, name):
     p = build(stacks)

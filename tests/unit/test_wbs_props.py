@@ -3,7 +3,7 @@
 import tempfile
 from pathlib import Path
 
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from workbench.errors import FormatError
@@ -28,7 +28,7 @@ stacks_st = st.lists(
 )
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(stacks_st)
 def test_random_profiles_round_trip(stacks):
     p = Profile([SAMPLES, WALL_NS], name="p\n<x>")
@@ -73,7 +73,7 @@ def _clean_file() -> bytes:
     return _CLEAN[0]
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(st.tuples(st.integers(0, 2**20), st.integers(0, 255)), max_size=8),
     st.one_of(st.none(), st.integers(0, 2**20)),

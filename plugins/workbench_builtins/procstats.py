@@ -85,8 +85,12 @@ class ProcStatsCapture:
     def _run(self) -> None:
         end = time.time() + self.duration if self.duration > 0 else float("inf")
         try:
-            while not self._stop.wait(self.interval) and time.time() < end + 1e-3:
-                points = self.sample()
+            # a first reading right away (everything but CPU %, which needs an interval),
+            # so memory, threads and connections show as soon as the capture starts
+            first = True
+            while first or (not self._stop.wait(self.interval) and time.time() < end + 1e-3):
+                points = self.sample(with_cpu=not first)
+                first = False
                 self.sink.put(SeriesBatch(points))
                 with self._lock:
                     self._status.samples += 1
@@ -111,7 +115,7 @@ class ProcStatsCapture:
                     self._status.message = f"stopped after {self._status.samples} samples"
             self._done.set()
 
-    def sample(self) -> list[SeriesPoint]:
+    def sample(self, with_cpu: bool = True) -> list[SeriesPoint]:
         """One reading of every series (raises psutil.NoSuchProcess when the target is gone)."""
         p = self.proc
         t = time.time()
@@ -120,7 +124,8 @@ class ProcStatsCapture:
             if p.status() == psutil.STATUS_ZOMBIE:
                 # exited but not yet reaped by its parent (e.g. our own child): gone for us
                 raise psutil.NoSuchProcess(self.pid)
-            pts.append(SeriesPoint("process.cpu_percent", t, p.cpu_percent(None), "%"))
+            if with_cpu:
+                pts.append(SeriesPoint("process.cpu_percent", t, p.cpu_percent(None), "%"))
             try:
                 mem = p.memory_full_info()
                 pts.append(SeriesPoint("process.rss_bytes", t, float(mem.rss), "bytes"))

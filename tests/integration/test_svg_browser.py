@@ -182,6 +182,7 @@ def test_zoom_adds_labels_to_boxes_too_narrow_for_one(page: Any, tmp_path: Path)
     p = Profile([SAMPLES], name="narrow")
     p.add_stack([py("main"), py("wide")], [1000])
     p.add_stack([py("main"), py("tiny")], [5])  # 5.9 px: no room for a label
+    p.add_stack([py("main"), py("sliver")], [0.5])  # 0.59 px: no <title> in the file either
     svg = tmp_path / "narrow.svg"
     write_svg(p, svg)
     tiny = _frame_index(svg, "tiny ")
@@ -193,6 +194,13 @@ def test_zoom_adds_labels_to_boxes_too_narrow_for_one(page: Any, tmp_path: Path)
     assert group.locator("text").text_content() == "tiny (app.py:1)"
     page.locator("#unzoom").click()
     assert group.locator("text").text_content() == ""
+
+    sliver = page.locator("#frames > g").nth(_frame_index(svg, "sliver "))
+    assert sliver.locator("title").count() == 0
+    page.evaluate("i => window.flamegraph.zoom(i)", _frame_index(svg, "sliver "))
+    sliver.locator("rect").hover()
+    assert sliver.locator("title").text_content() == "sliver (app.py:1) (0.50 samples, 0.05%)"
+    assert page.locator("#details").text_content().startswith("Function: sliver (app.py:1), 0.50 samples")
     assert page.errors == []
 
 

@@ -309,3 +309,14 @@ def test_convert_to_svg_loads_no_qt_or_heavy_modules(tmp_path: Path) -> None:
         timeout=120,
     )
     assert out.stdout.strip() == "0 []", out.stdout + out.stderr
+
+
+def test_sub_pixel_boxes_carry_no_title() -> None:
+    p = Profile([SAMPLES])
+    p.add_stack([py("wide")], [10_000])
+    p.add_stack([py("sliver")], [5])  # 0.59 px: drawn (>= 0.1 px) but too thin to point at
+    root = ET.fromstring(render_svg(p))
+    titles = _titles(root)
+    assert len(titles) == 3
+    assert titles[0].startswith("all ") and titles[2].startswith("wide ")
+    assert titles[1] == ""  # the script adds it on hover, once a zoom makes the box reachable

@@ -54,6 +54,7 @@ XPAD = 10
 YPAD_TOP = FONT_SIZE * 3 + FONT_SIZE * 2  # title, subtitle and buttons
 YPAD_BOTTOM = FONT_SIZE * 2 + 10  # details line and "Matched:"
 MIN_WIDTH_PX = 0.1
+TITLE_MIN_PX = 1.0  # narrower boxes get their <title> tooltip from the script, on hover
 MAX_FRAMES = 60_000  # hard cap on boxes written, whatever the profile's size
 MAX_LABEL_CHARS = 400  # a 1 MB function name must not make a 1 MB box label
 SEARCH_COLOR = "rgb(230,0,230)"
@@ -162,11 +163,12 @@ class _SvgWriter:
         fills: Sequence[str],
         which: Sequence[int],
         boxes: tuple[FloatArray, FloatArray, FloatArray],
-        stats: Sequence[str],
+        stats: Sequence[str | None],
     ) -> None:
         """Every flame box as ``<g><title>name stats</title><rect/><text>label</text></g>``.
 
-        Box i draws name ``names[which[i]]`` at ``boxes`` (x, y, width arrays). Names and fills
+        Box i draws name ``names[which[i]]`` at ``boxes`` (x, y, width arrays); a box whose
+        ``stats`` is None gets no ``<title>`` (the script adds one on hover). Names and fills
         repeat across boxes, so each distinct one is escaped once; a label cut to its box is
         cut from the raw name and then escaped, so an entity is never split. The boxes are
         formatted by ``str.format`` mapped over columns (no per-box Python bytecode): this
@@ -190,17 +192,19 @@ class _SvgWriter:
             fit = int(chars[i])
             label = esc_names[li] if len(names[li]) <= fit else _text(names[li][: fit - 2] + "..")
             text_col[i] = f'<text x="{xs[i] + 3:.2f}" y="{ys[i] + 10.5:.1f}">{label}</text>'
-        template = (
-            '<g><title>{} {}</title><rect x="{:.1f}" y="{:.0f}" width="{:.1f}" height="'
+        rect = (
+            '<rect x="{2:.1f}" y="{3:.0f}" width="{4:.1f}" height="'
             + str(FRAME_HEIGHT - FRAME_PAD)
-            + '" fill="{}" rx="2" ry="2"/>{}</g>\n'
+            + '" fill="{5}" rx="2" ry="2"/>{6}</g>\n'
         )
+        titled, plain = "<g><title>{0} {1}</title>" + rect, "<g>" + rect  # str.format ignores unused args
         self._parts.append(
             "".join(
                 map(
-                    template.format,
+                    str.format,
+                    [plain if stat is None else titled for stat in stats],
                     name_col,
-                    map(_text, stats),
+                    ["" if stat is None else _text(stat) for stat in stats],
                     xs.tolist(),
                     ys.tolist(),
                     ws.tolist(),
@@ -514,7 +518,13 @@ def render_svg(profile: Profile, sample_index: int | str | None = None, title: s
     w.start("g", {"id": "frames"})
     total = lay.total
     pcts = (100.0 * lay.value / total if total else np.zeros_like(lay.value)).tolist()
-    stats = list(map("({}, {:.2f}%)".format, format_values(lay.value, st.type, st.unit), pcts))
+    # Boxes under TITLE_MIN_PX (most of a big graph) can only be pointed at after a zoom,
+    # which needs the script, and the script shows details and adds a <title> on hover.
+    titled = np.flatnonzero(px_w >= TITLE_MIN_PX)
+    stats: list[str | None] = [None] * len(lay.nodes)
+    value_texts = format_values(lay.value[titled], st.type, st.unit)
+    for i, text, pct in zip(titled.tolist(), value_texts, [pcts[i] for i in titled.tolist()], strict=True):
+        stats[i] = f"({text}, {pct:.2f}%)"
     w.frames(labels, colors, local.tolist(), (px_x, px_y.astype(np.float64), px_w), stats)
     w.end("g")
 

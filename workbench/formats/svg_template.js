@@ -259,7 +259,15 @@
     });
     frames.addEventListener("mouseover", function (e) {
       var j = groupOf(e.target);
-      if (j >= 0) details.textContent = describe(j);
+      if (j < 0) return;
+      details.textContent = describe(j);
+      if (!groups[j].querySelector("title")) {
+        // boxes written narrower than 1 px carry no tooltip in the file: add it on first hover
+        var pct = data.total > 0 ? (100 * data.v[j]) / data.total : 0;
+        var title = document.createElementNS(SVG_NS, "title");
+        title.textContent = labelOf(j) + " (" + fmtValue(data.v[j]) + ", " + pct.toFixed(2) + "%)";
+        groups[j].insertBefore(title, groups[j].firstChild);
+      }
     });
     frames.addEventListener("mouseout", function () {
       details.textContent = " ";

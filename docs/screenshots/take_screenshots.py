@@ -20,6 +20,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+import numpy as np  # noqa: E402
 from PySide6.QtCore import QSettings  # noqa: E402
 
 from workbench.ui.app import DemoAttach, application  # noqa: E402
@@ -34,6 +35,19 @@ def pump(app, seconds: float) -> None:
     while time.monotonic() < end:
         app.processEvents()
         time.sleep(0.02)
+
+
+def zoom_to_hot_path(canvas) -> None:
+    """Click-zoom (as a user would) two levels above the heaviest search match."""
+    p = canvas.profile
+    if p is None or canvas._node_match is None or not canvas._node_match.any():
+        return
+    matches = np.flatnonzero(canvas._node_match)
+    node = int(matches[np.argmax(p.total_values()[matches, 0])])
+    for _ in range(2):
+        if p.parent[node] > 0:
+            node = int(p.parent[node])
+    canvas.zoom_to_node(node)
 
 
 def main() -> int:
@@ -60,8 +74,10 @@ def main() -> int:
         win.refresh()
         pump(app, 1.0)
         win.flame.set_search_text("render_report|score_row")
+        zoom_to_hot_path(win.flame.canvas)
         pump(app, 0.5)
         win.grab().save(str(OUT / "flamegraph.png"))
+        win.flame.canvas.reset_zoom()
         t_range = win.session.time_range()
         if t_range is not None:
             t0, t1 = t_range
@@ -69,6 +85,7 @@ def main() -> int:
             win.flame.set_search_text("")
             win.timeline.set_range(mid, mid + (t1 - t0) * 0.3)
             pump(app, 1.5)
+            win.timeline.show_cursor(mid + (t1 - t0) * 0.15)
             win.grab().save(str(OUT / "timeline.png"))
             win.diff_window_before()
             pump(app, 2.0)

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QScrollArea,
+    QSizePolicy,
     QSplitter,
     QToolButton,
     QVBoxLayout,
@@ -34,6 +35,7 @@ from .flame_colors import COLOR_DIFF, COLOR_PACKAGE, COLOR_RUNTIME
 from .flamegraph import FLAME, ICICLE, FlameGraphWidget
 from .jobs import JobRelay
 
+MAX_CRUMBS = 6
 SYNC_LIMIT = 20_000  # transforms of smaller profiles run inline: cheaper than a thread hop
 
 
@@ -98,6 +100,8 @@ class FlameGraphView(QWidget):
         self.crumbs.setSpacing(2)
         crumb_box = QWidget()
         crumb_box.setLayout(self.crumbs)
+        # deep zooms make long breadcrumbs: they may be clipped, never widen the window
+        crumb_box.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.match_label = QLabel("")
         self.match_label.setObjectName("matchLabel")
         # row 2: controls
@@ -246,6 +250,10 @@ class FlameGraphView(QWidget):
             if w is not None:
                 w.deleteLater()
         crumbs = self.canvas.breadcrumb()
+        if len(crumbs) > MAX_CRUMBS:
+            # all > … > the last few: the hidden middle is one click away on the "…" button
+            hidden = crumbs[-MAX_CRUMBS]
+            crumbs = [crumbs[0], (hidden[0], "…"), *crumbs[-MAX_CRUMBS + 1 :]]
         for i, (node, label) in enumerate(crumbs):
             b = QToolButton()
             b.setText((label if len(label) <= 40 else label[:39] + "…").replace("&", "&&"))  # & is a mnemonic

@@ -121,7 +121,7 @@ class TimelineView(QWidget):
             plot.setLabel("left", units=spec.unit)
         plot.showGrid(x=True, y=True, alpha=0.2)
         plot.setMouseEnabled(x=True, y=False)
-        plot.addLegend(offset=(5, 5), labelTextSize="8pt")
+        plot.addLegend(offset=(-5, 5), labelTextSize="8pt")  # top right: the newest data is there
         plot.hideButtons()
         if self.charts:
             plot.setXLink(self.charts[0].plot)
@@ -248,12 +248,15 @@ class TimelineView(QWidget):
         pos = evt[0]
         for c in self.visible_charts():
             if c.plot.sceneBoundingRect().contains(pos):
-                t = float(c.plot.vb.mapSceneToView(pos).x())
-                for other in self.visible_charts():
-                    other.cursor.setPos(t)
-                    other.cursor.show()
-                self.hover_label.setText(self.hover_text(t))
+                self.show_cursor(float(c.plot.vb.mapSceneToView(pos).x()))
                 return
+
+    def show_cursor(self, t: float) -> None:
+        """A vertical line at ``t`` on every chart and the values of all series in the label."""
+        for c in self.visible_charts():
+            c.cursor.setPos(t)
+            c.cursor.show()
+        self.hover_label.setText(self.hover_text(t))
 
     # ---------------------------------------------------------------- export
     def export_csv(self, path: str) -> int:

@@ -22,7 +22,7 @@
     return parts.join(".");
   }
 
-  // Mirrors value_formatter() in svg.py so hover text matches the static <title>s.
+  // Mirrors format_values() in svg.py so hover text matches the static <title>s.
   function fmtValue(v) {
     var unit = data.sampleType.unit;
     var scaled = null;

@@ -320,3 +320,11 @@ def test_sub_pixel_boxes_carry_no_title() -> None:
     assert len(titles) == 3
     assert titles[0].startswith("all ") and titles[2].startswith("wide ")
     assert titles[1] == ""  # the script adds it on hover, once a zoom makes the box reachable
+
+
+def test_huge_names_are_bounded_in_the_output() -> None:
+    p = Profile([SAMPLES], name="n" * 1_000_000)
+    p.add_stack([Frame("f" * 1_000_000, "d/" * 300_000 + "x.py", 1, runtime=Runtime.PYTHON)], [1])
+    text = render_svg(p)
+    assert len(text) < 60_000
+    ET.fromstring(text)

@@ -351,10 +351,10 @@ def test_poller_stops_asking_for_sources_that_404_or_are_too_big(stub):
     )
     client = HttpClient(s.url)
     poller = MetricsPoller(client, discover(client), lambda n: n, target=s.url, heap_text_every_s=0)
-    first = poller.poll()
+    first = poller.poll(t=1000.0)
     assert {type(e).__name__ for e in first.errors} == {"ResponseTooLarge", "ProfileNotServed"}
     hits = len(s.hits)
-    second = poller.poll()
+    second = poller.poll(t=1100.0)
     assert not second.errors and second.requests == 1  # only /metrics is asked again
     assert len(s.hits) == hits + 1
 
@@ -412,8 +412,8 @@ def test_gc_pauses_never_mix_the_exact_ring_with_prometheus_means(stub):
     client = HttpClient(s.url)
     poller = MetricsPoller(client, discover(client), lambda n: n, target=s.url, heap_text_every_s=3600)
     pauses = []
-    for _ in range(3):
-        pauses += [p for p in poller.poll().points if p.name == "go.gc.pause_ns"]
+    for i in range(3):
+        pauses += [p for p in poller.poll(t=1000.0 + 100 * i).points if p.name == "go.gc.pause_ns"]
     assert calls["heap"] == 1 and calls["metrics"] == 4  # discovery + 3 polls
     assert pauses == []  # the ring's first sight is a baseline; /metrics means are not added on top
 
@@ -430,3 +430,15 @@ def test_redirect_to_a_login_page_on_the_same_host_is_named(stub):
     with pytest.raises(NotAProfile, match=r"redirected to .*/login") as ei:
         decode_profile(resp, "heap")
     one_line(ei.value)
+
+
+def test_each_source_is_spaced_by_its_own_cost(stub):
+    from workbench_builtins.pprof_fetch.poller import COST_SHARE, MetricsPoller
+
+    s = stub({"/metrics": slow(0.2, reply(200, "go_goroutines 3\n"))})
+    client = HttpClient(s.url)
+    poller = MetricsPoller(client, discover(client), lambda n: n, target=s.url)
+    assert poller.poll(t=1000.0).requests == 1
+    gap = 0.2 / COST_SHARE  # a 0.2 s answer may be asked again after 4 s, not every second
+    assert poller.poll(t=1001.0).requests == 0
+    assert poller.poll(t=1000.0 + gap + 1.0).requests == 1

@@ -29,7 +29,7 @@ from workbench.capture.api import (
 )
 from workbench.capture.worker import Job
 from workbench.errors import CaptureError, PluginError, TargetExited, WorkbenchError
-from workbench.model import EventBatch, FindingsBatch, Profile, ProfileBatch, SeriesBatch
+from workbench.model import EventBatch, FindingsBatch, Profile, ProfileBatch, SeriesBatch, StackSet
 
 from .client import CPU_TIMEOUT_SLACK_S, Backoff, HttpClient, normalize_base_url
 from .discovery import KIND_PATH, Endpoints, discover
@@ -316,8 +316,9 @@ class PprofCapture:
                     backoff.failure()
                     continue
                 self._ok()
+                full = prof.to_stackset()
                 for kind in emit:
-                    self._emit_snapshot(kind, prof, t, deltas, last_t)
+                    self._emit_snapshot(kind, prof, full, t, deltas=deltas, last_t=last_t)
             backoff.success(time.monotonic() - t_round)
             if final or job.cancelled:
                 return
@@ -330,7 +331,9 @@ class PprofCapture:
         self,
         kind: str,
         prof: Profile,
+        full: StackSet,
         t: float,
+        *,
         deltas: dict[str, CumulativeDelta],
         last_t: dict[str, float],
     ) -> None:
@@ -342,11 +345,11 @@ class PprofCapture:
             cols = column_indices(prof, ("inuse_space", "inuse_objects"))
             if cols is None:
                 return
-            ss, types = select_columns(prof, cols)
+            ss, types = select_columns(prof, cols, full)
             meta["values"] = "in use at the last GC before the fetch; replaced by each fetch"
             replace = True
         elif kind == "goroutine":
-            ss, types = prof.to_stackset(), prof.sample_types
+            ss, types = full, prof.sample_types
             n = self._snapshots.get(kind, 0) + 1
             meta["values"] = f"sum of {n} snapshots; cut a window around one poll to see that moment"
         else:
@@ -354,13 +357,13 @@ class PprofCapture:
                 cols = column_indices(prof, ("alloc_space", "alloc_objects"))
                 if cols is None:
                     return
-                full, types = select_columns(prof, cols)
+                cum, types = select_columns(prof, cols, full)
             else:
-                full, types = prof.to_stackset(), prof.sample_types
+                cum, types = full, prof.sample_types
             tracker = deltas.get(kind)
             if tracker is None or tracker.sample_types != types:
                 tracker = deltas[kind] = CumulativeDelta(types)
-            ss, baseline = tracker.update(full)
+            ss, baseline = tracker.update(cum)
             t0 = t if baseline else last_t.get(kind, t)
             last_t[kind] = t
             meta["values"] = "cumulative since the service started; windows hold the growth between fetches"

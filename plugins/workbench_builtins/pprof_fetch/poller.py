@@ -6,6 +6,11 @@ Sources in order of preference, the first to provide a series wins for that poll
 every ``heap_text_every_s`` because it carries the whole heap profile as text),
 ``/metrics`` (go_*, process_*, pool families), and the first line of
 ``goroutine?debug=1`` for the goroutine count.
+
+Each source is also spaced by its own cost: after a request that took ``e`` seconds the
+source is skipped until ``e / COST_SHARE`` has passed, so an endpoint that is expensive on
+a big service (the goroutine profile stops the world; heap text walks every stack) takes at
+most that share of wall time however short the poll interval.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from .pools import PoolSample, find_dbstats
 from .prom import parse_metrics
 from .saturation import SaturationWatch
 
+COST_SHARE = 0.05
 _GOROUTINE_TOTAL = re.compile(rb"goroutine profile: total (\d+)")
 
 
@@ -54,14 +60,21 @@ class MetricsPoller:
         self.gc = GcPauseTracker()
         self.saturation = SaturationWatch(target)
         self.heap_text_every_s = heap_text_every_s
-        self._last_heap_text = 0.0
+        self._next_due: dict[str, float] = {}
+        # once a preferred source has proved it carries these, a poll that skips it (cost
+        # spacing) must not fall back to the expensive text endpoints
+        self._vars_memstats = False
+        self._metrics_goroutines = False
         self._prev_cpu: tuple[float, float] | None = None  # (t, process_cpu_seconds_total)
         self._prev_gc: tuple[float, float] | None = None  # (count, pause sum s) from /metrics
         self._gone: set[str] = set()  # sources that answered 404: not asked again
         self.polls = 0
 
-    def _usable(self, source: str) -> bool:
-        return source not in self._gone
+    def _usable(self, source: str, t: float) -> bool:
+        return source not in self._gone and t >= self._next_due.get(source, 0.0)
+
+    def _spent(self, source: str, t: float, elapsed_s: float, min_gap_s: float = 0.0) -> None:
+        self._next_due[source] = t + max(min_gap_s, elapsed_s / COST_SHARE)
 
     def _failed(self, res: PollResult, source: str, exc: WorkbenchError) -> None:
         # a 404 stays a 404, and a body over the cap (a huge heap?debug=1 text) stays huge:
@@ -95,35 +108,35 @@ class MetricsPoller:
             if finding is not None:
                 res.findings.append(finding)
 
-        if self.ep.vars and self._usable("vars"):
+        if self.ep.vars and self._usable("vars", t):
             try:
                 res.requests += 1
-                doc = decode_vars(self.client.get("/debug/vars", max_bytes=TEXT_MAX_BYTES, what="expvar JSON"))
+                r = self.client.get("/debug/vars", max_bytes=TEXT_MAX_BYTES, what="expvar JSON")
+                self._spent("vars", t, r.elapsed_s)
+                doc = decode_vars(r)
                 memstats = memstats_from_expvar(doc.get("memstats", {}))
+                self._vars_memstats = self._vars_memstats or memstats is not None
                 for pool in find_dbstats(doc):
                     add_pool(pool)
             except WorkbenchError as exc:
                 self._failed(res, "vars", exc)
-        if (
-            memstats is None
-            and self.ep.serves("heap")
-            and self._usable("heap")
-            and t - self._last_heap_text >= self.heap_text_every_s
-        ):
-            self._last_heap_text = t
+        if memstats is None and not self._vars_memstats and self.ep.serves("heap") and self._usable("heap", t):
             try:
                 res.requests += 1
                 r = self.client.get("/debug/pprof/heap?debug=1", max_bytes=TEXT_MAX_BYTES, what="heap text")
+                self._spent("heap", t, r.elapsed_s, self.heap_text_every_s)
                 memstats = memstats_from_heap_debug(r.text())
             except WorkbenchError as exc:
                 self._failed(res, "heap", exc)
         if memstats is not None:
             add(memstats_points(memstats, t, self.gc, name))
-        if self.ep.metrics and self._usable("metrics"):
+        if self.ep.metrics and self._usable("metrics", t):
             try:
                 res.requests += 1
                 r = self.client.get("/metrics", max_bytes=TEXT_MAX_BYTES, what="Prometheus metrics")
+                self._spent("metrics", t, r.elapsed_s)
                 snap = parse_metrics(r.text())
+                self._metrics_goroutines = self._metrics_goroutines or "go.goroutines" in snap.runtime
                 add([SeriesPoint(name(s), t, v, unit) for s, (v, unit) in snap.runtime.items()])
                 if snap.cpu_seconds is not None:
                     if self._prev_cpu is not None and t > self._prev_cpu[0]:
@@ -143,10 +156,16 @@ class MetricsPoller:
                     add_pool(pool)
             except WorkbenchError as exc:
                 self._failed(res, "metrics", exc)
-        if name("go.goroutines") not in emitted and self.ep.serves("goroutine") and self._usable("goroutine"):
+        if (
+            not self._metrics_goroutines
+            and name("go.goroutines") not in emitted
+            and self.ep.serves("goroutine")
+            and self._usable("goroutine", t)
+        ):
             try:
                 res.requests += 1
                 r = self.client.get("/debug/pprof/goroutine?debug=1", first_line_only=True, what="goroutine count")
+                self._spent("goroutine", t, r.elapsed_s)
                 m = _GOROUTINE_TOTAL.search(r.body)
                 if m is not None:
                     add([SeriesPoint(name("go.goroutines"), t, float(m.group(1)), "count")])

@@ -70,9 +70,15 @@ def column_indices(profile: Profile, names: tuple[str, ...]) -> list[int] | None
     return [i for i in idx if i is not None]
 
 
-def select_columns(profile: Profile, cols: list[int]) -> tuple[StackSet, tuple[SampleType, ...]]:
-    """The stacks of ``profile`` with only ``cols`` as values, zero rows dropped."""
-    ss = profile.to_stackset()
+def select_columns(
+    profile: Profile, cols: list[int], stacks: StackSet | None = None
+) -> tuple[StackSet, tuple[SampleType, ...]]:
+    """The stacks of ``profile`` with only ``cols`` as values, zero rows dropped.
+
+    ``stacks`` is ``profile.to_stackset()`` when the caller already has it: one heap fetch
+    feeds two profiles, and walking a big tree twice is the costly part.
+    """
+    ss = profile.to_stackset() if stacks is None else stacks
     vals = ss.values[:, cols]
     keep = np.flatnonzero(np.any(vals != 0, axis=1))
     if len(keep) != len(ss):

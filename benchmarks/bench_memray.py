@@ -175,6 +175,7 @@ def bench_slowdown(seconds: int) -> None:
     wait_samples(h, 1)
     live = rate(p, seconds)
     h.stop()
+    time.sleep(2.0)  # memray's deactivation frees its tracker state just after detach
     after = rate(p, seconds)
     stop(p)
     with tempfile.TemporaryDirectory() as tmp:

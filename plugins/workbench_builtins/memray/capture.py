@@ -340,6 +340,19 @@ class MemrayCapture:
             return Frame(fn, runtime=Runtime.OTHER)  # the helper's markers, same as the model's
         return Frame(fn, file, line, "", Runtime.NATIVE if native else Runtime.PYTHON)
 
+    def _compact(self, flat: np.ndarray, offsets: np.ndarray, vals: np.ndarray) -> StackSet:
+        """The snapshot with a frame table of only its own frames.
+
+        A replacing batch is rebuilt into a fresh profile by the session, which interns
+        every frame of the batch's table; the capture's table only ever grows, this one
+        is as small as the snapshot.
+        """
+        used, inverse = np.unique(flat, return_inverse=True)
+        table = FrameTable()
+        for fid in used.tolist():
+            table.intern(self._frames[int(fid)])
+        return StackSet(table, inverse.astype(np.int64).reshape(-1), offsets, vals)
+
     def _on_snapshot(self, msg: dict[str, Any]) -> None:
         for item in msg.get("frames", ()):
             self._idmap.append(self._frames.intern(self._frame(item)))
@@ -370,7 +383,7 @@ class MemrayCapture:
             ProfileBatch(
                 self.key,
                 SAMPLE_TYPES,
-                StackSet(self._frames, flat, offsets, vals),
+                self._compact(flat, offsets, vals),
                 t0,
                 t,
                 source="memray",

@@ -291,6 +291,39 @@ def _nudge(pid: int) -> None:
         time.sleep(0.2)
 
 
+class _Unused:
+    """Stands in for names of memray's Textual TUI, which the helper never runs."""
+
+
+def _import_attach_machinery() -> None:
+    """Import ``memray.commands.attach`` without memray's Textual apps.
+
+    ``memray.commands`` imports every subcommand, and ``live`` and ``tree`` pull in
+    Textual: about a second of a two-second attach on a busy machine. Placeholder
+    modules take the two Textual reporters' place (any name resolves to ``_Unused``);
+    if memray's layout ever changes so that this fails, the real import runs instead.
+    """
+    import types
+
+    if "memray.commands.attach" in sys.modules:
+        return
+    placed = False
+    for modname in ("memray.reporters.tui", "memray.reporters.tree"):  # the two Textual apps
+        if modname not in sys.modules:
+            stub = types.ModuleType(modname)
+            stub.__getattr__ = lambda name: _Unused  # type: ignore[method-assign]
+            sys.modules[modname] = stub
+            placed = True
+    try:
+        import memray.commands.attach
+    except Exception:
+        if not placed:
+            raise
+        for name in [n for n in sys.modules if n.startswith(("memray.commands", "memray.reporters"))]:
+            del sys.modules[name]
+        import memray.commands.attach  # noqa: F401
+
+
 def run(args: argparse.Namespace) -> int:
     emit = Emitter()
     state = State()
@@ -309,6 +342,8 @@ def run(args: argparse.Namespace) -> int:
         )
         return 2
     import memray
+
+    _import_attach_machinery()
     from memray.commands.attach import PAYLOAD
     from memray.commands.run import _get_free_port
 
@@ -391,14 +426,17 @@ def run(args: argparse.Namespace) -> int:
                 break
         # one last look: after a stop it is the freshest data, after an exit the last there was
         emit(snapshot(reader, frames, cache, args))
+    except Exception as exc:  # reported, then the finally still detaches
+        ended = "failed"
+        emit({"type": "error", "kind": "reader_failed", "message": f"memray reader failed: {exc!r}", "fix": ""})
     finally:
         detach_error = ""
         detached = False
-        if ended in ("stopped", "duration"):
+        if ended in ("stopped", "duration", "failed"):
             if not _alive(args.pid):
                 ended = "target_exited"
             elif not reader.is_active:
-                ended = "tracker_stopped"
+                ended = "tracker_stopped" if ended != "failed" else ended
             else:
                 detach_error = _detach(args.pid, state)
                 detached = not detach_error

@@ -40,6 +40,7 @@ _HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: classes defined in Python code
 _MAX_LINE = 64 * 1024
 _MAX_OWNERS = 1000  # instances remembered as holding large containers
 _MAX_PAUSES = 4096
+_MAX_POOLS = 64
 _MAX_SITES = 50  # containers per census whose fill site is looked up (tracemalloc on)  # gc pauses kept between two reports; older ones are only counted
 
 # (type, kind) in match order; kinds are the Finding kinds of the leak engine.
@@ -187,24 +188,28 @@ class Agent:
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
         """Runs in the injecting thread: bind, publish the port, hook gc, start the thread."""
-        lst = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        lst.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        lst.bind(("127.0.0.1", 0))
-        lst.listen(4)
-        self._listener = lst
-        port = lst.getsockname()[1]
+        try:
+            lst = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self._listener = lst
+            lst.bind(("127.0.0.1", 0))
+            lst.listen(4)
+            port = lst.getsockname()[1]
+            gc.callbacks.append(self._gc_callback)
+            if self.tracemalloc_frames > 0 and not tracemalloc.is_tracing():
+                tracemalloc.start(self.tracemalloc_frames)
+                self._started_tracemalloc = True
+            self._thread = threading.Thread(target=self._run, name="workbench-agent", daemon=True)
+            self._own_ids.update({id(self), id(self._pauses), id(self._pools), id(self._own_ids)})
+            self._thread.start()
+        except BaseException:
+            self._cleanup()  # a half-started agent leaves nothing behind
+            raise
+        # published last: once the port is readable, everything above is in place
         tmp = self.port_file + ".tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(json.dumps({"port": port, "pid": os.getpid(), "python": list(sys.version_info[:3])}))
         os.replace(tmp, self.port_file)
-        gc.callbacks.append(self._gc_callback)
-        if self.tracemalloc_frames > 0 and not tracemalloc.is_tracing():
-            tracemalloc.start(self.tracemalloc_frames)
-            self._started_tracemalloc = True
-        self._thread = threading.Thread(target=self._run, name="workbench-agent", daemon=True)
-        self._own_ids.update({id(self), id(self._pauses), id(self._pools), id(self._own_ids)})
-        self._thread.start()
 
     def _cleanup(self) -> None:
         self._cleanup_hooks()
@@ -735,7 +740,7 @@ class _Census:
             return None  # keep the pools of the last complete census
         out = []
         used: set[str] = set()
-        for path, obj in self.pool_objs:
+        for path, obj in self.pool_objs[:_MAX_POOLS]:
             kind = _pool_kind(type(obj))
             if kind is None:
                 continue

@@ -9,6 +9,7 @@ results are dropped (``LatestOnly``).
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 import numpy as np
@@ -46,6 +47,8 @@ from .timeline import TimelineView
 from .top_table import TopFunctionsView
 
 REFRESH_MS = 333  # ~3 Hz: live enough, and a refresh costs little when nothing changed
+SLOW_REFRESH_S = 0.05
+REFRESH_BACKOFF = 5.0  # after a slow refresh, wait 5x its cost: at most ~20 % of the GUI thread
 SYNC_CUT_NODES = 20_000  # cutting smaller profiles inline is cheaper than a thread hop
 MAX_RECENT_FILES = 10
 OPEN_FILTER = (
@@ -84,6 +87,7 @@ class MainWindow(QMainWindow):
         self.registry = registry or default_registry()
         self.session = session or Session()
         self._seen_version = -1
+        self._next_refresh = 0.0
         self._shown_key: tuple[object, ...] = ()
         self.time_window: tuple[float, float] | None = None
         self.current: Profile | None = None  # the profile the views show (after any cut)
@@ -218,10 +222,22 @@ class MainWindow(QMainWindow):
 
     # --------------------------------------------------------------- refresh
     def refresh(self) -> None:
-        """Timer tick: update views only if the session changed since the last tick."""
+        """Timer tick: update views only if the session changed since the last tick.
+
+        A refresh of a huge live profile (snapshot copy + layout) can take a while; the next
+        one then waits ``REFRESH_BACKOFF`` times as long, so refreshing never eats the GUI thread.
+        """
         s = self.session
-        if s.version == self._seen_version:
+        if s.version == self._seen_version or time.monotonic() < self._next_refresh:
             return
+        started = time.monotonic()
+        try:
+            self._refresh(s)
+        finally:
+            cost = time.monotonic() - started
+            self._next_refresh = started + cost * REFRESH_BACKOFF if cost > SLOW_REFRESH_S else 0.0
+
+    def _refresh(self, s: Session) -> None:
         self._seen_version = s.version
         keys = s.profile_keys()
         have = [self.profile_combo.itemText(i) for i in range(self.profile_combo.count())]
@@ -373,6 +389,7 @@ class MainWindow(QMainWindow):
                 s.profiles[key] = p
                 first = first or key
             s.version += 1  # opened files bypass put(): they are whole profiles, not batches
+        self._next_refresh = 0.0  # the user asked for this: no backoff
         self.refresh()
         self.profile_combo.setCurrentText(first)
         self.banner.hide()
@@ -382,6 +399,7 @@ class MainWindow(QMainWindow):
         self.session = session
         self.capture.sink = session
         self._seen_version = -1
+        self._next_refresh = 0.0
         self.timeline.set_session(session)
         self.profile_combo.clear()
         self.refresh()

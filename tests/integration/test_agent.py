@@ -25,6 +25,12 @@ PY313 = python313()
 PYTHONS = [
     pytest.param(sys.executable, id="py312"),
     pytest.param(PY313, id="py313", marks=pytest.mark.skipif(PY313 is None, reason="pyenv 3.13.0 not installed")),
+    # Debian's build links libpython statically: symbols come from the executable, no debug info
+    pytest.param(
+        "/usr/bin/python3",
+        id="debian-static",
+        marks=pytest.mark.skipif(not os.path.exists("/usr/bin/python3"), reason="no system python3"),
+    ),
 ]
 FAST = {"yes": True, "census_interval": 0.5, "interval": 0.25, "heartbeat": 3.0}
 

@@ -225,7 +225,13 @@ def _inject_gdb(inj: Injection, timeout: float, use_elf: bool = True) -> None:
 
 
 def _inject_remote_exec(inj: Injection, timeout: float) -> None:
-    """3.14+: the target's own interpreter asks the target to run the bootstrap file."""
+    """3.14+: the target's own interpreter asks the target to run the bootstrap file.
+
+    Not exercised by the tests (no 3.14 on the CI image); it needs the same ptrace rights.
+    """
+    verdict = ptrace_verdict(inj.pid)
+    if not verdict.allowed:
+        raise PermissionDenied(f"cannot attach to PID {inj.pid}: {verdict.reason}", verdict.fix)
     exe = os.path.realpath(f"/proc/{inj.pid}/exe")
     code = "import sys; sys.remote_exec(int(sys.argv[1]), sys.argv[2])"
     try:

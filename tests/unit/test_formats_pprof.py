@@ -196,3 +196,18 @@ def test_collapsed_to_pprof_to_collapsed_is_exact():
     text = (GOLDEN / "pyspy_subprocesses.txt").read_text()
     back = read_pprof(write_pprof(read_collapsed(text.encode())))
     assert collapsed_counter(write_collapsed(back)) == collapsed_counter(text)
+
+
+def test_large_sparse_ids_and_multibyte_varints():
+    m = ProfileMsg()
+    m.string_table.extend(["", "space", "bytes", "f", "g", "x.go"])
+    m.sample_type.append(ValueTypeMsg(type=1, unit=2))
+    big = 2**40 + 7  # sparse ids take the sorted-search path, 6-byte varints the slow path
+    m.function.append(FunctionMsg(id=big, name=3, filename=5))
+    m.function.append(FunctionMsg(id=300, name=4, filename=5))
+    m.location.append(LocationMsg(id=big + 1, line=[LineMsg(function_id=big, line=70000)]))
+    m.location.append(LocationMsg(id=2**62, line=[LineMsg(function_id=300, line=1)]))
+    m.sample.append(SampleMsg(location_id=[2**62, big + 1], value=[2**40]))
+    m.sample.append(SampleMsg(location_id=[big + 1], value=[5]))
+    prof = read_pprof(m.SerializeToString())
+    assert collapsed_counter(write_collapsed(prof)) == {"f (x.go:70000);g (x.go:1)": 2**40, "f (x.go:70000)": 5}

@@ -22,7 +22,6 @@ I64 = npt.NDArray[np.int64]
 U64 = npt.NDArray[np.uint64]
 
 _MAX_VARINT = 10
-_SHIFTS = (7 * np.arange(_MAX_VARINT, dtype=np.uint64)).astype(np.uint64)
 
 
 def ranges(starts: I64, lengths: I64) -> I64:
@@ -53,23 +52,23 @@ def varints_at(buf: U8, pos: I64, end: I64, what: str) -> tuple[U64, I64]:
     b0 = buf[pos]
     vals[:] = b0 & 0x7F
     # tags, small ids and lengths are mostly one byte: only the rest take the 10-byte path
-    multi = np.flatnonzero(b0 >= 0x80)
-    if multi.size == 0:
-        return vals, lens
-    p, e = pos[multi], end[multi]
-    idx = p[:, None] + np.arange(_MAX_VARINT, dtype=np.int64)
-    valid = idx < e[:, None]
-    b = buf[np.minimum(idx, buf.shape[0] - 1)]
-    term = ((b & 0x80) == 0) & valid
-    has_term = term.any(axis=1)
-    if not has_term.all():
-        bad = int(p[int(np.argmin(has_term))])
-        raise FormatError(f"malformed varint in {what}", "the profile is corrupt", offset=bad)
-    first = term.argmax(axis=1)
-    keep = np.arange(_MAX_VARINT) <= first[:, None]
-    parts = np.where(keep, (b & 0x7F).astype(np.uint64) << _SHIFTS, np.uint64(0))
-    vals[multi] = np.bitwise_or.reduce(parts, axis=1)
-    lens[multi] = first + 1
+    # continue byte by byte, only for the varints still open (no n x 10 matrix)
+    sel = np.flatnonzero(b0 >= 0x80)
+    k = 1
+    while sel.size:
+        if k >= _MAX_VARINT:
+            bad = int(pos[sel[0]])
+            raise FormatError(f"varint longer than 10 bytes in {what}", "the profile is corrupt", offset=bad)
+        at = pos[sel] + k
+        past = at >= end[sel]
+        if past.any():
+            bad = int(pos[sel[int(np.argmax(past))]])
+            raise FormatError(f"malformed varint in {what}", "the profile is corrupt", offset=bad)
+        bk = buf[at]
+        vals[sel] |= (bk & 0x7F).astype(np.uint64) << np.uint64(7 * k)
+        lens[sel] += 1
+        sel = sel[bk >= 0x80]
+        k += 1
     return vals, lens
 
 
@@ -269,8 +268,57 @@ def _excl(a: I64) -> I64:
     return out
 
 
+# A "column" is the bytes of one piece of every message: a stream where message i's
+# piece is the next ``lens[i]`` bytes. Messages are built by concatenating columns.
+Column = tuple[U8, I64]
+
+
+def const_col(byte: int, n: int) -> Column:
+    """The same single byte (a field tag) in every message."""
+    return np.full(n, byte, dtype=np.uint8), np.ones(n, dtype=np.int64)
+
+
+def varint_col(values: U64) -> Column:
+    return encode_varints(values.astype(np.uint64))
+
+
+def packed_col(flat: U64, offsets: I64) -> Column:
+    """A packed repeated varint payload per message (message i owns flat[offsets[i]:offsets[i+1]])."""
+    b, nb = encode_varints(flat.astype(np.uint64))
+    cum = np.zeros(nb.shape[0] + 1, dtype=np.int64)
+    np.cumsum(nb, out=cum[1:])
+    return b, cum[offsets[1:]] - cum[offsets[:-1]]
+
+
+def concat_cols(cols: list[Column]) -> Column:
+    """Message i = the i-th piece of each column, in order."""
+    n = cols[0][1].shape[0]
+    per = np.zeros(n, dtype=np.int64)
+    for _, lens in cols:
+        per += lens
+    out = np.zeros(int(per.sum()), dtype=np.uint8)
+    pos = _excl(per)
+    for stream, lens in cols:
+        if lens.shape[0] and int(lens.max()) == 1 and int(lens.min()) == 1:
+            out[pos] = stream
+        else:
+            out[ranges(pos, lens)] = stream  # a column's stream is already in message order
+        pos = pos + lens
+    return out, per
+
+
+def len_field(num: int, col: Column) -> Column:
+    """Field ``num`` (length-delimited) wrapping each message's piece of ``col``."""
+    n = col[1].shape[0]
+    return concat_cols([const_col((num << 3) | 2, n), varint_col(col[1].astype(np.uint64)), col])
+
+
+def varint_field(num: int, values: U64) -> list[Column]:
+    return [const_col(num << 3, values.shape[0]), varint_col(values)]
+
+
 def encode_samples(locs: U64, loc_off: I64, values: U64, k: int, field: int = 2) -> bytes:
-    """Repeated pprof ``Sample`` fields (packed location_id = 1, packed value = 2) in bulk.
+    """Repeated pprof ``Sample`` entries (packed location_id = 1, packed value = 2) in bulk.
 
     The bytes are a valid run of top-level field ``field`` entries: protobuf merges
     concatenated fields, so they can follow the serialized rest of the Profile.
@@ -278,38 +326,13 @@ def encode_samples(locs: U64, loc_off: I64, values: U64, k: int, field: int = 2)
     n = loc_off.shape[0] - 1
     if n == 0:
         return b""
-    lb, ll = encode_varints(locs)
-    vb, vl = encode_varints(values)
-    lcum = np.zeros(ll.shape[0] + 1, dtype=np.int64)
-    np.cumsum(ll, out=lcum[1:])
-    vcum = np.zeros(vl.shape[0] + 1, dtype=np.int64)
-    np.cumsum(vl, out=vcum[1:])
     voff = np.arange(n + 1, dtype=np.int64) * k
-    len1 = lcum[loc_off[1:]] - lcum[loc_off[:-1]]
-    len2 = vcum[voff[1:]] - vcum[voff[:-1]]
-    h1b, h1l = encode_varints(len1.astype(np.uint64))
-    h2b, h2l = encode_varints(len2.astype(np.uint64))
-    inner = 1 + h1l + len1 + 1 + h2l + len2
-    ob, ol = encode_varints(inner.astype(np.uint64))
-    start = _excl(1 + ol + inner)
-    out = np.zeros(int((1 + ol + inner).sum()), dtype=np.uint8)
+    sample = concat_cols([len_field(1, packed_col(locs, loc_off)), len_field(2, packed_col(values, voff))])
+    return len_field(field, sample)[0].tobytes()
 
-    def put(dest: I64, src: U8, count: I64, src_start: I64) -> None:
-        out[ranges(dest, count)] = src[ranges(src_start, count)]
 
-    out[start] = (field << 3) | 2
-    p = start + 1
-    put(p, ob, ol, _excl(ol))
-    p = p + ol
-    out[p] = (1 << 3) | 2
-    p = p + 1
-    put(p, h1b, h1l, _excl(h1l))
-    p = p + h1l
-    put(p, lb, len1, lcum[loc_off[:-1]])
-    p = p + len1
-    out[p] = (2 << 3) | 2
-    p = p + 1
-    put(p, h2b, h2l, _excl(h2l))
-    p = p + h2l
-    put(p, vb, len2, vcum[voff[:-1]])
-    return out.tobytes()
+def encode_messages(field: int, columns: list[Column]) -> bytes:
+    """Repeated top-level field ``field`` whose messages are the concatenated columns."""
+    if not columns or columns[0][1].shape[0] == 0:
+        return b""
+    return len_field(field, concat_cols(columns))[0].tobytes()

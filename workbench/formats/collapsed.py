@@ -20,6 +20,7 @@ including NUL and control characters, is written as is.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -35,6 +36,7 @@ _PY_SUFFIXES = (".py", ".pyx", ".pyi", ".pyw")
 _NATIVE_SUFFIXES = (".so", ".c", ".h", ".cc", ".cpp", ".hpp", ".rs", ".dylib", ".dll")
 
 
+@functools.lru_cache(maxsize=4096)  # few distinct files, many frames; bounded
 def _runtime_of(file: str, has_line: bool) -> Runtime:
     low = file.lower()
     if low.endswith(_PY_SUFFIXES) or low.startswith("<frozen"):

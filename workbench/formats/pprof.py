@@ -22,7 +22,18 @@ import numpy.typing as npt
 
 from ..errors import FormatError, LimitExceeded
 from ..model import Frame, FrameTable, Profile, Runtime, SampleType, StackSet
-from ._protowire import encode_samples, last_varint, ranges, repeated_varints, walk_messages
+from ._protowire import (
+    Column,
+    concat_cols,
+    encode_messages,
+    encode_samples,
+    last_varint,
+    len_field,
+    ranges,
+    repeated_varints,
+    varint_field,
+    walk_messages,
+)
 from .collapsed import _runtime_of
 from .limits import ReadLimits, maybe_gunzip
 
@@ -366,45 +377,49 @@ def _clean(text: str) -> str:
 
 
 def write_pprof(profile: Profile) -> bytes:
-    """Gzipped pprof with every sample type, period, duration and one location per frame."""
-    from ._pprof_schema import FunctionMsg, LineMsg, LocationMsg, ProfileMsg, ValueTypeMsg
+    """Gzipped pprof with every sample type, period, duration and one location per frame.
+
+    Functions, locations and samples are encoded in bulk (``_protowire`` columns); only
+    the string table is built with a Python dict, one entry per distinct string.
+    """
+    from ._pprof_schema import ProfileMsg, ValueTypeMsg
 
     strings: dict[str, int] = {"": 0}
 
     def s(text: str) -> int:
-        idx = strings.get(text)
-        if idx is None:
-            idx = strings[text] = len(strings)
-        return idx
+        return strings.setdefault(text, len(strings))
 
     out = ProfileMsg()
     for st in profile.sample_types:
         out.sample_type.append(ValueTypeMsg(type=s(_clean(st.type)), unit=s(_clean(st.unit))))
     ss = profile.to_stackset()
     used = np.unique(ss.frames) if ss.frames.size else np.zeros(0, dtype=np.int64)
-    # function per distinct (name, file); location per frame id (id = frame id + 1)
-    func_ids: dict[tuple[str, str], int] = {}
-    functions = []
-    locations = []
-    for fid in used.tolist():
-        fr = profile.frames[fid]
-        name, file = _clean(fr.function), _clean(fr.file)
-        fkey = (name, file)
-        func_id = func_ids.get(fkey)
-        if func_id is None:
-            func_id = func_ids[fkey] = len(func_ids) + 1
-            # no system_name: pprof would run its C++/Rust demangler over a name equal to it,
-            # which turns "<module>" into ""
-            functions.append(FunctionMsg(id=func_id, name=s(name), filename=s(file)))
-        locations.append(LocationMsg(id=fid + 1, line=[LineMsg(function_id=func_id, line=max(0, fr.line))]))
-    out.function.extend(functions)
-    out.location.extend(locations)
-    # samples are encoded in bulk: leaf-first location ids come from reversing the whole
-    # flat array (which also reverses the sample order, harmless)
+    frames = [profile.frames[f] for f in used.tolist()]
+    name_idx = np.fromiter((s(_clean(f.function)) for f in frames), dtype=np.int64, count=len(frames))
+    file_idx = np.fromiter((s(_clean(f.file)) for f in frames), dtype=np.int64, count=len(frames))
+    line_no = np.fromiter((min(max(0, f.line), 2**31 - 1) for f in frames), dtype=np.int64, count=len(frames))
+    # one Function per distinct (name, file), one Location per frame (id = frame id + 1)
+    pair = (name_idx << 32) | file_idx
+    upair, func_of = np.unique(pair, return_inverse=True)
+    func_id = (np.arange(upair.size, dtype=np.int64) + 1).astype(np.uint64)
+    # no system_name: pprof would run its C++/Rust demangler over a name equal to it,
+    # which turns "<module>" into ""
+    functions = encode_messages(
+        5,
+        [
+            *_vf(1, func_id),
+            *_vf(2, (upair >> 32).astype(np.uint64)),
+            *_vf(4, (upair & 0xFFFFFFFF).astype(np.uint64)),
+        ],
+    )
+    line = concat_cols([*_vf(1, func_id[func_of.reshape(-1)]), *_vf(2, line_no.astype(np.uint64))])
+    locations = encode_messages(4, [*_vf(1, (used + 1).astype(np.uint64)), len_field(4, line)])
+    # samples: leaf-first location ids come from reversing the whole flat array (which
+    # also reverses the sample order, harmless)
     vals = np.rint(ss.values[::-1]).astype(np.int64)
     locs = (ss.frames[::-1] + 1).astype(np.uint64)
     loc_off = (ss.offsets[-1] - ss.offsets[::-1]).astype(np.int64)
-    sample_bytes = encode_samples(locs, loc_off, vals.reshape(-1).view(np.uint64), len(profile.sample_types))
+    samples = encode_samples(locs, loc_off, vals.reshape(-1).view(np.uint64), len(profile.sample_types))
     if profile.period_type is not None:
         out.period_type.CopyFrom(
             ValueTypeMsg(type=s(_clean(profile.period_type.type)), unit=s(_clean(profile.period_type.unit)))
@@ -418,4 +433,8 @@ def write_pprof(profile: Profile) -> bytes:
         # unset means "the last type", so only a non-last default needs saying
         out.default_sample_type = s(_clean(profile.sample_types[default].type))
     out.string_table.extend(strings)
-    return gzip.compress(out.SerializeToString() + sample_bytes, compresslevel=6)
+    return gzip.compress(out.SerializeToString() + functions + locations + samples, compresslevel=6)
+
+
+def _vf(num: int, values: npt.NDArray[np.uint64]) -> list[Column]:
+    return varint_field(num, values)

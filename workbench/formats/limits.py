@@ -44,6 +44,7 @@ class ReadLimits:
     max_depth: int = DEFAULT_MAX_DEPTH  # frames per stack kept
     max_frames: int = 1_000_000  # distinct frames interned
     max_nodes: int = DEFAULT_MAX_NODES  # call-tree nodes
+    max_total_frames: int = 64_000_000  # frames over all stacks after inline expansion (8 bytes each)
     max_line_length: int = 16 * MiB  # one collapsed-stack line (a 10k-frame stack is < 1 MiB)
     max_json_nesting: int = 64  # speedscope needs 5 levels; json recursion must never be reached
 

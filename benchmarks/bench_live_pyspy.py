@@ -188,13 +188,43 @@ def timed_work(units: int, mode: str, pyspy: Path) -> float:
         proc.wait()
 
 
+def soak(seconds: float) -> None:
+    """The workbench's own RSS while py-spy + procstats stay attached to the demo service."""
+    import psutil
+
+    from workbench.demo.launch import start_demo
+
+    me = psutil.Process()
+    demo = start_demo()
+    session = Session()
+    handles = [default_registry().load(n).start(Target.from_pid(demo.pid), {}, session) for n in ("pyspy", "procstats")]
+    try:
+        t0 = time.perf_counter()
+        marks = []
+        while (elapsed := time.perf_counter() - t0) < seconds:
+            time.sleep(min(10.0, seconds - elapsed))
+            prof = session.profiles.get(f"pyspy:{demo.pid}:cpu")
+            marks.append((time.perf_counter() - t0, me.memory_info().rss, len(prof.slices) if prof else 0))
+    finally:
+        for h in handles:
+            h.stop()
+        demo.stop()
+    for t, rss, slices in marks:
+        print(f"soak t={t:5.0f} s: workbench RSS {rss / 2**20:.1f} MiB, time slices {slices}")
+    st = handles[0].status()
+    print(f"soak: {st.samples} samples, coverage {st.coverage or 0:.1%}, {st.batches} batches")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--units", type=int, default=400)
+    ap.add_argument("--soak", type=float, default=0.0, help="also run a soak of this many seconds on the demo")
     args = ap.parse_args()
     pyspy = find_pyspy()
+    if args.soak:
+        soak(args.soak)
 
     lat = first_batch_latency(args.repeats)
     print(

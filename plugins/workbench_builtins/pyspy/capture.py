@@ -44,7 +44,7 @@ STOP_TIMEOUT_S = 3.0
 DEADMAN_SLACK_S = 5
 MAX_HANDOVER_RETRIES = 3
 HANDOVER_ERROR_BUDGET = 0.05  # failed samples per expected, above which chunks get longer
-MAX_CHUNK_S = 4.0
+MAX_CHUNK_S = 2.0  # live views still refresh at least every 2 s
 MAX_OUTPUT_BYTES = 64 << 20
 
 

@@ -442,7 +442,7 @@ class PySpyCapture:
         """
         base = max(chunk_len, self.opts.chunk_s)
         if self._last_error_ratio > HANDOVER_ERROR_BUDGET:
-            return min(MAX_CHUNK_S, base * 2)
+            return min(max(MAX_CHUNK_S, self.opts.chunk_s), base * 2)
         return base if base > self.opts.chunk_s else self.opts.chunk_s
 
     def _lead(self, chunk_len: float) -> float:

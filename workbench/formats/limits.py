@@ -40,7 +40,7 @@ class ReadLimits:
     """
 
     max_compressed_bytes: int = 256 * MiB  # bytes read from disk or the network
-    max_decompressed_bytes: int = 1024 * MiB  # payload after gunzip (or the file itself)
+    max_decompressed_bytes: int = 512 * MiB  # payload after gunzip (or the file itself); readers need a few x this
     max_depth: int = DEFAULT_MAX_DEPTH  # frames per stack kept
     max_frames: int = 1_000_000  # distinct frames interned
     max_nodes: int = DEFAULT_MAX_NODES  # call-tree nodes

@@ -159,3 +159,44 @@ def test_zoom_path_survives_transform_free_copy() -> None:
     from workbench.analysis.layout import resolve_path
 
     assert resolve_path(q, node_path(p, node)) == node
+
+
+def test_sample_type_switch_changes_widths(qtbot) -> None:
+    from workbench.model import CPU_NS
+
+    p = Profile([SAMPLES, CPU_NS])
+    p.add_stack([Frame("main"), Frame("a")], [10, 1e6])
+    p.add_stack([Frame("main"), Frame("b")], [10, 9e6])
+    view = FlameGraphView()
+    qtbot.addWidget(view)
+    view.set_profile(p)
+    assert view.sample_type.count() == 2
+    b = _node(p, "main", "b")
+    lay = view.canvas.absolute()
+    assert lay.w[b] == 10
+    view.sample_type.setCurrentIndex(1)
+    assert view.canvas.absolute().w[b] == 9e6
+    text = view.canvas.hover_text(b)
+    assert "samples: self 10" in text and "cpu: self 9 ms" in text
+
+
+def test_colour_modes_paint(qtbot, canvas: FlameGraphWidget) -> None:
+    for mode in ("runtime", "package"):
+        canvas.set_color_mode(mode)
+        assert not canvas.grab().toImage().isNull()
+    idx, brushes = canvas._palette_index(canvas.boxes().node)
+    assert len(idx) == len(canvas.boxes()) and len(brushes) > 3
+
+
+def test_deep_stack_lays_out_without_recursion(qtbot) -> None:
+    p = Profile([SAMPLES])
+    p.add_stack([Frame(f"f{i}") for i in range(5000)], [1])  # beyond the 4096-frame depth cap
+    lay = profile_layout(p)
+    v = view_layout(lay, 0, width_px=800)
+    assert v.rows == 4097 and len(v) == 4097
+    assert p.frames[int(p.frame[int(v.node[-1])])].function == "[stack truncated]"
+    w = FlameGraphWidget()
+    qtbot.addWidget(w)
+    w.resize(800, 400)
+    w.set_profile(p)
+    assert not w.grab().toImage().isNull()

@@ -236,3 +236,16 @@ def test_hover_over_flame_in_window(qtbot, window, tmp_path) -> None:
     with qtbot.waitSignal(canvas.hoverChanged) as sig:
         qtbot.mouseMove(canvas, pt)
     assert sig.args[0].startswith("main\n")
+
+
+def test_declaring_a_chart_shows_its_series(window) -> None:
+    from workbench.ui.timeline import ChartSpec
+
+    window.timeline.add_chart(ChartSpec("redis pool", ("pool.redis.*",)))
+    window.session.put(
+        SeriesBatch([SeriesPoint("pool.redis.in_use", T0, 3.0), SeriesPoint("pool.redis.idle", T0, 7.0)])
+    )
+    window.refresh()
+    chart = window.timeline.charts[-1]
+    assert chart.plot.isVisible()
+    assert sorted(chart.curves) == ["pool.redis.idle", "pool.redis.in_use"]

@@ -43,7 +43,7 @@ def test_many_boxes_painted_repeatedly(qtbot) -> None:
 def test_thousands_of_paint_events(qtbot) -> None:
     w = FlameGraphWidget()
     qtbot.addWidget(w)
-    w.resize(600, 200)
+    w.resize(300, 120)  # small boxes: thousands of paint events, each a few drawRects calls
     w.set_profile(_wide_profile(30, 5))
     w.show()
     qtbot.waitExposed(w)

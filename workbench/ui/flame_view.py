@@ -140,7 +140,8 @@ class FlameGraphView(QWidget):
         controls.addWidget(self.focus_edit)
         controls.addWidget(self.ignore_edit)
         self.split = QSplitter(Qt.Orientation.Vertical)
-        self.split.addWidget(_scroller(self.canvas))
+        self.main_area = _scroller(self.canvas)
+        self.split.addWidget(self.main_area)
         self.callee_area = _scroller(self.callee_canvas)
         self.split.addWidget(self.callee_area)
         self.callee_area.hide()
@@ -339,4 +340,11 @@ class FlameGraphView(QWidget):
         else:
             self.canvas.set_orientation(self.orientation.currentData())
             self.callee_area.hide()
+        if not keep_zoom and self.canvas.orientation == FLAME:
+            # a flame graph grows upwards from its root: start scrolled to the bottom row
+            QTimer.singleShot(0, self._scroll_to_root)
         self.transformed.emit()
+
+    def _scroll_to_root(self) -> None:
+        bar = self.main_area.verticalScrollBar()
+        bar.setValue(bar.maximum())

@@ -48,7 +48,7 @@ def _no_leftover_children() -> list[str]:
     for c in psutil.Process().children(recursive=True):
         try:
             cmd = " ".join(c.cmdline()) or c.name()
-            if "workbench_builtins.memray.helper" in cmd or c.name() == "gdb" or c.status() == psutil.STATUS_ZOMBIE:
+            if "memray/helper.py" in cmd or c.name() == "gdb" or c.status() == psutil.STATUS_ZOMBIE:
                 left.append(f"{c.pid} {c.status()} {cmd[:80]}")
         except psutil.NoSuchProcess:
             continue

@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 from collections import deque
+from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
@@ -106,8 +107,9 @@ class MemrayCapture:
         self._stderr: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
         cmd = [
             sys.executable,
-            "-m",
-            "workbench_builtins.memray.helper",
+            # by path, not -m: importing the package would pull in numpy and the workbench,
+            # seconds of start-up on a busy machine that the helper does not need
+            str(Path(__file__).with_name("helper.py")),
             "--pid",
             str(pid),
             "--interval",

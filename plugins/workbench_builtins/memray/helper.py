@@ -1,6 +1,6 @@
 """The memray reader helper: a child process that attaches memray to a PID and streams snapshots.
 
-Run as ``python -m workbench_builtins.memray.helper --pid PID ...`` by the plugin. It
+Run as ``python .../workbench_builtins/memray/helper.py --pid PID ...`` by the plugin. It
 uses memray's own attach machinery (``memray.commands.attach``: gdb injects memray's
 ``_inject`` library, which execs memray's attach payload in the target) in live mode,
 reads with ``memray.SocketReader``, and writes one JSON object per line to stdout.

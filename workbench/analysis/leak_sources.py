@@ -197,7 +197,8 @@ def series_candidates(
         if m:
             cname = m.group("name")
             kind, where = hints.get(cname, ("objects", cname))
-            out.append(Candidate(kind, cname, where or cname, "items", s.times, s.values, target))
+            unit = "bytes" if kind == "buffer" else "items"  # a bytearray's length is bytes
+            out.append(Candidate(kind, cname, where or cname, unit, s.times, s.values, target))
         elif name == "go.goroutines":
             out.append(
                 Candidate(

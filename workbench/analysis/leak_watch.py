@@ -57,6 +57,9 @@ class LeakWatch:
             }
             cands = series_candidates(dict(session.series), hints)
         with self._lock:
+            if self.go_goroutines.sites:
+                # per-stack goroutine sites name the culprit; the overall count would repeat it
+                cands = [c for c in cands if c.kind != "goroutines"]
             cands += self.go_heap.candidates("bytes", min_abs_growth=MIN_HEAP_GROWTH_BYTES)
             cands += self.go_goroutines.candidates("goroutines", min_abs_growth=MIN_GOROUTINE_GROWTH)
             cands += self.py_heap.candidates("bytes", min_abs_growth=MIN_PY_HEAP_GROWTH_BYTES)

@@ -66,6 +66,9 @@ class Trend:
     abs_growth: float
     span_s: float
     points: int
+    rises: int  # steps that went up
+    flat_tail_s: float  # time since the last rise
+    max_rise_gap_s: float  # longest flat stretch between two earlier rises
 
 
 def theil_sen(t: FloatArray, v: FloatArray) -> float:
@@ -110,7 +113,20 @@ def trend_of(times: FloatArray, values: FloatArray, tail_share: float = 0.35) ->
     last = float(v[-1]) if len(v) else 0.0
     abs_growth = float(v[-1] - v[0]) if len(v) else 0.0
     rel = abs_growth / last if last > 0 else 0.0
-    return Trend(slope, rising_share, drawdown, tail_ratio, rel, abs_growth, span, len(v))
+    rise_t = t[1:][steps > 0] if len(t) > 1 else t[:0]
+    flat_tail = float(t[-1] - rise_t[-1]) if len(rise_t) else span
+    gaps = np.diff(rise_t)
+    max_gap = float(gaps.max()) if len(gaps) else 0.0
+    return Trend(
+        slope, rising_share, drawdown, tail_ratio, rel, abs_growth, span, len(v), len(rise_t), flat_tail, max_gap
+    )
+
+
+def still_stepping(tr: Trend, factor: float = 2.5) -> bool:
+    """A container that grows by doubling (bytes.Buffer, list over-allocation) is flat
+    between ever longer steps. Its flat tail is then not a plateau as long as it is no
+    longer than ``factor`` times the longest earlier gap between rises."""
+    return tr.rises >= 3 and tr.max_rise_gap_s > 0 and tr.flat_tail_s <= factor * tr.max_rise_gap_s
 
 
 def judge(c: Candidate, policy: LeakPolicy | None = None) -> Finding | None:
@@ -127,14 +143,14 @@ def judge(c: Candidate, policy: LeakPolicy | None = None) -> Finding | None:
         reasons.append("no sustained growth")
     if tr.drawdown > p.max_drawdown:
         reasons.append(f"shrinks back ({tr.drawdown:.0%} below its peak: flushed or cleared)")
-    if tr.slope_per_s > 0 and tr.tail_ratio < p.tail_min_ratio and not reasons:
+    if tr.slope_per_s > 0 and tr.tail_ratio < p.tail_min_ratio and not reasons and not still_stepping(tr):
         reasons.append("plateaued (stopped growing: bounded or warm-up)")
     if tr.rising_share < p.min_rising_share and not reasons:
         reasons.append(f"mostly flat or noisy ({tr.rising_share:.0%} of steps rise)")
     # confidence grows with the evidence: monotone steps, span, points, a steady tail
     span_w = min(1.0, tr.span_s / 60.0)
     pts_w = min(1.0, tr.points / 20.0)
-    tail_w = min(1.0, max(0.0, tr.tail_ratio))
+    tail_w = 1.0 if still_stepping(tr) else min(1.0, max(0.0, tr.tail_ratio))
     confidence = tr.rising_share * (0.5 + 0.5 * span_w) * (0.6 + 0.4 * pts_w) * (0.7 + 0.3 * tail_w)
     confidence *= max(0.0, 1.0 - tr.drawdown / max(p.max_drawdown, 1e-9) * 0.5)
     suspect = not reasons and confidence >= p.flag_confidence

@@ -89,6 +89,7 @@ class _Chunk:
         self.t_end: float | None = None
         self.status_lines: deque[str] = deque(maxlen=50)
         self.stderr_path = out.with_suffix(".err")
+        self.timed_out = False  # never said it was sampling within ATTACH_TIMEOUT_S
         deadman = math.ceil(max(opts.chunk_s, FIRST_CHUNK_S)) + DEADMAN_SLACK_S
         cmd = [str(binary), "record", "--pid", str(pid), "-f", "raw", "-o", str(out)]
         cmd += ["-r", str(opts.rate), "-d", str(deadman), "--threads", "--full-filenames"]
@@ -276,6 +277,7 @@ class PySpyCapture:
                 return "other"
             if other is None and self._stop.is_set():
                 return "stop"
+        c.timed_out = True
         return "failed"
 
     def _run(self) -> None:
@@ -313,7 +315,7 @@ class PySpyCapture:
         if state != "ready":
             cur.interrupt()
             rc = cur.wait()
-            raise error_from_pyspy(cur.stderr_text(), self.pid, rc)
+            raise self._attach_error(cur, rc)
         self._note_ready(cur)
         with self._lock:
             self._status.message = f"sampling PID {self.pid} at {self.opts.rate} Hz"
@@ -391,7 +393,7 @@ class PySpyCapture:
                 continue
             cur.interrupt()
             self._finish(cur)
-            raise error_from_pyspy(nxt.stderr_text(), self.pid, rc)
+            raise self._attach_error(nxt, rc)
         cur.interrupt()
         self._finish(cur)
         if cur.target_exited() or _gone(self.pid):
@@ -407,7 +409,15 @@ class PySpyCapture:
             raise self._exited()
         if self._stop.is_set():
             return
-        raise error_from_pyspy(c.stderr_text(), self.pid, rc)
+        raise self._attach_error(c, rc)
+
+    def _attach_error(self, c: _Chunk, rc: int) -> WorkbenchError:
+        if c.timed_out:
+            return CaptureError(
+                f"py-spy did not attach to PID {self.pid} within {ATTACH_TIMEOUT_S:.0f} s",
+                "the machine may be overloaded, or the target stopped (SIGSTOP, a debugger); retry",
+            )
+        return error_from_pyspy(c.stderr_text(), self.pid, rc)
 
     def _discard(self, c: _Chunk) -> int:
         """Reap a chunk that never sampled (or whose data is not wanted)."""
@@ -428,7 +438,7 @@ class PySpyCapture:
                 raise self._exited()
             if state == "stop":
                 return None
-            raise error_from_pyspy(c.stderr_text(), self.pid, rc)
+            raise self._attach_error(c, rc)
         self._note_ready(c)
         return c
 

@@ -36,6 +36,7 @@ from typing import Any
 # unbounded distinct stacks must not make the helper or the workbench grow without end.
 OTHER_STACKS = ("[other stacks]", "", 0, False)
 TRUNCATED = ("[stack truncated]", "", 0, False)
+FRAMES_FULL = ("[frame table full]", "", 0, False)
 MAX_FRAMES = 1_000_000
 MAX_TRACE_CACHE = 200_000
 PY_SUFFIXES = (".py", ".pyw", ".pyx")
@@ -98,8 +99,9 @@ class FrameInterner:
         fid = self.ids.get(frame)
         if fid is not None:
             return fid
-        if len(self.ids) >= MAX_FRAMES:
-            return self.intern(("[frame table full]", "", 0, False)) if frame[0] != "[frame table full]" else 0
+        if len(self.ids) >= MAX_FRAMES and frame != FRAMES_FULL:
+            # over the cap: everything new folds into one marker (the cap + 1st frame)
+            return self.intern(FRAMES_FULL)
         fid = len(self.ids)
         self.ids[frame] = fid
         self.pending.append([frame[0], frame[1], frame[2], frame[3]])

@@ -1,0 +1,92 @@
+"""The helper's pure parts: snapshot aggregation, caps, error classification (no target needed)."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+
+from workbench_builtins.memray import helper
+
+
+@dataclass
+class Rec:
+    """The AllocationRecord attributes the helper reads (memray/_memray.pyi)."""
+
+    stack_id: int
+    size: int
+    n_allocations: int
+    trace: list[tuple[str, str, int]]
+    native_stack_id: int = 0
+    native_segment_generation: int = 0
+
+    def stack_trace(self, max_stacks: int | None = None) -> list[tuple[str, str, int]]:
+        return self.trace[:max_stacks]
+
+    def hybrid_stack_trace(self, max_stacks: int | None = None) -> list[tuple[str, str, int]]:
+        return self.trace[:max_stacks]
+
+
+class Reader:
+    def __init__(self, records: list[Rec]) -> None:
+        self.records = records
+
+    def get_current_snapshot(self, *, merge_threads: bool) -> list[Rec]:
+        assert merge_threads
+        return self.records
+
+
+def _args(**kw: object) -> argparse.Namespace:
+    base = {"native": False, "max_depth": 64, "max_stacks": 100}
+    base.update(kw)
+    return argparse.Namespace(**base)
+
+
+def test_snapshot_aggregates_by_stack_root_first_and_sends_new_frames_once() -> None:
+    leaf_a = [("grow", "app.py", 3), ("main", "app.py", 9)]  # memray gives leaf first
+    recs = [Rec(1, 1000, 10, leaf_a), Rec(2, 500, 5, leaf_a), Rec(3, 70, 1, [("other", "app.py", 5)])]
+    frames = helper.FrameInterner()
+    cache: dict[object, tuple[int, ...]] = {}
+    msg = helper.snapshot(Reader(recs), frames, cache, _args())
+    names = [f[0] for f in msg["frames"]]
+    assert names == ["main", "grow", "other"]
+    assert msg["stacks"][0] == [0, 1] and msg["values"][0] == [1500, 15]
+    assert msg["heap_bytes"] == 1570 and msg["objects"] == 16 and msg["records"] == 3
+    again = helper.snapshot(Reader(recs), frames, cache, _args())
+    assert again["frames"] == [] and again["stacks"] == msg["stacks"]
+
+
+def test_snapshot_caps_stacks_and_depth_visibly() -> None:
+    recs = [Rec(i, 1000 - i, 1, [(f"f{i}", "app.py", i)]) for i in range(10)]
+    recs.append(Rec(99, 5, 1, [(f"deep{d}", "app.py", d) for d in range(200)]))
+    frames = helper.FrameInterner()
+    msg = helper.snapshot(Reader(recs), frames, {}, _args(max_stacks=3, max_depth=50))
+    assert len(msg["stacks"]) == 4 and msg["folded_stacks"] == 8
+    table = {i: f[0] for i, f in enumerate(msg["frames"])}
+    other = msg["stacks"][-1]
+    assert [table[i] for i in other] == ["[other stacks]"]
+    assert msg["values"][-1][0] == sum(1000 - i for i in range(3, 10)) + 5
+    assert msg["heap_bytes"] == sum(r.size for r in recs)
+    deep = helper.snapshot(Reader(recs[-1:]), frames, {}, _args(max_depth=50))
+    table = {i: f[0] for i, f in enumerate(msg["frames"] + deep["frames"])}
+    stack = deep["stacks"][0]
+    assert table[stack[0]] == "[stack truncated]" and len(stack) == 51
+    assert table[stack[-1]] == "deep0"  # the allocation site is kept
+
+
+def test_frame_table_is_capped(monkeypatch) -> None:
+    monkeypatch.setattr(helper, "MAX_FRAMES", 3)
+    frames = helper.FrameInterner()
+    ids = [frames.intern((f"f{i}", "a.py", i, False)) for i in range(10)]
+    assert ids == [0, 1, 2, 3, 3, 3, 3, 3, 3, 3]
+    assert frames.take_new()[3][0] == "[frame table full]"
+
+
+def test_errors_are_classified_with_fixes() -> None:
+    kind, fix = helper._classify("ModuleNotFoundError: No module named 'memray'")
+    assert kind == "memray_missing" and "pip install memray" in fix
+    kind, fix = helper._classify("Failed to attach a debugger to the process.\nThe given process ID does not exist.")
+    assert kind == "target_not_found"
+    kind, fix = helper._classify("Cannot find a supported gdb executable.")
+    assert kind == "gdb_missing" and "apt-get install gdb" in fix
+    kind, _ = helper._classify("The process does not seem to be running Python 3.7 or newer.")
+    assert kind == "unsupported"

@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.helpers.targets import HOT, free_pid, non_python_process, run_target
+from tests.helpers.targets import HOT, exits_soon, free_pid, non_python_process, run_target
 from workbench.cli.main import main
 from workbench.formats import read_profiles
 
@@ -85,6 +85,18 @@ def test_ctrl_c_ends_early_and_still_writes(tmp_path: Path) -> None:
     assert rec.returncode == 0, err
     assert "interrupted" in err
     assert "hot_function" in out.read_text()
+
+
+def test_target_exit_keeps_what_was_captured(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "exit.wbs"
+    with run_target(exits_soon(1.5)) as proc:
+        rc, err = _run(["record", "--pid", str(proc.pid), "-d", "60", "-o", str(out)], capsys)
+    assert rc == 0, err
+    assert "exited during capture" in err
+    from workbench.formats.wbs import load_session
+
+    session = load_session(str(out))
+    assert session.profiles[f"pyspy:{proc.pid}:cpu"].totals()[0] > 0
 
 
 def test_unknown_pid_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

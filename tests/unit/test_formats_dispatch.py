@@ -140,3 +140,16 @@ def test_convert_refuses_to_overwrite_its_input(tmp_path, capsys):
     rc, err = _cli(capsys, f, f)
     assert rc == 2 and "same file" in err
     assert f.read_text() == "a 1\n"
+
+
+def test_convert_of_collapsed_imports_no_qt_protobuf_or_sqlite(tmp_path):
+    """`workbench convert` stays light: heavy modules load only for the formats that need them."""
+    code = (
+        "import sys\n"
+        "from workbench.cli.main import main\n"
+        f"rc = main(['convert', {str(GOLDEN / 'pyspy_threads.txt')!r}, {str(tmp_path / 'o.folded')!r}])\n"
+        "heavy = ('PySide6', 'pyqtgraph', 'shiboken6', 'google.protobuf', 'sqlite3', 'jsonschema', 'psutil')\n"
+        "print(rc, sorted({m.split('.')[0] for m in sys.modules if m.startswith(heavy)}))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert proc.stdout.strip() == "0 []", proc.stdout + proc.stderr

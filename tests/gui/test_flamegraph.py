@@ -200,3 +200,29 @@ def test_deep_stack_lays_out_without_recursion(qtbot) -> None:
     w.resize(800, 400)
     w.set_profile(p)
     assert not w.grab().toImage().isNull()
+
+
+def test_name_ranks_stay_sorted_as_the_table_grows() -> None:
+    from workbench.analysis.layout import NameRankCache, name_ranks
+
+    p = synthetic_profile(500, seed=9, n_frames=300)
+    cache = NameRankCache()
+    assert (cache.get(p.frames) == name_ranks(p.frames)).all()
+    for i in range(40):  # a live capture adding a few frames per batch
+        p.frames.intern(Frame(f"zz{i % 7}.late_{i}", "/srv/late.py", i))
+        p.frames.intern(Frame(f"aa.early_{i}", "/srv/early.py", i))
+        assert (cache.get(p.frames) == name_ranks(p.frames)).all()
+
+
+def test_search_follows_live_growth(qtbot) -> None:
+    view = FlameGraphView()
+    qtbot.addWidget(view)
+    p = small_profile()
+    view.set_profile(p)
+    view.set_search_text("^query$|^fresh$")
+    assert view.canvas.match_fraction == pytest.approx(0.60)
+    grown = p.copy()
+    grown.add_stack([*p.stack_frames(_node(p, "main")), Frame("fresh", "/srv/app/fresh.py", 1)], [100])
+    view.set_profile(grown)
+    assert view.canvas.match_fraction == pytest.approx(160 / 200)
+    assert view.match_label.text() == "matched: 80.0 %"

@@ -15,6 +15,7 @@ Two stages, so zoom and pan never redo the expensive part:
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 
@@ -43,19 +44,53 @@ def name_ranks(frames: FrameTable) -> IntArray:
     return ranks
 
 
+def _frame_key(frames: FrameTable, fid: int) -> tuple[str, str, int]:
+    f = frames[fid]
+    return (f.function, f.file, f.line)
+
+
 class NameRankCache:
-    """Name ranks of an append-only frame table, recomputed only when it has grown."""
+    """Name ranks of an append-only frame table, updated incrementally as it grows.
+
+    Live capture adds a few frames per batch to a table that may hold a million: new
+    frames are inserted into the kept sorted order by binary search instead of
+    re-sorting every name on each refresh.
+    """
 
     def __init__(self) -> None:
         self._table: FrameTable | None = None
-        self._len = -1
+        self._keys: list[tuple[str, str, int]] = []  # sorted
+        self._order: IntArray = np.zeros(0, dtype=np.int64)  # frame ids in sorted order
         self._ranks: IntArray = np.zeros(0, dtype=np.int64)
 
     def get(self, frames: FrameTable) -> IntArray:
-        if frames is not self._table or len(frames) != self._len:
-            self._ranks = name_ranks(frames)
-            self._table, self._len = frames, len(frames)
-        return self._ranks
+        n = len(frames)
+        have = len(self._ranks) if frames is self._table else -1
+        if have == n:
+            return self._ranks
+        if have < 0 or n - have > max(64, n // 8):
+            keys = [_frame_key(frames, i) for i in range(n)]
+            order = sorted(range(n), key=keys.__getitem__)
+            self._keys = [keys[i] for i in order]
+            self._order = np.asarray(order, dtype=np.int64)
+        else:
+            new_ids = list(range(have, n))
+            positions = []
+            for fid in new_ids:
+                key = _frame_key(frames, fid)
+                pos = bisect.bisect_right(self._keys, key)
+                self._keys.insert(pos, key)
+                positions.append(pos)
+            # the same positions in the same sequence as the key inserts keep both lists aligned
+            order = self._order.tolist()
+            for fid, pos in zip(new_ids, positions, strict=True):
+                order.insert(pos, fid)
+            self._order = np.asarray(order, dtype=np.int64)
+        self._table = frames
+        ranks = np.empty(n, dtype=np.int64)
+        ranks[self._order] = np.arange(n, dtype=np.int64)
+        self._ranks = ranks
+        return ranks
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,12 +300,14 @@ def compile_search(pattern: str) -> re.Pattern[str] | None:
     return re.compile(pattern[:MAX_PATTERN_LEN], re.IGNORECASE)
 
 
-def match_frames(frames: FrameTable, rx: re.Pattern[str]) -> BoolArray:
-    """Which frame ids match ``rx`` on their function name or ``file:line`` label."""
-    out = np.zeros(len(frames), dtype=bool)
-    for i, f in enumerate(frames):
+def match_frames(frames: FrameTable, rx: re.Pattern[str], start: int = 0) -> BoolArray:
+    """Which frame ids from ``start`` on match ``rx`` on their function name or ``file:line`` label."""
+    n = len(frames)
+    out = np.zeros(max(n - start, 0), dtype=bool)
+    for i in range(start, n):
+        f = frames[i]
         if rx.search(f.function) or (f.file and rx.search(f.label())):
-            out[i] = True
+            out[i - start] = True
     return out
 
 

@@ -84,6 +84,8 @@ class FlameGraphWidget(QWidget):
         self.paint_count = 0  # paintEvents run, for tests and benchmarks
         self.boxes_drawn = 0  # boxes drawn over the widget's life
         self._brush_cache: dict[str, list[QBrush]] = {}
+        self._fm_key: tuple[object, str] = (None, "")
+        self._fm = np.zeros(0, dtype=bool)
         self._font = QFont(self.font())
         self._font.setPointSizeF(max(7.0, self._font.pointSizeF() * 0.9))
 
@@ -170,12 +172,21 @@ class FlameGraphWidget(QWidget):
         else:
             key = (self._abs_key, self._search_text)
             if key != self._match_key:
-                fm = match_frames(self.profile.frames, self._search)
+                fm = self._frame_matches(self.profile.frames, self._search)
                 self._node_match = node_matches(self.profile.frame, fm)
                 total = float(lay.w[0])
                 self.match_fraction = matched_weight(lay, self._node_match) / total if total > 0 else 0.0
                 self._match_key = key
         self.searchChanged.emit(self.match_fraction)
+
+    def _frame_matches(self, frames, rx: re.Pattern[str]) -> np.ndarray:
+        """Per-frame search result, extended only by the frames added since the last call."""
+        if self._fm_key != (frames, self._search_text):
+            self._fm_key = (frames, self._search_text)
+            self._fm = np.zeros(0, dtype=bool)
+        if len(frames) > len(self._fm):
+            self._fm = np.concatenate([self._fm, match_frames(frames, rx, start=len(self._fm))])
+        return self._fm
 
     # ------------------------------------------------------------------- zoom
     def _push_history(self) -> None:

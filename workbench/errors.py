@@ -45,6 +45,7 @@ class FormatError(WorkbenchError):
             where.append(f"byte {offset}")
         prefix = ", ".join(where)
         super().__init__(f"{prefix}: {message}" if prefix else message, fix)
+        self.detail = message  # without the position prefix: re-raising with a path must not repeat it
         self.path = path
         self.offset = offset
         self.line = line

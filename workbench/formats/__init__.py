@@ -22,7 +22,7 @@ from .limits import ReadLimits, read_file_limited
 if TYPE_CHECKING:
     from ..model import Profile
 
-FORMATS = ("collapsed", "speedscope", "pprof", "svg", "wbs", "memray")
+FORMATS = ("collapsed", "speedscope", "pprof", "svg", "wbs", "memray", "cpuprofile", "heapprofile", "heapsnapshot")
 
 # Longest suffix first: ".speedscope.json" must win over ".json", ".pb.gz" over ".gz".
 _EXTENSIONS: tuple[tuple[str, str | None], ...] = (
@@ -36,12 +36,16 @@ _EXTENSIONS: tuple[tuple[str, str | None], ...] = (
     (".svg", "svg"),
     (".wbs", "wbs"),
     (".bin", "memray"),
+    (".cpuprofile", "cpuprofile"),
+    (".heapprofile", "heapprofile"),
+    (".heapsnapshot", "heapsnapshot"),
     (".json", None),  # speedscope or not: decided by content
 )
 SUPPORTED_EXTENSIONS = tuple(ext for ext, _ in _EXTENSIONS)
 
 # Formats we can read into profiles, and formats we can write one profile to.
-_READABLE = ("collapsed", "speedscope", "pprof", "wbs", "memray")
+_READABLE = ("collapsed", "speedscope", "pprof", "wbs", "memray", "cpuprofile", "heapprofile", "heapsnapshot")
+_DEVTOOLS = ("cpuprofile", "heapprofile", "heapsnapshot")
 _WRITABLE = ("collapsed", "speedscope", "pprof", "svg", "wbs")
 
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -77,13 +81,22 @@ def _sniff(head: bytes) -> str | None:
     if text.startswith(b"{"):
         if b"$schema" in head or b'"shared"' in head:
             return "speedscope"
-        return None
+        return _sniff_devtools(text)
     if text.startswith(b"<svg") or text.startswith(b"<?xml"):
         return "svg"
     if head and _looks_collapsed(head):
         return "collapsed"
     if head and _looks_protobuf(head):
         return "pprof"
+    return None
+
+
+def _sniff_devtools(text: bytes) -> str | None:
+    """V8 inspector JSON by its first key (DevTools and Node write them in this order)."""
+    first = text[1:64].lstrip()
+    for key, fmt in ((b'"nodes"', "cpuprofile"), (b'"head"', "heapprofile"), (b'"snapshot"', "heapsnapshot")):
+        if first.startswith(key):
+            return fmt
     return None
 
 
@@ -194,6 +207,8 @@ def detect_format(path: str | os.PathLike[str], explicit: str | None = None) -> 
 
 def _fmt_module(fmt: str) -> Any:
     name = {"svg": "svg", "wbs": "wbs", "memray": "memray_file"}.get(fmt, fmt)
+    if fmt in _DEVTOOLS:
+        name = "devtools"
     try:
         return importlib.import_module(f"{__name__}.{name}")
     except ModuleNotFoundError as exc:
@@ -224,7 +239,12 @@ def read_profiles(
         return profiles
     if fmt == "memray":
         return list(_fmt_module("memray").read_memray(p))
+    if fmt in _DEVTOOLS:
+        return [_fmt_module(fmt).read_devtools(p, fmt, lim, Path(p).name)]
     data = read_file_limited(p, lim)
+    if not data:
+        # a cut-off capture or export; each reader would say something less direct
+        raise FormatError("the file is empty (0 bytes)", "it was cut off while written; export or record it again", path=p)
     try:
         if fmt == "collapsed":
             from .collapsed import read_collapsed
@@ -243,7 +263,7 @@ def read_profiles(
     except FormatError as exc:
         if exc.path is None:
             # name the file in the message; keep the error type and position
-            raise type(exc)(exc.message, exc.fix, path=p, offset=exc.offset, line=exc.line) from None
+            raise type(exc)(exc.detail, exc.fix, path=p, offset=exc.offset, line=exc.line) from None
         raise
 
 

@@ -244,7 +244,9 @@ def read_profiles(
     data = read_file_limited(p, lim)
     if not data:
         # a cut-off capture or export; each reader would say something less direct
-        raise FormatError("the file is empty (0 bytes)", "it was cut off while written; export or record it again", path=p)
+        raise FormatError(
+            "the file is empty (0 bytes)", "it was cut off while written; export or record it again", path=p
+        )
     try:
         if fmt == "collapsed":
             from .collapsed import read_collapsed

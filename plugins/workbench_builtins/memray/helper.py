@@ -201,6 +201,8 @@ def _inject(pid: int, payload: str, state: State) -> None:
 
     cmd = AttachCommand()
     state.phase = "inject"
+    if state.stop.is_set():  # stopped before gdb even started: nothing to undo
+        raise _AttachError("stopped before attaching")
     try:
         client = cmd.inject_control_channel(cmd.resolve_debugger("gdb"), pid)
     except MemrayCommandError as exc:

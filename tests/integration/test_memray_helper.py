@@ -90,3 +90,33 @@ def test_errors_are_classified_with_fixes() -> None:
     assert kind == "gdb_missing" and "apt-get install gdb" in fix
     kind, _ = helper._classify("The process does not seem to be running Python 3.7 or newer.")
     assert kind == "unsupported"
+
+
+def test_gdb_missing_says_which_package(tmp_path, monkeypatch) -> None:
+    """Real helper and real preflight, run with a PATH that has no gdb."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from workbench_builtins.memray import plugin
+
+    from workbench.capture import Target
+
+    env = {**os.environ, "PATH": str(tmp_path)}
+    proc = subprocess.run(
+        [sys.executable, str(Path(helper.__file__)), "--pid", str(os.getpid())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.PIPE,
+        check=False,
+    )
+    msg = json.loads(proc.stdout.splitlines()[0])
+    assert proc.returncode == 2 and msg["kind"] == "gdb_missing" and "apt-get install gdb" in msg["fix"]
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    checks = {c.name: c for c in plugin.preflight(Target.from_pid(os.getpid()))}
+    assert not checks["gdb"].ok and checks["gdb"].fix == "install gdb: apt-get install gdb"

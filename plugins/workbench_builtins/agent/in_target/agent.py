@@ -59,6 +59,7 @@ _BYTES_TYPES = (bytes, bytearray, io.BytesIO)
 # the interpreter's own __dict__ accessors (instances: getset, modules: member); anything
 # else named __dict__ is a Python property, i.e. user code we must not run
 _C_DESCRIPTORS = ("getset_descriptor", "member_descriptor")
+_C_METHODS = ("method_descriptor", "wrapper_descriptor", "builtin_function_or_method")
 
 
 def _stdlib_names() -> frozenset[str]:
@@ -126,8 +127,10 @@ class _Reader:
         tp = type(obj)
         plain = self._plain_sizeof.get(tp)
         if plain is None:
-            # a Python-level __sizeof__ is user code: do not call it
-            plain = not any((k.__flags__ & _HEAPTYPE) and "__sizeof__" in k.__dict__ for k in tp.__mro__)
+            # a __sizeof__ written in Python is user code: do not call it (C types can be
+            # heap types too since 3.12, so look at the method itself, not the class flags)
+            impl = next((k.__dict__["__sizeof__"] for k in tp.__mro__ if "__sizeof__" in k.__dict__), None)
+            plain = type(impl).__name__ in _C_METHODS
             self._plain_sizeof[tp] = plain
         if not plain:
             return 0
@@ -500,15 +503,18 @@ class _Census:
         size = self.reader.sizeof(obj)
         if n < self.agent.min_len and size < self.agent.min_bytes:
             return False
-        if not issubclass(tp, _BYTES_TYPES) and n:
-            size += self._elements_size(obj, n)
-        if issubclass(tp, io.BytesIO):
+        is_bytesio = issubclass(tp, io.BytesIO)
+        if is_bytesio:
             n = size
         prev = self.found.get(name)
         if prev is not None:
+            # many instances of one class: keep the largest, and skip the costly element
+            # sampling for the others
             prev["instances"] += 1
-            if (prev["bytes"], prev["len"]) >= (size, n):
+            if prev["len"] >= n:
                 return True
+        if not issubclass(tp, _BYTES_TYPES) and n:
+            size += self._elements_size(obj, n)
         self.objs[name] = obj
         self.found[name] = {
             "name": name, "path": path, "owner": owner, "kind": kind, "type": tp.__qualname__,
@@ -663,6 +669,9 @@ class _Census:
         objs = gc.get_objects()
         n = len(objs)
         self.heap_objects = n
+        # listing a big heap can eat the budget by itself; the scan still gets its share,
+        # or a million-object heap would advance a few hundred objects per census
+        self.deadline = max(self.deadline, time.perf_counter() + self.agent.census_budget_s * 0.5)
         start = self.agent._heap_offset if self.agent._heap_offset < n else 0
         engine = _find_class("sqlalchemy.engine.base", "Engine")
         infos: dict[type, tuple[int, Any] | None] = {}
@@ -671,15 +680,15 @@ class _Census:
         deadline = self.deadline
         perf = time.perf_counter
         i = start
-        scanned = 0
         try:
-            while scanned < n:
-                if scanned & 255 == 255 and perf() > deadline:
+            # from where the last census stopped to the end of the list: reaching the end
+            # completes a sweep, and the next census starts again from the beginning
+            while i < n:
+                if i & 255 == 255 and perf() > deadline:
                     self.cut = True
                     break
                 obj = objs[i]
-                i = i + 1 if i + 1 < n else 0
-                scanned += 1
+                i += 1
                 tp = type(obj)
                 try:
                     info = infos[tp]
@@ -718,9 +727,9 @@ class _Census:
                     break
         finally:
             del objs
-        self.steps += scanned
-        self.heap_scanned = scanned
-        self.agent._heap_offset = i if scanned < n else 0
+        self.steps += i - start
+        self.heap_scanned = i - start
+        self.agent._heap_offset = i if i < n else 0
 
     def _note_engine(self, engine: Any) -> None:
         d = self.reader.instance_dict(engine) or {}

@@ -1,0 +1,118 @@
+"""The in-target census, run in this process: naming, bounds, and that it runs no user code.
+
+The agent source is exec'd the way the bootstrap does it (a fresh namespace named
+``__workbench_agent__``), so its own objects are excluded exactly as in a target.
+"""
+
+from __future__ import annotations
+
+import collections
+import io
+import sys
+import types
+from typing import Any, ClassVar
+
+import pytest
+from workbench_builtins.agent.inject import AGENT_SOURCE
+
+TOUCHED: list[str] = []
+
+
+def _agent_ns() -> dict[str, Any]:
+    ns: dict[str, Any] = {"__name__": "__workbench_agent__"}
+    exec(compile(AGENT_SOURCE.read_text(), str(AGENT_SOURCE), "exec"), ns)
+    return ns
+
+
+class Tricky:
+    """Every hook here records that user code ran; the census must not trigger any."""
+
+    def __init__(self) -> None:
+        self.items = list(range(64))
+
+    def __getattr__(self, name: str) -> Any:
+        TOUCHED.append(f"getattr {name}")
+        raise AttributeError(name)
+
+    @property
+    def lazy(self) -> dict[int, int]:
+        TOUCHED.append("property")
+        return {i: i for i in range(100)}
+
+    def __sizeof__(self) -> int:
+        TOUCHED.append("sizeof")
+        return 1
+
+
+class Proxy:
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:
+        TOUCHED.append("__class__")
+        return dict
+
+    @property
+    def __dict__(self) -> dict[str, Any]:  # type: ignore[override]
+        TOUCHED.append("__dict__ property")
+        return {"x": list(range(100))}
+
+
+class Slotted:
+    __slots__ = ("buf",)
+
+    def __init__(self) -> None:
+        self.buf = collections.deque(range(80))
+
+
+class Shelf:
+    big_class_attr: ClassVar[dict[int, str]] = {i: str(i) for i in range(50)}
+
+    def __init__(self) -> None:
+        self.blob = io.BytesIO(b"x" * 40000)
+        self.sizes = [Tricky() for _ in range(40)]  # instances whose __sizeof__ is user code
+
+
+def test_census_names_and_runs_no_user_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    mod = types.ModuleType("wbtest_app")
+    mod.__dict__.update(
+        CACHE=list(range(100)),
+        tricky=Tricky(),
+        proxy=Proxy(),
+        slotted=Slotted(),
+        shelf=Shelf(),
+        Shelf=Shelf,
+        small={1: 2},
+    )
+    Shelf.__module__ = "wbtest_app"
+    monkeypatch.setitem(sys.modules, "wbtest_app", mod)
+    ns = _agent_ns()
+    agent = ns["Agent"]({"token": "t", "port_file": "/nonexistent", "census_budget_s": 10.0})
+    TOUCHED.clear()
+    report = agent.census()
+    assert TOUCHED == []
+    by_name = {c["name"]: c for c in report["containers"]}
+    assert by_name["wbtest_app.CACHE"]["len"] == 100
+    assert by_name["Tricky.items"]["len"] == 64
+    assert by_name["Slotted.buf"]["len"] == 80
+    assert by_name["Shelf.big_class_attr"]["len"] == 50
+    assert by_name["Shelf.blob"]["kind"] == "buffer" and by_name["Shelf.blob"]["bytes"] >= 40000
+    assert "wbtest_app.small" not in by_name
+    assert not any("lazy" in n or n.endswith(".x") for n in by_name)
+    assert not any(n.startswith(("Agent.", "_Census.", "_Reader.")) for n in by_name)
+    assert report["partial"] is False and report["phase"] == "done"
+
+
+def test_census_budget_cuts_and_resumes() -> None:
+    holders = [Tricky() for _ in range(20000)]  # 20000 owners of a 64-item list: a slow heap
+    ns = _agent_ns()
+    agent = ns["Agent"]({"token": "t", "port_file": "/nonexistent", "census_budget_s": 0.05})
+    first = agent.census()
+    assert first["partial"] is True and "heap" in first["phase"] and first["dur_s"] < 1.0
+    # the heap scan goes on where it was cut: a later census finishes the sweep
+    censuses = 1
+    while censuses < 100:
+        r = agent.census()
+        censuses += 1
+        if "heap" not in r["phase"]:
+            break
+    assert "heap" not in r["phase"] and censuses > 2, (r["phase"], r["error"], censuses)
+    assert len(holders) == 20000

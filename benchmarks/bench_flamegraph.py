@@ -32,7 +32,7 @@ from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import QApplication, QGraphicsRectItem, QGraphicsScene
 
 from tests.helpers.gui import synthetic_profile
-from workbench.analysis.layout import node_path, profile_layout
+from workbench.analysis.layout import profile_layout
 from workbench.model import Profile, stackset_from_lists
 from workbench.ui.flamegraph import ROW_H, FlameGraphWidget
 
@@ -77,8 +77,7 @@ def bench_ours(p: Profile, repeat: int) -> dict[str, tuple[float, float]]:
 
     out = {"cold": best(cold, repeat), "full": best(full, repeat)}
     boxes_full = len(w.boxes() or [])
-    w.zoom_path = node_path(p, zoom_target(p))
-    w._view_key = ()
+    w.zoom_to_node(zoom_target(p))
     w.render(img)
     out["zoom"] = best(full, repeat)
     out["boxes"] = (float(boxes_full), float(len(w.boxes() or [])))

@@ -226,3 +226,17 @@ def test_search_follows_live_growth(qtbot) -> None:
     view.set_profile(grown)
     assert view.canvas.match_fraction == pytest.approx(160 / 200)
     assert view.match_label.text() == "matched: 80.0 %"
+
+
+def test_zoom_follows_frames_into_a_profile_with_another_frame_table(canvas: FlameGraphWidget) -> None:
+    p = canvas.profile
+    canvas.zoom_to_node(_node(p, "main", "handle"))
+    other = Profile([SAMPLES])  # its own frame table, other ids (like a diff's union tree)
+    other.add_stack([Frame("unrelated")], [1])
+    for f in reversed(p.stack_frames(_node(p, "main", "handle", "render"))):
+        other.frames.intern(f)
+    other.add_stack(p.stack_frames(_node(p, "main", "handle", "render")), [5])
+    canvas.set_profile(other)
+    assert [label for _n, label in canvas.breadcrumb()] == ["all", "main", "handle"]
+    canvas.set_profile(small_profile().empty_like())
+    assert canvas.zoom_root() == 0

@@ -249,6 +249,7 @@ class FlameGraphView(QWidget):
             item = self.crumbs.takeAt(0)
             w = item.widget()
             if w is not None:
+                w.hide()  # deleteLater runs only when control returns to the event loop
                 w.deleteLater()
         crumbs = self.canvas.breadcrumb()
         if len(crumbs) > MAX_CRUMBS:

@@ -30,6 +30,7 @@ from ..analysis.layout import (
     resolve_path,
     view_layout,
 )
+from ..model.frames import Frame
 from ..model.profile import Profile
 from .flame_colors import COLOR_DIFF, COLOR_PACKAGE, FramePaletteCache, diff_index, palette
 from .text import plain_tooltip
@@ -62,9 +63,10 @@ class FlameGraphWidget(QWidget):
         self.color_mode = COLOR_PACKAGE
         self.sort_by_size = False
         self.delta: np.ndarray | None = None  # normalised diff per node, for COLOR_DIFF
-        self.zoom_path: list[int] = []
+        # the zoom as frames, not ids: it survives live growth and profiles with another frame table
+        self.zoom_path: list[Frame] = []
         self.view: tuple[float, float] = (0.0, 1.0)
-        self._history: list[tuple[list[int], tuple[float, float]]] = []
+        self._history: list[tuple[list[Frame], tuple[float, float]]] = []
         self._search: re.Pattern[str] | None = None
         self._search_text = ""
         self._ranks = NameRankCache()
@@ -149,7 +151,19 @@ class FlameGraphWidget(QWidget):
         return self._abs
 
     def zoom_root(self) -> int:
-        return resolve_path(self.profile, self.zoom_path) if self.profile is not None else 0
+        return resolve_path(self.profile, self._path_ids()) if self.profile is not None else 0
+
+    def _path_ids(self) -> list[int]:
+        """The zoom path as frame ids of the current profile (up to the first frame it lacks)."""
+        ids: list[int] = []
+        if self.profile is None:
+            return ids
+        for f in self.zoom_path:
+            fid = self.profile.frames.find(f)
+            if fid is None:
+                break
+            ids.append(fid)
+        return ids
 
     def boxes(self) -> ViewLayout | None:
         lay = self.absolute()
@@ -197,7 +211,8 @@ class FlameGraphWidget(QWidget):
         if self.profile is None or node < 0:
             return
         self._push_history()
-        self.zoom_path = node_path(self.profile, node)
+        frames = self.profile.frames
+        self.zoom_path = [frames[fid] for fid in node_path(self.profile, node)]
         self.view = (0.0, 1.0)
         self._view_key = ()
         self.update()
@@ -246,7 +261,7 @@ class FlameGraphWidget(QWidget):
         p = self.profile
         out: list[tuple[int, str]] = [(0, "all")]
         node = 0
-        for fid in self.zoom_path:
+        for fid in self._path_ids():
             nxt = p.child(node, fid)
             if nxt is None:
                 break

@@ -432,13 +432,38 @@ def test_redirect_to_a_login_page_on_the_same_host_is_named(stub):
     one_line(ei.value)
 
 
-def test_each_source_is_spaced_by_its_own_cost(stub):
+def test_expensive_text_endpoints_are_spaced_by_their_own_cost(stub):
     from workbench_builtins.pprof_fetch.poller import COST_SHARE, MetricsPoller
 
-    s = stub({"/metrics": slow(0.2, reply(200, "go_goroutines 3\n"))})
+    s = stub(
+        {
+            "/debug/pprof/": reply(200, INDEX, "text/html"),
+            "/debug/pprof/goroutine": slow(0.2, reply(200, "goroutine profile: total 12\n")),
+            "/metrics": reply(200, "process_open_fds 3\n"),
+        }
+    )
     client = HttpClient(s.url)
-    poller = MetricsPoller(client, discover(client), lambda n: n, target=s.url)
-    assert poller.poll(t=1000.0).requests == 1
-    gap = 0.2 / COST_SHARE  # a 0.2 s answer may be asked again after 4 s, not every second
-    assert poller.poll(t=1001.0).requests == 0
-    assert poller.poll(t=1000.0 + gap + 1.0).requests == 1
+    poller = MetricsPoller(client, discover(client), lambda n: n, target=s.url, heap_text_every_s=3600)
+    assert poller.poll(t=1000.0).requests == 3  # heap text, /metrics, goroutine count
+    gap = 0.2 / COST_SHARE  # a 0.2 s goroutine answer may be asked again after 4 s, not every second
+    assert poller.poll(t=1001.0).requests == 1  # /metrics follows the interval
+    again = poller.poll(t=1000.0 + gap + 1.0)
+    assert again.requests == 2 and any(p.name == "go.goroutines" and p.value == 12 for p in again.points)
+
+
+def test_stop_aborts_a_cpu_profile_still_waiting_for_its_headers(stub):
+    release = threading.Event()
+
+    def never_answers(req):
+        release.wait(30)  # Go answers a CPU profile only after `seconds`; this one never does
+
+    s = stub({"/debug/pprof/": reply(200, INDEX, "text/html"), "/debug/pprof/profile": never_answers})
+    try:
+        h = plugin.start(Target.from_url(s.url), {"profile": "cpu", "cpu_seconds": 30}, Session())
+        while not any(p.startswith("/debug/pprof/profile") for p in s.hits):
+            time.sleep(0.05)
+        h.stop()
+        assert h.join(0)  # stop() returned with the worker ended: the wait was cut, not sat out
+        assert not isinstance(h.status().error, ServiceUnreachable)  # the cut connection is not an error
+    finally:
+        release.set()

@@ -1,21 +1,22 @@
 """A polite HTTP client for one service: timeouts, a streamed size cap, backoff.
 
-urllib (stdlib) is enough: requests are plain GETs to one base URL. Every failure is
-turned into a typed error from ``errors.py`` naming the URL, so a live capture can show
-it and keep going, and the CLI can print it as one line.
+The stdlib's http.client is enough: requests are plain GETs to one base URL. It is used
+directly (not through urllib) so ``abort()`` can shut the socket while a CPU profile
+request still waits for its headers, which Go sends only when the profile is done.
+Redirects are followed on the same host only. No proxy is used: debug listeners are
+reached directly. Every failure is turned into a typed error from ``errors.py`` naming
+the URL, so a live capture can show it and keep going, and the CLI can print it as one line.
 """
 
 from __future__ import annotations
 
 import contextlib
 import http.client
-import ipaddress
 import socket
+import ssl
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 
 from workbench.errors import WorkbenchError
@@ -39,6 +40,7 @@ DEFAULT_TIMEOUT_S = 10.0
 # A CPU profile answers only after ``seconds``; allow this much on top for a busy service.
 CPU_TIMEOUT_SLACK_S = 10.0
 _CHUNK = 64 * 1024
+MAX_REDIRECTS = 5
 _BUSY_TEXT = "cpu profiling already in use"
 
 
@@ -60,17 +62,6 @@ def normalize_base_url(url: str) -> str:
     return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, "", "")).rstrip("/")
 
 
-def _is_loopback(host: str | None) -> bool:
-    if not host:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 @dataclass(frozen=True, slots=True)
 class Response:
     url: str  # final URL after redirects
@@ -78,11 +69,10 @@ class Response:
     content_type: str
     body: bytes
     elapsed_s: float
+    requested_url: str = ""
 
     def text(self) -> str:
         return self.body.decode("utf-8", errors="replace")
-
-    requested_url: str = ""
 
     @property
     def redirected(self) -> bool:
@@ -96,42 +86,15 @@ def looks_like_html(content_type: str, body: bytes) -> bool:
     return head.startswith((b"<!doctype html", b"<html", b"<head", b"<body"))
 
 
-class _NoRedirectAcrossHosts(urllib.request.HTTPRedirectHandler):
-    """Follow redirects on the same host only: a profiler must not wander off to an SSO host."""
-
-    def redirect_request(  # noqa: PLR0917 (urllib's signature)
-        self,
-        req: urllib.request.Request,
-        fp: object,
-        code: int,
-        msg: str,
-        headers: object,
-        newurl: str,
-    ) -> urllib.request.Request | None:
-        old = urllib.parse.urlsplit(req.full_url)
-        new = urllib.parse.urlsplit(urllib.parse.urljoin(req.full_url, newurl))
-        if (old.scheme, old.netloc) != (new.scheme, new.netloc):
-            raise NotAProfile(
-                f"{req.full_url} redirects to another host ({new.scheme}://{new.netloc}), likely a login page",
-                "point the workbench at the service's debug listener, which must not require a login",
-            )
-        return super().redirect_request(req, fp, code, msg, headers, newurl)  # type: ignore[arg-type]
-
-
 class HttpClient:
     """GETs against one base URL. Thread-safe; each call is one request, never retried here."""
 
     def __init__(self, base_url: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
         self.base_url = normalize_base_url(base_url)
         self.timeout_s = timeout_s
-        host = urllib.parse.urlsplit(self.base_url).hostname
-        handlers: list[urllib.request.BaseHandler] = [_NoRedirectAcrossHosts()]
-        if _is_loopback(host):
-            # a proxy from the environment must never see loopback debug endpoints
-            handlers.append(urllib.request.ProxyHandler({}))
-        self._opener = urllib.request.build_opener(*handlers)
         self._lock = threading.Lock()
-        self._open: set[http.client.HTTPResponse] = set()
+        self._conns: set[http.client.HTTPConnection] = set()
+        self._aborted = False
         self.requests = 0
         self.bytes_read = 0
 
@@ -156,49 +119,74 @@ class HttpClient:
         total = self.timeout_s if timeout_s is None else timeout_s
         t_start = time.monotonic()
         deadline = t_start + total
-        req = urllib.request.Request(url, headers={"User-Agent": "profiling-workbench", "Accept-Encoding": "identity"})
-        try:
-            resp = self._opener.open(req, timeout=total)
-        except urllib.error.HTTPError as exc:
-            body = b""
-            try:
-                body = exc.read(4096)
-            except (OSError, http.client.HTTPException):
-                pass
-            finally:
-                exc.close()
-            raise self._http_error(url, exc.code, body, what) from None
-        except WorkbenchError:
-            raise
-        except TimeoutError as exc:
-            raise self._slow(url, total) from exc
-        except urllib.error.URLError as exc:
-            raise self._unreachable(url, exc.reason) from exc
-        except (OSError, http.client.HTTPException) as exc:
-            raise self._unreachable(url, exc) from exc
+        current = url
+        for _hop in range(MAX_REDIRECTS + 1):
+            result = self._exchange(url, current, deadline, total, max_bytes, first_line_only, what)
+            if isinstance(result, Response):
+                return Response(
+                    result.url, result.status, result.content_type, result.body, time.monotonic() - t_start, url
+                )
+            current = result  # a same-host redirect: follow it within the same deadline
+        raise NotAProfile(f"{url}: more than {MAX_REDIRECTS} redirects", "point the workbench at the debug listener")
+
+    def _exchange(  # noqa: PLR0917 (one request of get(); split out to keep get() readable)
+        self,
+        url: str,
+        current: str,
+        deadline: float,
+        total: float,
+        max_bytes: int,
+        first_line_only: bool,
+        what: str,
+    ) -> Response | str:
+        """One request/response; a str is the next URL of a redirect."""
+        parts = urllib.parse.urlsplit(current)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        conn: http.client.HTTPConnection
+        if parts.scheme == "https":
+            conn = http.client.HTTPSConnection(
+                parts.hostname or "", parts.port, timeout=total, context=ssl.create_default_context()
+            )
+        else:
+            conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=total)
         with self._lock:
+            if self._aborted:
+                raise ServiceUnreachable(f"{url}: capture stopped", "start the capture again")
+            self._conns.add(conn)
             self.requests += 1
-            self._open.add(resp)
         buf = bytearray()
-        length: str | None = None
         try:
+            try:
+                conn.request(
+                    "GET", target, headers={"User-Agent": "profiling-workbench", "Accept-Encoding": "identity"}
+                )
+                resp = conn.getresponse()
+            except TimeoutError as exc:
+                raise self._slow(url, total) from exc
+            except (OSError, http.client.HTTPException) as exc:
+                raise self._unreachable(url, exc) from exc
             status = int(resp.status)
-            ctype = resp.headers.get("Content-Type", "") or ""
-            length = resp.headers.get("Content-Length")
+            if status in (301, 302, 303, 307, 308):
+                return self._redirect(url, current, resp.getheader("Location") or "")
+            if status >= 400:
+                body = b""
+                with contextlib.suppress(OSError, http.client.HTTPException):
+                    body = resp.read(4096)
+                raise self._http_error(url, status, body, what)
+            ctype = resp.getheader("Content-Type", "") or ""
+            length = resp.getheader("Content-Length")
             if length is not None and length.isdigit() and int(length) > max_bytes:
                 raise self._too_large(url, int(length), max_bytes, announced=True)
             while True:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise self._slow(url, total)
-                sock = _socket_of(resp)
-                if sock is not None:
-                    sock.settimeout(max(0.05, remaining))
+                if conn.sock is not None:
+                    conn.sock.settimeout(max(0.05, remaining))
                 if first_line_only:
-                    chunk = resp.readline(_CHUNK)
-                    buf += chunk
+                    buf += resp.readline(_CHUNK)
                     break
-                chunk = resp.read1(_CHUNK) if hasattr(resp, "read1") else resp.read(_CHUNK)
+                chunk = resp.read1(_CHUNK)
                 if not chunk:
                     break
                 buf += chunk
@@ -218,26 +206,37 @@ class HttpClient:
             raise self._unreachable(url, exc) from exc
         finally:
             with self._lock:
-                self._open.discard(resp)
+                self._conns.discard(conn)
                 self.bytes_read += len(buf)
-            resp.close()
-        final_url = resp.geturl() or url
+            conn.close()
         if length is not None and length.isdigit() and not first_line_only and len(buf) < int(length):
             raise TruncatedResponse(
                 f"{url}: got {len(buf)} of {length} bytes of the {what}",
                 "the service crashed or a proxy cut the response; try again",
             )
-        return Response(final_url, status, ctype, bytes(buf), time.monotonic() - t_start, requested_url=url)
+        return Response(current, status, ctype, bytes(buf), 0.0, url)
+
+    def _redirect(self, url: str, current: str, location: str) -> str:
+        """Follow redirects on the same host only: a profiler must not wander off to an SSO host."""
+        new = urllib.parse.urljoin(current, location)
+        old_p, new_p = urllib.parse.urlsplit(current), urllib.parse.urlsplit(new)
+        if not location or (old_p.scheme, old_p.netloc) != (new_p.scheme, new_p.netloc):
+            raise NotAProfile(
+                f"{url} redirects to another host ({new_p.scheme}://{new_p.netloc}), likely a login page",
+                "point the workbench at the service's debug listener, which must not require a login",
+            )
+        return new
 
     def abort(self) -> None:
-        """Close in-flight responses (from another thread) so a stop does not wait a full CPU profile."""
+        """Shut in-flight sockets (from another thread) and refuse new requests: a stop must not
+        wait for a CPU profile that still has seconds to run."""
         with self._lock:
-            open_now = list(self._open)
-        for resp in open_now:
-            sock = _socket_of(resp)
-            if sock is not None:
+            self._aborted = True
+            conns = list(self._conns)
+        for conn in conns:
+            if conn.sock is not None:
                 with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
+                    conn.sock.shutdown(socket.SHUT_RDWR)
 
     # ------------------------------------------------------------------ errors
     def _unreachable(self, url: str, reason: object) -> ServiceUnreachable:
@@ -293,13 +292,6 @@ class HttpClient:
             "see the service's logs; the workbench retries with backoff",
             status=status,
         )
-
-
-def _socket_of(resp: http.client.HTTPResponse) -> socket.socket | None:
-    fp = getattr(resp, "fp", None)
-    raw = getattr(fp, "raw", None)
-    sock = getattr(raw, "_sock", None)
-    return sock if isinstance(sock, socket.socket) else None
 
 
 class Backoff:

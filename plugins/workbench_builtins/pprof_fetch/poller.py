@@ -7,10 +7,11 @@ every ``heap_text_every_s`` because it carries the whole heap profile as text),
 ``/metrics`` (go_*, process_*, pool families), and the first line of
 ``goroutine?debug=1`` for the goroutine count.
 
-Each source is also spaced by its own cost: after a request that took ``e`` seconds the
-source is skipped until ``e / COST_SHARE`` has passed, so an endpoint that is expensive on
-a big service (the goroutine profile stops the world; heap text walks every stack) takes at
-most that share of wall time however short the poll interval.
+The two text endpoints are also spaced by their own cost: after a request that took ``e``
+seconds the source is skipped until ``e / COST_SHARE`` has passed (at most
+``MAX_COST_GAP_S``), so on a big service (the goroutine profile stops the world; heap text
+walks every stack) they take at most that share of wall time however short the poll
+interval. expvar and /metrics are made for frequent scraping and follow the interval.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from .prom import parse_metrics
 from .saturation import SaturationWatch
 
 COST_SHARE = 0.05
+MAX_COST_GAP_S = 30.0
 _GOROUTINE_TOTAL = re.compile(rb"goroutine profile: total (\d+)")
 
 
@@ -74,7 +76,7 @@ class MetricsPoller:
         return source not in self._gone and t >= self._next_due.get(source, 0.0)
 
     def _spent(self, source: str, t: float, elapsed_s: float, min_gap_s: float = 0.0) -> None:
-        self._next_due[source] = t + max(min_gap_s, elapsed_s / COST_SHARE)
+        self._next_due[source] = t + max(min_gap_s, min(MAX_COST_GAP_S, elapsed_s / COST_SHARE))
 
     def _failed(self, res: PollResult, source: str, exc: WorkbenchError) -> None:
         # a 404 stays a 404, and a body over the cap (a huge heap?debug=1 text) stays huge:
@@ -112,7 +114,6 @@ class MetricsPoller:
             try:
                 res.requests += 1
                 r = self.client.get("/debug/vars", max_bytes=TEXT_MAX_BYTES, what="expvar JSON")
-                self._spent("vars", t, r.elapsed_s)
                 doc = decode_vars(r)
                 memstats = memstats_from_expvar(doc.get("memstats", {}))
                 self._vars_memstats = self._vars_memstats or memstats is not None
@@ -134,7 +135,6 @@ class MetricsPoller:
             try:
                 res.requests += 1
                 r = self.client.get("/metrics", max_bytes=TEXT_MAX_BYTES, what="Prometheus metrics")
-                self._spent("metrics", t, r.elapsed_s)
                 snap = parse_metrics(r.text())
                 self._metrics_goroutines = self._metrics_goroutines or "go.goroutines" in snap.runtime
                 add([SeriesPoint(name(s), t, v, unit) for s, (v, unit) in snap.runtime.items()])

@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
             for name, h in handles:
                 st = h.status()
                 if st.error is not None:
-                    if isinstance(st.error, TargetExited):
+                    if isinstance(st.error, TargetExited) or not _alive(target):
                         raise TargetExited(
                             f"{target.label()} exited during the leak check ({name}: {st.error.message})",
                             "a check needs a running target; keep it up for --duration seconds",
@@ -111,6 +111,18 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print_text(suspects, checked, args.duration)
     return 3 if suspects else 0
+
+
+def _alive(target: Any) -> bool:
+    """A PID target that is gone or a zombie has exited, whatever error a capture reported."""
+    if target.kind.value != "pid":
+        return True
+    import psutil
+
+    try:
+        return psutil.Process(target.pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def _print_text(suspects: list[Any], checked: list[Any], duration: float) -> None:

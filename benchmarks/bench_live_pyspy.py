@@ -220,11 +220,16 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--units", type=int, default=400)
+    ap.add_argument("--rounds", type=int, default=8, help="interleaved rounds of the slowdown measurement")
+    ap.add_argument("--only-slowdown", action="store_true")
     ap.add_argument("--soak", type=float, default=0.0, help="also run a soak of this many seconds on the demo")
     args = ap.parse_args()
     pyspy = find_pyspy()
     if args.soak:
         soak(args.soak)
+    if args.only_slowdown:
+        slowdown(args, pyspy)
+        return
 
     lat = first_batch_latency(args.repeats)
     print(
@@ -253,15 +258,23 @@ def main() -> None:
             f"workbench CPU {r['self_cpu_pct']:.1f}% of a core (+ py-spy {r['pyspy_cpu_pct']:.1f}%)"
         )
 
+    slowdown(args, pyspy)
+
+
+def slowdown(args: argparse.Namespace, pyspy: Path) -> None:
     modes = ["unprofiled", "py-spy record", "workbench blocking", "workbench nonblocking"]
     times: dict[str, list[float]] = {m: [] for m in modes}
-    for _ in range(args.repeats * 2):
+    for _ in range(args.rounds):
         for m in modes:  # interleaved, so load drift on a shared machine hits every mode alike
             times[m].append(timed_work(args.units, m, pyspy))
-    base = statistics.median(times["unprofiled"])
     for m in modes:
-        med = statistics.median(times[m])
-        print(f"target work time, {m}: median {med:.3f} s  ({med / base:.2f}x unprofiled)")
+        # per-round ratio to the unprofiled run of the same round, then the median
+        ratios = [t / b for t, b in zip(times[m], times["unprofiled"], strict=True)]
+        print(
+            f"target work time, {m}: median {statistics.median(times[m]):.3f} s, "
+            f"median ratio to unprofiled {statistics.median(ratios):.2f}x "
+            f"(rounds: {min(ratios):.2f}x..{max(ratios):.2f}x)"
+        )
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ Run: ``.venv/bin/python benchmarks/bench_live_pyspy.py [--seconds 10]``
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import resource
 import statistics
@@ -157,10 +158,11 @@ def timed_work(units: int, mode: str, pyspy: Path) -> float:
     assert proc.stdin is not None and proc.stdout is not None
     spy: subprocess.Popen[bytes] | None = None
     handle = None
+    stack = contextlib.ExitStack()
     try:
         assert "TARGET_READY" in proc.stdout.readline()
         if mode == "py-spy record":
-            tmp = tempfile.mkdtemp()
+            tmp = stack.enter_context(tempfile.TemporaryDirectory())
             spy = subprocess.Popen(
                 [str(pyspy), "record", "--pid", str(proc.pid), "-f", "raw", "-r", "100", "-o", f"{tmp}/o.txt"],
                 stdout=subprocess.PIPE,
@@ -184,8 +186,11 @@ def timed_work(units: int, mode: str, pyspy: Path) -> float:
         if spy is not None:
             spy.send_signal(2)
             spy.wait(10)
+            if spy.stdout is not None:
+                spy.stdout.close()
         proc.kill()
         proc.wait()
+        stack.close()
 
 
 def soak(seconds: float) -> None:

@@ -16,7 +16,7 @@ from workbench_builtins.agent.inject import inject
 
 from tests.helpers.agent_targets import POOL_EXTRA, SERVICE, RunningTarget, python313, run_target
 from workbench.capture.api import Target
-from workbench.errors import CaptureError, ConsentRequired, PermissionDenied
+from workbench.errors import CaptureError, ConsentRequired, PermissionDenied, TargetExited
 from workbench.model.session import Session
 
 pytestmark = pytest.mark.skipif(shutil.which("gdb") is None, reason="needs gdb")
@@ -213,3 +213,17 @@ def test_tracemalloc_names_the_filling_code() -> None:
         assert f.where == f"<string>:{fill_line}", f.where
         assert "reachable as" in f.evidence
         _assert_unchanged(t, handle.injection.port)
+
+
+def test_target_exit_mid_capture_is_reported() -> None:
+    with run_target() as t:
+        session = Session()
+        handle = plugin.start(Target.from_pid(t.pid), FAST, session)
+        _wait_for(lambda: _values(session, "python.gc.gen0.collections"), what="a gc report")
+        t.proc.kill()
+        t.proc.wait(10)
+        assert handle.join(15)
+        st = handle.status()
+        assert not st.running and isinstance(st.error, TargetExited)
+        assert not handle.injection.workdir.exists()  # the token's directory is gone too
+        assert _values(session, "python.gc.gen0.collections")  # what was captured is kept

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from typing import TYPE_CHECKING, Any
+
+import psutil
 
 from workbench.capture.api import CaptureStatus, Check, Option, Sink, Target, TargetKind
 from workbench.capture.targets import ptrace_verdict, tool_path
@@ -102,7 +103,13 @@ class AgentHandle:
                 if not detached:
                     self._status.message = "agent did not confirm detach; it exits after its heartbeat timeout"
             elif why == "eof":
+                # the kernel closes the socket a moment before the process turns zombie
                 alive = _alive(self.pid)
+                for _ in range(10):
+                    if not alive:
+                        break
+                    time.sleep(0.1)
+                    alive = _alive(self.pid)
                 err: WorkbenchError = (
                     TargetExited(f"PID {self.pid} exited during capture", "what was captured is kept")
                     if not alive
@@ -151,19 +158,20 @@ class AgentHandle:
 
 
 def _alive(pid: int) -> bool:
+    """False for a gone or zombie process (a dead child not yet reaped by its parent)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:
+    except psutil.Error:
         return True
-    return True
 
 
 class AgentPlugin:
     name: str = "agent"
     title: str = "Python runtime agent (GC, containers, pools; injected on consent)"
     targets: frozenset[TargetKind] = frozenset({TargetKind.PID})
+    needs_consent: bool = True  # the GUI asks first, showing consent_text(target)
     options: tuple[Option, ...] = (
         Option("yes", bool, False, "consent: inject the agent into the target (the CLI's --yes)"),
         Option("duration", float, 0.0, "seconds to run, 0 = until stopped"),

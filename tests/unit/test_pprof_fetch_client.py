@@ -467,3 +467,12 @@ def test_stop_aborts_a_cpu_profile_still_waiting_for_its_headers(stub):
         assert not isinstance(h.status().error, ServiceUnreachable)  # the cut connection is not an error
     finally:
         release.set()
+
+
+def test_target_label_suffixes_series_and_is_sanitised(stub):
+    s = stub({"/metrics": reply(200, "go_goroutines 5\n")})
+    sess = Session()
+    h = plugin.start(Target.from_url(s.url), {"duration": 0.3, "interval": 0.1, "label": "gate way<b>"}, sess)
+    assert h.join(10)
+    h.stop()
+    assert sess.series_names() == ["go.goroutines@gate_way_b"]

@@ -35,6 +35,7 @@ from .client import CPU_TIMEOUT_SLACK_S, Backoff, HttpClient, normalize_base_url
 from .discovery import KIND_PATH, Endpoints, discover
 from .errors import ProfileEmpty, ProfileNotServed, ProfilerBusy, ServiceUnreachable
 from .poller import MetricsPoller
+from .pools import safe_pool_name
 from .profiles import EMPTY_NOTES, KINDS, CumulativeDelta, column_indices, decode_profile, select_columns
 
 SOURCE = "pprof"
@@ -66,7 +67,9 @@ class PprofCapture:
         self.opts = opts
         self.sink = sink
         self.url = client.base_url
-        self.label = str(opts.get("label") or "")
+        raw_label = str(opts.get("label") or "").strip()
+        # the label becomes part of series names: same rules as pool names (no separators, no markup)
+        self.label = safe_pool_name(raw_label) if raw_label else ""
         self.kinds = _profile_kinds(str(opts["profile"]), endpoints)
         self.started = time.time()
         duration = float(opts["duration"] or 0.0)

@@ -240,3 +240,25 @@ def test_zoom_follows_frames_into_a_profile_with_another_frame_table(canvas: Fla
     assert [label for _n, label in canvas.breadcrumb()] == ["all", "main", "handle"]
     canvas.set_profile(small_profile().empty_like())
     assert canvas.zoom_root() == 0
+
+
+def test_wheel_event_zooms_around_cursor(qtbot, canvas: FlameGraphWidget) -> None:
+    from PySide6.QtCore import QPoint as P
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    pos = QPointF(canvas.width() * 0.75, canvas.height() / 2)
+    ev = QWheelEvent(
+        pos,
+        canvas.mapToGlobal(pos),
+        P(0, 0),
+        P(0, 240),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    QApplication.sendEvent(canvas, ev)
+    v0, v1 = canvas.view
+    assert v1 - v0 == pytest.approx(1 / 1.25**2)
+    assert v0 + 0.75 * (v1 - v0) == pytest.approx(0.75)

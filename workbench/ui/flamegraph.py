@@ -385,6 +385,11 @@ class FlameGraphWidget(QWidget):
     def wheelEvent(self, ev) -> None:
         steps = ev.angleDelta().y() / 120.0
         if steps == 0:
+            ev.ignore()
+            return
+        scrollable = self.parentWidget() is not None and self.height() > self.parentWidget().height()
+        if scrollable and not ev.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            ev.ignore()  # a graph taller than its viewport: the wheel scrolls, Ctrl+wheel zooms
             return
         self.zoom_view(math.pow(1.25, steps), ev.position().x() / max(self.width(), 1))
         ev.accept()

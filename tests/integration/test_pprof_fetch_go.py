@@ -237,3 +237,26 @@ def test_service_dying_mid_capture_ends_it_with_what_was_captured(
     assert isinstance(st.error, TargetExited) and "stopped answering" in str(st.error)
     assert "go.goroutines" in session.series
     assert f"pprof:{gosvc.url}:goroutine" in session.profiles
+
+
+def test_mutex_and_block_profiles_fill_when_the_rates_are_set(pprofsvc_exe: Path) -> None:  # noqa: F811
+    svc = start_pprofsvc(pprofsvc_exe, "-mutex-fraction", "1", "-block-rate", "1")
+    try:
+        session = Session()
+        opts = {"profile": "all", "duration": 2.5, "cpu_seconds": 2, "profile_interval": 0.5}
+        h = plugin.start(Target.from_url(svc.url), opts, session)
+        time.sleep(0.3)
+        svc.get("/contend?ms=800&workers=8")  # returns when the contention is over
+        assert h.join(30)
+        h.stop()
+    finally:
+        svc.stop()
+    assert h.status().error is None
+    for kind, types in (("mutex", ["contentions", "delay"]), ("block", ["contentions", "delay"])):
+        p = session.profiles[f"pprof:{svc.url}:{kind}"]
+        assert [st.type for st in p.sample_types] == types
+        base = p.slices[0]
+        grown = p.cut(base.t1 + 1e-6, time.time() + 1)  # growth between fetches, baseline excluded
+        assert grown.totals()[0] > 0, kind
+        fns = {p.frames[int(f)].function for f in grown.to_stackset().frames}
+        assert any(fn.startswith("main.main.func") for fn in fns), (kind, sorted(fns)[:10])

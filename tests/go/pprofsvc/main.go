@@ -10,6 +10,8 @@
 //	/dbload?rps=R&hold_ms=M&seconds=S   R queries per second for S seconds (steady load)
 //	/alloc?kb=N       allocate N KiB and keep it (a growing cache)
 //	/gc               runtime.GC()
+//	/contend?ms=M&workers=W  W goroutines fight over one mutex for M ms (mutex and block
+//	                  profiles see it when started with -mutex-fraction / -block-rate)
 //	/spread?n=N&depth=D  keep N small allocations made from up to 4^D distinct call paths
 //	                  (a big heap profile for benchmarks; start with -memprofilerate 1)
 //
@@ -196,6 +198,26 @@ func main() {
 		cacheMu.Lock()
 		cache = append(cache, kept...)
 		cacheMu.Unlock()
+		fmt.Fprintln(w, "ok")
+	})
+	http.HandleFunc("/contend", func(w http.ResponseWriter, r *http.Request) {
+		ms := intParam(r, "ms", 500, 60000)
+		workers := intParam(r, "workers", 8, 1000)
+		end := time.Now().Add(time.Duration(ms) * time.Millisecond)
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for i := 0; i < workers; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for time.Now().Before(end) {
+					mu.Lock()
+					time.Sleep(100 * time.Microsecond) // hold it so others queue
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
 		fmt.Fprintln(w, "ok")
 	})
 	http.HandleFunc("/gc", func(w http.ResponseWriter, r *http.Request) {

@@ -22,7 +22,7 @@ from typing import Any
 
 import psutil
 
-from workbench.capture import CaptureStatus, Check, Option, Sink, Target, TargetKind, resolve_options
+from workbench.capture import CaptureStatus, Check, Job, Option, Sink, Target, TargetKind, resolve_options
 from workbench.errors import PermissionDenied, PluginError, TargetExited, TargetNotFound
 from workbench.model import EventBatch, SeriesBatch, SeriesPoint
 
@@ -57,25 +57,24 @@ class ProcStatsCapture:
         self.duration = duration
         self.sink = sink
         self.proc = psutil.Process(pid)
-        self._stop = threading.Event()
-        self._done = threading.Event()
         self._lock = threading.Lock()
         self._status = CaptureStatus(started=time.time(), message="sampling")
         self._known_groups: set[str] = set()
         self._known_states: set[str] = set()
-        self._thread = threading.Thread(target=self._run, name=f"wb-procstats-{pid}", daemon=True)
+        # the one worker pattern: cancel flag, done event, a daemon thread
+        self._job: Job[None] = Job(lambda job: self._run(), name=f"procstats-{pid}")
 
     def start(self) -> ProcStatsCapture:
         self.proc.cpu_percent(None)  # primes the counter; the first real reading comes 1 interval later
-        self._thread.start()
+        self._job.start()
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(10.0)
+        self._job.cancel()
+        self._job.wait(10.0)
 
     def join(self, timeout: float | None = None) -> bool:
-        return self._done.wait(timeout)
+        return self._job.wait(timeout)
 
     def status(self) -> CaptureStatus:
         with self._lock:
@@ -88,7 +87,7 @@ class ProcStatsCapture:
             # a first reading right away (everything but CPU %, which needs an interval),
             # so memory, threads and connections show as soon as the capture starts
             first = True
-            while first or (not self._stop.wait(self.interval) and time.time() < end + 1e-3):
+            while first or (not self._job.sleep(self.interval) and time.time() < end + 1e-3):
                 points = self.sample(with_cpu=not first)
                 first = False
                 self.sink.put(SeriesBatch(points))
@@ -113,7 +112,6 @@ class ProcStatsCapture:
                 self._status.running = False
                 if not self._status.message or self._status.message == "sampling":
                     self._status.message = f"stopped after {self._status.samples} samples"
-            self._done.set()
 
     def sample(self, with_cpu: bool = True) -> list[SeriesPoint]:
         """One reading of every series (raises psutil.NoSuchProcess when the target is gone)."""

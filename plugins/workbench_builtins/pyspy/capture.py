@@ -31,7 +31,7 @@ from typing import IO, Any
 
 import psutil
 
-from workbench.capture import CaptureStatus, Sink
+from workbench.capture import CaptureStatus, Job, Sink
 from workbench.errors import CaptureError, TargetExited, WorkbenchError
 from workbench.model import CPU_NS, SAMPLES, WALL_NS, EventBatch, ProfileBatch
 
@@ -199,8 +199,6 @@ class PySpyCapture:
         self.key = f"pyspy:{pid}:cpu"
         self.sample_types = (SAMPLES, WALL_NS if opts.idle else CPU_NS)
         self.period_ns = 1e9 / opts.rate
-        self._stop = threading.Event()
-        self._done = threading.Event()
         self._lock = threading.Lock()
         self._stats = _Stats(started=time.time())
         self._status = CaptureStatus(started=self._stats.started, message="attaching")
@@ -209,20 +207,21 @@ class PySpyCapture:
         self._live: list[_Chunk] = []
         self._last_error_ratio = 0.0
         self._n = 0
-        self._thread = threading.Thread(target=self._run, name=f"wb-pyspy-{pid}", daemon=True)
+        # the one worker pattern: cancel flag, done event, a daemon thread
+        self._job: Job[None] = Job(lambda job: self._run(), name=f"pyspy-{pid}")
 
     # --------------------------------------------------------- handle API
     def start(self) -> PySpyCapture:
-        self._thread.start()
+        self._job.start()
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(ATTACH_TIMEOUT_S + 2 * STOP_TIMEOUT_S + 5)
+        self._job.cancel()
+        self._job.wait(ATTACH_TIMEOUT_S + 2 * STOP_TIMEOUT_S + 5)
         self._reap_all()
 
     def join(self, timeout: float | None = None) -> bool:
-        return self._done.wait(timeout)
+        return self._job.wait(timeout)
 
     def status(self) -> CaptureStatus:
         with self._lock:
@@ -275,7 +274,7 @@ class PySpyCapture:
                 return "ready" if c.ready.is_set() else "failed"
             if other is not None and not other.alive():
                 return "other"
-            if other is None and self._stop.is_set():
+            if other is None and self._job.cancelled:
                 return "stop"
         c.timed_out = True
         return "failed"
@@ -303,7 +302,6 @@ class PySpyCapture:
             if isinstance(err, TargetExited):
                 self._event("target_exited", err.message)
             self._event("capture_stopped", self._status.message or "py-spy capture stopped")
-            self._done.set()
 
     def _loop(self) -> None:
         cur = self._spawn()
@@ -326,9 +324,9 @@ class PySpyCapture:
             lead = self._lead(chunk_len)
             cut_at = min(cur.t_ready + chunk_len, end_at)
             # sleep until it is time to start the successor (or stop, or the chunk ends)
-            while not self._stop.is_set() and cur.alive() and time.time() < cut_at - lead:
-                self._stop.wait(min(0.05, max(0.0, cut_at - lead - time.time())))
-            last = self._stop.is_set() or time.time() >= end_at - 1e-3 or cut_at >= end_at
+            while not self._job.cancelled and cur.alive() and time.time() < cut_at - lead:
+                self._job.sleep(min(0.05, max(0.0, cut_at - lead - time.time())))
+            last = self._job.cancelled or time.time() >= end_at - 1e-3 or cut_at >= end_at
             if not cur.alive():
                 # py-spy ended on its own: the target exited, or the dead-man switch fired
                 self._finish(cur)
@@ -343,9 +341,9 @@ class PySpyCapture:
                 chunk_len = self.opts.chunk_s
                 continue
             if last:
-                if not self._stop.is_set():
-                    while time.time() < end_at and not self._stop.is_set() and cur.alive():
-                        self._stop.wait(min(0.05, end_at - time.time()))
+                if not self._job.cancelled:
+                    while time.time() < end_at and not self._job.cancelled and cur.alive():
+                        self._job.sleep(min(0.05, end_at - time.time()))
                 cur.interrupt()
                 self._finish(cur)
                 if cur.target_exited():
@@ -386,7 +384,7 @@ class PySpyCapture:
                 return None
             nxt.interrupt()
             rc = self._discard(nxt)
-            if _gone(self.pid) or self._stop.is_set() or not cur.alive():
+            if _gone(self.pid) or self._job.cancelled or not cur.alive():
                 break
             if attempt < MAX_HANDOVER_RETRIES:
                 time.sleep(0.05 * (attempt + 1))
@@ -398,7 +396,7 @@ class PySpyCapture:
         self._finish(cur)
         if cur.target_exited() or _gone(self.pid):
             raise self._exited()
-        if self._stop.is_set():
+        if self._job.cancelled:
             return None
         return self._restart()  # cur ended by itself (dead-man switch) while nxt failed
 
@@ -407,7 +405,7 @@ class PySpyCapture:
         rc = self._discard(c)
         if _gone(self.pid):
             raise self._exited()
-        if self._stop.is_set():
+        if self._job.cancelled:
             return
         raise self._attach_error(c, rc)
 

@@ -11,7 +11,8 @@ run, best of R:
     batch work the plugin does per fetch (in-use columns, alloc deltas against the last fetch)
 
 Then 20 metric polls (expvar + DBStats walk + goroutine count) back to back: wall and
-CPU time per poll on our side, and CPU time the service spent answering them.
+CPU time per poll on our side, and CPU time the service spent answering them; and the
+time from attaching to the first live CPU flame graph.
 
 Run: ``.venv/bin/python benchmarks/bench_pprof_fetch.py [--stacks 50000] [--repeat 3]``
 """
@@ -160,6 +161,27 @@ def main() -> int:
             f"{svc_cpu * 1e3:.1f} ms service CPU, {reqs / n:.0f} requests per poll"
         )
         print(f"at the default 1 poll/s: {svc_cpu * 100:.2f}% of one core in the service, {cpu * 100:.2f}% in ours")
+        # attach to first flame graph (DESIGN budget: under 2 s): live mode asks a 1 s window first
+        from workbench_builtins.pprof_fetch import plugin
+
+        from workbench.capture.api import Target
+        from workbench.model import ProfileBatch
+
+        first: list[float] = []
+
+        class FirstCpu:
+            def put(self, batch: object) -> None:
+                if isinstance(batch, ProfileBatch) and batch.key.endswith(":cpu") and not first:
+                    first.append(time.perf_counter())
+
+        svc.get("/burn?ms=5000")
+        t_attach = time.perf_counter()
+        handle = plugin.start(Target.from_url(svc.url), {"profile": "cpu"}, FirstCpu())
+        while not first and time.perf_counter() - t_attach < 30:
+            time.sleep(0.01)
+        handle.stop()
+        if first:
+            print(f"attach to first CPU flame graph: {first[0] - t_attach:.2f} s (discovery + a 1 s window)")
         load = os.getloadavg()[0]
         print(f"machine load average while measuring: {load:.1f} on {os.cpu_count()} cores")
     finally:

@@ -251,6 +251,7 @@ class MemrayCapture:
                     with self._lock:
                         self._status.dropped_batches += 1
                     continue
+                t_line = time.perf_counter()
                 try:
                     msg = json.loads(line)
                 except ValueError:
@@ -259,6 +260,9 @@ class MemrayCapture:
                 kind = msg.get("type")
                 if kind == "snapshot":
                     self._on_snapshot(msg)
+                    with self._lock:  # workbench-side cost of one snapshot: decode, batch, session
+                        self._status.extra["batch_s"] = time.perf_counter() - t_line
+                        self._status.extra["batch_bytes"] = len(line)
                 elif kind == "attached":
                     self._on_attached(msg)
                 elif kind == "error":
@@ -350,6 +354,8 @@ class MemrayCapture:
         is as small as the snapshot.
         """
         used, inverse = np.unique(flat, return_inverse=True)
+        if len(self._frames) <= 2 * len(used):
+            return StackSet(self._frames, flat, offsets, vals)  # mostly in use: compacting costs more
         table = FrameTable()
         for fid in used.tolist():
             table.intern(self._frames[int(fid)])
@@ -368,7 +374,8 @@ class MemrayCapture:
         flat = np.fromiter((f for s in stacks for f in s), dtype=np.int64, count=int(offsets[-1]))
         flat = idmap[flat] if len(flat) else flat
         vals = np.asarray(values, dtype=np.float64).reshape(len(stacks), 2)
-        table_stacks = [idmap[np.asarray(s, dtype=np.int64)].tolist() for s in stacks]
+        ids = self._idmap
+        table_stacks = [[ids[f] for f in s] for s in stacks]
         growth = self._growth.update(t, table_stacks, vals.tolist(), self._frames)
         heap = float(msg.get("heap_bytes", 0))
         meta = {

@@ -95,14 +95,16 @@ class GrowthTracker:
         self._prev_t = t
         if prev is None:
             return []
-        out: list[SiteGrowth] = []
+        grown: list[tuple[float, int, float, float, float, float]] = []
         for sid, (b, o) in sites.items():
             b0, o0 = prev.get(sid, (0.0, 0.0))
-            if b <= b0 or sid < 0:
-                continue
+            if b > b0 and sid >= 0:
+                grown.append((b - b0, sid, b0, b, o0, o))
+        grown.sort(key=lambda g: -g[0])
+        out: list[SiteGrowth] = []
+        for _delta, sid, b0, b, o0, o in grown[: self.top]:  # labels only for the few reported
             f = frames[sid]
             where = f"{f.file}:{f.line}" if f.file else f.function
             labels = tuple(frames[x].label() for x in biggest[sid][1])
             out.append(SiteGrowth(f.function, where, b0, b, o0, o, t - prev_t, labels))
-        out.sort(key=lambda g: -g.delta_bytes)
-        return out[: self.top]
+        return out

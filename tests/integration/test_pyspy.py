@@ -163,3 +163,31 @@ def test_subprocesses_option_adds_process_roots() -> None:
     # the child's stacks sit under parent;child process frames (its -c script is one frame)
     functions = [f.function for f in prof.frames]
     assert any(f.startswith(f"process {kids[0].pid}:") for f in functions), functions
+
+
+def test_too_new_python_version_is_unsupported_target(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The version check reads the interpreter's name, as py-spy does: a binary named
+    python3.99 (a copy of a real interpreter) is refused before py-spy runs."""
+    import shutil
+    import subprocess
+    import sys
+
+    fake = tmp_path / "python3.99"
+    shutil.copy2(sys.executable, fake)
+    proc = subprocess.Popen(
+        [str(fake), "-c", "import time; print('TARGET_READY', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert proc.stdout is not None and b"TARGET_READY" in proc.stdout.readline()
+        checks = {c.name: c for c in _plugin().preflight(Target.from_pid(proc.pid))}
+        assert not checks["python version"].ok
+        with pytest.raises(UnsupportedTarget) as exc:
+            _plugin().start(Target.from_pid(proc.pid), {}, Session())
+    finally:
+        proc.kill()
+        proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+    assert "Python 3.99" in str(exc.value) and exc.value.fix

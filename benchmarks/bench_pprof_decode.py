@@ -82,6 +82,42 @@ def interleaved(repeat: int, commands: list[tuple[list[str], dict[str, str] | No
     return best
 
 
+def startup_report(workbench: str, tmp: Path, repeat: int) -> list[str]:
+    """Whole-command time of converting a tiny file, next to bare interpreter and numpy start."""
+    small = ROOT / "tests" / "golden" / "pyspy_threads.txt"
+    py = sys.executable
+    (t_py, _), (t_np, _), (t_small, _) = interleaved(
+        repeat,
+        [
+            ([py, "-c", "pass"], None),
+            ([py, "-c", "import numpy"], None),
+            ([workbench, "convert", str(small), str(tmp / "small.folded")], None),
+        ],
+    )
+    # -X importtime: self time by top-level package, to see what a convert pays for
+    proc = subprocess.run(
+        [py, "-X", "importtime", "-m", "workbench.cli.main", "convert", str(small), str(tmp / "s2.folded")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    by_pkg: dict[str, int] = {}
+    for line in proc.stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            parts = line.split("|")
+            try:
+                self_us = int(parts[0].split(":")[1])
+            except ValueError:
+                continue
+            pkg = parts[2].strip().split(".")[0]
+            by_pkg[pkg] = by_pkg.get(pkg, 0) + self_us
+    top = sorted(by_pkg.items(), key=lambda kv: -kv[1])[:6]
+    return [
+        f"  startup: python -c pass {t_py:.3f} s, import numpy {t_np:.3f} s, convert of a 1 KB file {t_small:.3f} s",
+        "  import self-time by package (ms): " + ", ".join(f"{k} {v / 1000:.0f}" for k, v in top),
+    ]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--stacks", type=int, default=200_000)
@@ -116,6 +152,7 @@ def main() -> None:
         prof = read_pprof(data)
         n_samples = prof.meta.get("samples", "?")
         load = os.getloadavg()[0]
+        startup = startup_report(workbench, tmp, args.repeat)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -132,6 +169,8 @@ def main() -> None:
     verdict = "within" if t_wb <= 2 * t_go else "NOT within"
     print(f"  target: whole command within 2x of go tool pprof -> {verdict} ({t_wb / t_go:.2f}x wall,", end="")
     print(f" {c_wb / c_go:.2f}x cpu)")
+    for line in startup:
+        print(line)
 
 
 if __name__ == "__main__":

@@ -211,3 +211,13 @@ def test_large_sparse_ids_and_multibyte_varints():
     m.sample.append(SampleMsg(location_id=[big + 1], value=[5]))
     prof = read_pprof(m.SerializeToString())
     assert collapsed_counter(write_collapsed(prof)) == {"f (x.go:70000);g (x.go:1)": 2**40, "f (x.go:70000)": 5}
+
+
+def test_function_with_only_a_system_name_keeps_it():
+    m = ProfileMsg()
+    m.string_table.extend(["", "samples", "count", "_ZN3foo3barEv"])
+    m.sample_type.append(ValueTypeMsg(type=1, unit=2))
+    m.function.append(FunctionMsg(id=1, system_name=3))
+    m.location.append(LocationMsg(id=1, line=[LineMsg(function_id=1)]))
+    m.sample.append(SampleMsg(location_id=[1], value=[3]))
+    assert write_collapsed(read_pprof(m.SerializeToString())) == "_ZN3foo3barEv 3\n"

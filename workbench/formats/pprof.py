@@ -144,7 +144,11 @@ def read_pprof(
     nf = len(fbufs)
     f_ids = last_varint(ff, 1, nf)
     f_name = _as_i64(last_varint(ff, 2, nf))
+    f_sys = _as_i64(last_varint(ff, 3, nf))
     f_file = _as_i64(last_varint(ff, 4, nf))
+    strings.check(f_sys, "a function system name")
+    # some writers fill only system_name (the mangled symbol): better than no name
+    f_name = np.where(f_name == 0, f_sys, f_name)
     strings.check(f_name, "a function name")
     strings.check(f_file, "a function file name")
     f_sid, f_order = _id_index(f_ids, "function")

@@ -161,6 +161,11 @@ def _write_main_profile(session: Any, main_name: str, out: Path, fmt: str) -> No
     from ..formats import write_profile
 
     keys = [k for k in session.profile_keys() if k.startswith(f"{main_name}:")] or session.profile_keys()
+    if not keys and session.series_names():
+        raise CaptureError(
+            f"{main_name} records time series, not a profile, so {out.name} was not written",
+            "write a .wbs session (-o NAME.wbs) to keep series, or add a profiling --source such as pyspy",
+        )
     if not keys:
         raise CaptureError(
             f"{main_name} captured no samples, so {out.name} was not written",

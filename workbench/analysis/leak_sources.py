@@ -92,6 +92,31 @@ def python_site(stack: list[Frame]) -> tuple[str, str, str]:
     return "objects", stack[-1].function if stack else "?", ""
 
 
+def _node_user(f: Frame) -> bool:
+    return bool(f.file) and not f.file.startswith(("node:", "internal/")) and "/node_modules/" not in f.file
+
+
+def node_site(stack: list[Frame]) -> tuple[str, str, str]:
+    """Node allocation sites: the leaf frame in the service's own scripts (not builtins, not node:).
+
+    An anonymous callback (a promise executor, an arrow handler) is named after the
+    nearest named function of the service that called it: ``(anonymous) in authenticate``.
+    """
+    for i in range(len(stack) - 1, -1, -1):
+        f = stack[i]
+        if _node_user(f):
+            name = f.function
+            if name == "(anonymous)":
+                caller = next((c for c in reversed(stack[:i]) if _node_user(c) and c.function != "(anonymous)"), None)
+                if caller is not None:
+                    name = f"(anonymous) in {caller.function}"
+            return "objects", name, _where(f)
+    for f in reversed(stack):  # only library code: name the leaf that has a file
+        if f.file:
+            return "objects", f.function, _where(f)
+    return "objects", stack[-1].function if stack else "?", ""
+
+
 @dataclass(slots=True)
 class _Site:
     kind: str
@@ -110,7 +135,7 @@ class SiteTracker:
     """
 
     def __init__(self, mode: str = "go-heap", max_sites: int = 256, capacity: int = 512) -> None:
-        if mode not in ("go-heap", "go-goroutine", "python-heap"):
+        if mode not in ("go-heap", "go-goroutine", "python-heap", "node-heap"):
             raise ValueError(f"unknown mode {mode!r}")
         self.mode = mode
         self.max_sites = max_sites
@@ -123,6 +148,8 @@ class SiteTracker:
             return goroutine_site(stack)
         if self.mode == "python-heap":
             return python_site(stack)
+        if self.mode == "node-heap":
+            return node_site(stack)
         return go_site(stack)
 
     def observe(self, t: float, profile: Profile, sample_index: int | str | None = None) -> None:
@@ -136,7 +163,12 @@ class SiteTracker:
             kind, name, where = self._name(stack)
             # one site per filling function: a map's buckets and the values put in it
             # come from the same code, so they are one finding, named by the strongest hint
-            key = where.split(" (", 1)[0] if self.mode == "go-heap" else f"{kind}|{name}"
+            if self.mode == "go-heap":
+                key = where.split(" (", 1)[0]
+            elif self.mode == "node-heap":
+                key = where  # Node functions are often anonymous or share names: a site is its location
+            else:
+                key = f"{kind}|{name}"
             totals[key] = totals.get(key, 0.0) + float(sv[node])
             prev = meta.get(key)
             if prev is None or _KIND_RANK.get(kind, 0) > _KIND_RANK.get(prev[0], 0):

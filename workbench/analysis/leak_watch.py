@@ -19,6 +19,7 @@ from .leaks import Candidate, LeakPolicy, judge_all
 MIN_HEAP_GROWTH_BYTES = 256 * 1024
 MIN_GOROUTINE_GROWTH = 5
 MIN_PY_HEAP_GROWTH_BYTES = 64 * 1024
+MIN_NODE_HEAP_GROWTH_BYTES = 256 * 1024  # V8 samples every ~32 KiB: less is sampling noise
 
 
 class LeakWatch:
@@ -27,6 +28,7 @@ class LeakWatch:
         self.go_heap = SiteTracker("go-heap")
         self.go_goroutines = SiteTracker("go-goroutine")
         self.py_heap = SiteTracker("python-heap")
+        self.node_heap = SiteTracker("node-heap")
         self._lock = threading.Lock()
 
     def on_batch(self, batch: Batch) -> None:
@@ -42,6 +44,8 @@ class LeakWatch:
             tracker = self.go_goroutines
         elif batch.source == "memray" and batch.replace:
             tracker, index = self.py_heap, "inuse_space"
+        elif batch.source == "inspector" and kind == "heap":
+            tracker, index = self.node_heap, "inuse_space"
         if tracker is None:
             return
         prof = profile_from_stacks(batch.stacks, batch.sample_types)
@@ -63,6 +67,7 @@ class LeakWatch:
             cands += self.go_heap.candidates("bytes", min_abs_growth=MIN_HEAP_GROWTH_BYTES)
             cands += self.go_goroutines.candidates("goroutines", min_abs_growth=MIN_GOROUTINE_GROWTH)
             cands += self.py_heap.candidates("bytes", min_abs_growth=MIN_PY_HEAP_GROWTH_BYTES)
+            cands += self.node_heap.candidates("bytes", min_abs_growth=MIN_NODE_HEAP_GROWTH_BYTES)
         return cands
 
     def judge(self, session: Session) -> tuple[list[Finding], list[Finding]]:

@@ -1,0 +1,221 @@
+"""One inspector session: rolling CPU profile windows, heap sampling snapshots, heap series.
+
+A single worker owns the CDP connection and runs three schedules on it in turn, so the
+target sees one request at a time: every ``window`` seconds ``Profiler.stop`` (one CPU
+window, a ProfileBatch) and ``Profiler.start`` again; every ``heap_interval`` seconds
+``HeapProfiler.getSamplingProfile`` (allocation sites with the bytes still in use, a
+replacing snapshot the leak engine tracks); every ``interval`` seconds
+``Runtime.getHeapUsage`` and ``process.memoryUsage()`` as series. Stopping emits the
+last partial window, stops both profilers and closes the session (Node also stops a
+closed session's profilers itself).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Any
+
+from workbench.capture.api import CaptureStatus, Sink
+from workbench.capture.worker import Job
+from workbench.errors import CaptureError, TargetExited, WorkbenchError
+from workbench.formats.devtools import cpuprofile_stacks, heapprofile_stacks
+from workbench.model import (
+    CPU_NS,
+    INUSE_OBJECTS,
+    INUSE_SPACE,
+    SAMPLES,
+    EventBatch,
+    FrameTable,
+    ProfileBatch,
+    SeriesBatch,
+    SeriesPoint,
+)
+
+from .cdp import CdpClient
+
+SOURCE = "inspector"
+CPU_TYPES = (SAMPLES, CPU_NS)
+HEAP_TYPES = (INUSE_SPACE, INUSE_OBJECTS)
+# read-only: Node's own counters (no state in the target changes)
+_MEMORY_USAGE = "JSON.stringify(process.memoryUsage())"
+_MEMORY_SERIES = {
+    "rss": "node.rss_bytes",
+    "external": "node.external_bytes",
+    "arrayBuffers": "node.array_buffers_bytes",
+}
+
+
+class InspectorCapture:
+    def __init__(self, client: CdpClient, pid: int, opts: dict[str, Any], sink: Sink) -> None:
+        self.client = client
+        self.pid = pid
+        self.opts = opts
+        self.sink = sink
+        profile = str(opts["profile"])
+        self.cpu = profile in ("all", "cpu")
+        self.heap = profile in ("all", "heap")
+        self.window_s = max(0.2, float(opts["window"]))
+        self.heap_interval_s = max(0.2, float(opts["heap_interval"]))
+        self.interval_s = max(0.1, float(opts["interval"]))
+        duration = float(opts["duration"] or 0.0)
+        self.started = time.time()
+        self.deadline = self.started + duration if duration > 0 else None
+        self._lock = threading.Lock()
+        self._status = CaptureStatus(running=True, started=self.started)
+        self._counts = {"cpu": 0, "heap": 0, "metrics": 0}
+        self._error: WorkbenchError | None = None
+        self._job: Job[None] = Job(self._run, name="inspector")
+
+    def key(self, kind: str) -> str:
+        return f"{SOURCE}:{self.pid}:{kind}"
+
+    def begin(self) -> InspectorCapture:
+        # the first requests run here, so a refused Profiler.start is the caller's error
+        self.client.call("Profiler.enable")
+        if self.cpu:
+            rate = int(self.opts["rate"] or 0)
+            if rate > 0:
+                self.client.call("Profiler.setSamplingInterval", {"interval": max(1, 1_000_000 // rate)})
+            self.client.call("Profiler.start")
+        if self.heap:
+            self.client.call(
+                "HeapProfiler.startSampling", {"samplingInterval": max(1, int(self.opts["heap_sampling_bytes"]))}
+            )
+        self._cpu_t0 = time.time()
+        self.sink.put(EventBatch(self.started, "capture", f"inspector attached to node PID {self.pid}", str(self.pid)))
+        self._job.start()
+        return self
+
+    # ------------------------------------------------------------ the worker
+    def _run(self, job: Job[None]) -> None:
+        now = time.monotonic()
+        next_cpu = now + self.window_s
+        next_heap = now  # a first snapshot at once: the leak engine needs its baseline
+        next_metrics = now
+        try:
+            while not job.cancelled:
+                if self.deadline is not None and time.time() >= self.deadline:
+                    break
+                now = time.monotonic()
+                if now >= next_metrics:
+                    self._metrics()
+                    next_metrics = now + self.interval_s
+                if self.heap and now >= next_heap:
+                    self._heap_snapshot()
+                    next_heap = time.monotonic() + self.heap_interval_s
+                if self.cpu and now >= next_cpu:
+                    self._cpu_window(restart=True)
+                    next_cpu = time.monotonic() + self.window_s
+                due = min([next_metrics] + ([next_heap] if self.heap else []) + ([next_cpu] if self.cpu else []))
+                wait = due - time.monotonic()
+                if self.deadline is not None:
+                    wait = min(wait, self.deadline - time.time())
+                if wait > 0 and job.sleep(wait):
+                    break
+            self._detach(final=True)
+        except WorkbenchError as exc:
+            with self._lock:
+                self._error = exc
+            self._detach(final=not isinstance(exc, TargetExited))
+            if isinstance(exc, TargetExited):
+                self.sink.put(EventBatch(time.time(), "exit", f"node PID {self.pid}: {exc.message}", str(self.pid)))
+        finally:
+            self.client.close()
+            self.sink.put(EventBatch(time.time(), "capture", f"inspector detached from PID {self.pid}", str(self.pid)))
+
+    def _detach(self, final: bool) -> None:
+        """Last window and snapshot, then both profilers off; errors here only lose that last bit."""
+        if not final:
+            return
+        try:
+            if self.cpu:
+                self._cpu_window(restart=False)
+            if self.heap:
+                self._heap_snapshot()
+                self.client.call("HeapProfiler.stopSampling")
+            self.client.call("Profiler.disable")
+        except WorkbenchError as exc:
+            with self._lock:
+                if self._error is None and not isinstance(exc, TargetExited):
+                    self._error = exc
+
+    def _cpu_window(self, restart: bool) -> None:
+        result = self.client.call("Profiler.stop")
+        t1 = time.time()
+        t0, self._cpu_t0 = self._cpu_t0, t1
+        if restart:
+            self.client.call("Profiler.start")
+        table = FrameTable()
+        stacks, _ = cpuprofile_stacks(result.get("profile"), table)
+        n = int(stacks.values[:, 0].sum()) if len(stacks.values) else 0
+        meta = {"pid": str(self.pid), "runtime": "node"}
+        self.sink.put(ProfileBatch(self.key("cpu"), CPU_TYPES, stacks, t0, t1, source=SOURCE, meta=meta))
+        self._count("cpu", n)
+
+    def _heap_snapshot(self) -> None:
+        result = self.client.call("HeapProfiler.getSamplingProfile")
+        t = time.time()
+        table = FrameTable()
+        stacks = heapprofile_stacks(result.get("profile"), table)
+        meta = {"pid": str(self.pid), "runtime": "node", "sampling_bytes": str(self.opts["heap_sampling_bytes"])}
+        batch = ProfileBatch(self.key("heap"), HEAP_TYPES, stacks, t, t, source=SOURCE, meta=meta, replace=True)
+        self.sink.put(batch)
+        self._count("heap", 0)
+
+    def _metrics(self) -> None:
+        t = time.time()
+        usage = self.client.call("Runtime.getHeapUsage")
+        points = []
+        for field, name in (("usedSize", "node.heap_used_bytes"), ("totalSize", "node.heap_total_bytes")):
+            v = usage.get(field)
+            if isinstance(v, int | float):
+                points.append(SeriesPoint(name, t, float(v), "bytes"))
+        mem = self.client.call("Runtime.evaluate", {"expression": _MEMORY_USAGE, "returnByValue": True})
+        value = mem.get("result", {}).get("value")
+        try:
+            doc = json.loads(value) if isinstance(value, str) else {}
+        except ValueError:
+            doc = {}
+        for field, name in _MEMORY_SERIES.items():
+            v = doc.get(field) if isinstance(doc, dict) else None
+            if isinstance(v, int | float):
+                points.append(SeriesPoint(name, t, float(v), "bytes"))
+        if points:
+            self.sink.put(SeriesBatch(points))
+        self._count("metrics", 0)
+
+    def _count(self, kind: str, samples: int) -> None:
+        with self._lock:
+            self._counts[kind] += 1
+            self._status.batches += 1
+            self._status.samples += samples
+
+    # ------------------------------------------------------------ handle
+    def stop(self) -> None:
+        self._job.cancel()
+        self._job.wait(10.0)
+
+    def join(self, timeout: float | None = None) -> bool:
+        return self._job.wait(timeout)
+
+    def status(self) -> CaptureStatus:
+        with self._lock:
+            st = self._status
+            st.running = not self._job.done
+            elapsed = max(1e-9, time.time() - self.started)
+            st.samples_per_s = st.samples / elapsed
+            c = self._counts
+            st.message = (
+                f"node PID {self.pid}: {c['cpu']} CPU windows, {c['heap']} heap snapshots, {c['metrics']} heap polls"
+            )
+            err = self._error
+            if err is None and self._job.error is not None:
+                err = CaptureError(
+                    f"inspector worker stopped: {type(self._job.error).__name__}: {self._job.error}",
+                    "report this with the Node version",
+                )
+            st.error = err
+            st.extra = {"pid": self.pid, "ws": self.client.ws_url, "bytes": self.client.bytes_read}
+            return CaptureStatus(**{f: getattr(st, f) for f in st.__dataclass_fields__})

@@ -1,0 +1,204 @@
+"""The inspector plugin against a real Node service (tests/node/service.js) over the V8 inspector.
+
+One module-scoped 20 s capture (the leak engine needs 15 s of snapshots) feeds the CPU,
+leak and series assertions; the other tests attach for a couple of seconds each.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from workbench_builtins.inspector import plugin
+from workbench_builtins.inspector.capture import InspectorCapture
+from workbench_builtins.inspector.discovery import ws_url_for_pid
+
+from tests.node.nodesvc import NodeService, start_service
+from workbench.analysis.leak_watch import LeakWatch
+from workbench.analysis.top import self_and_total
+from workbench.capture.api import Target
+from workbench.errors import ConsentRequired, TargetExited
+from workbench.model import Finding, Session
+
+pytestmark = [pytest.mark.slow]
+
+CAPTURE_S = 20.0
+# the decoy LRU fills in ~2.5 s at the service's 400 inserts/s, then only churns
+SERVICE_ENV = {"CACHE_MAX": "1000"}
+
+
+@dataclass
+class Recorded:
+    svc: NodeService
+    session: Session
+    watch: LeakWatch
+    handle: InspectorCapture
+    suspects: list[Finding]
+    checked: list[Finding]
+
+
+@pytest.fixture(scope="module")
+def recorded() -> Iterator[Recorded]:
+    svc = start_service("--inspect=127.0.0.1:0", extra_env=SERVICE_ENV)
+    try:
+        session = Session()
+        watch = LeakWatch()
+        session.add_listener(watch.on_batch)
+        opts = {"duration": CAPTURE_S, "window": 2.0, "heap_interval": 1.0, "heap_sampling_bytes": 16384}
+        handle = plugin.start(Target.from_pid(svc.pid), opts, session)
+        assert handle.join(CAPTURE_S + 30)
+        suspects, checked = watch.judge(session)
+        yield Recorded(svc, session, watch, handle, suspects, checked)
+    finally:
+        svc.stop()
+
+
+def _by_function(rec: Recorded) -> dict[str, float]:
+    """Total CPU ns per function of the service's own script."""
+    prof = rec.session.profiles[f"inspector:{rec.svc.pid}:cpu"]
+    _, total = self_and_total(prof, "function")
+    k = prof.sample_index("cpu")
+    out: dict[str, float] = {}
+    for fid, frame in enumerate(prof.frames):
+        if frame.file.endswith("service.js"):
+            out[frame.function] = max(out.get(frame.function, 0.0), float(total[fid, k]))
+    return out
+
+
+def test_hot_function_dominates_cpu(recorded: Recorded) -> None:
+    prof = recorded.session.profiles[f"inspector:{recorded.svc.pid}:cpu"]
+    by_fn = _by_function(recorded)
+    k = prof.sample_index("cpu")
+    busy = float(prof.totals()[k])
+    _, total = self_and_total(prof, "function")
+    idle = sum(float(total[f, k]) for f, fr in enumerate(prof.frames) if fr.function in ("(idle)", "(program)"))
+    assert by_fn["hotSpin"] >= 0.6 * (busy - idle), (by_fn, busy, idle)
+    others = {fn: v for fn, v in by_fn.items() if fn not in ("hotSpin", "(anonymous)")}
+    assert all(v < by_fn["hotSpin"] / 5 for v in others.values()), others
+    # rolling windows: several batches, each with its own time range
+    assert len(prof.slices) >= CAPTURE_S / 2 - 2
+
+
+def test_leak_engine_names_the_clients_map_filler(recorded: Recorded) -> None:
+    ours = [f for f in recorded.suspects if "service.js" in f.where]
+    assert ours, [f.contract_dict() for f in recorded.checked if "service.js" in f.where]
+    top = max(ours, key=lambda f: f.growth_per_min)
+    assert top.name == "registerClient"
+    assert top.where.startswith("registerClient (") and top.where.endswith("service.js:28)")
+    assert top.unit == "bytes" and top.growth_per_min > 1024 * 1024
+    # the service really did fill the map the whole time
+    assert recorded.svc.get_json("/stats")["clients"] > 5000
+
+
+def test_bounded_cache_is_not_flagged(recorded: Recorded) -> None:
+    assert not [f for f in recorded.suspects if "cacheResult" in f.name or "loadRow" in f.name]
+    assert any(f.name == "cacheResult" for f in recorded.checked)
+    assert recorded.svc.get_json("/stats")["cache"] == 1000
+
+
+def test_heap_series_and_snapshots(recorded: Recorded) -> None:
+    series = recorded.session.series
+    for name in ("node.heap_used_bytes", "node.heap_total_bytes", "node.rss_bytes"):
+        assert len(series[name].values) >= CAPTURE_S - 3, name
+    used = series["node.heap_used_bytes"].values
+    assert used[-1] > used[0]  # the clients map keeps growing
+    heap = recorded.session.profiles[f"inspector:{recorded.svc.pid}:heap"]
+    assert heap.sample_types[0].type == "inuse_space"
+    st = recorded.handle.status()
+    assert not st.running and st.error is None
+    assert "10 CPU windows" in st.message or "11 CPU windows" in st.message, st.message
+
+
+def test_detach_stops_profiling_and_frees_the_session(recorded: Recorded) -> None:
+    """After detach the service keeps serving and a new client can start its own profiler."""
+    from workbench_builtins.inspector.cdp import CdpClient
+
+    ws = ws_url_for_pid(recorded.svc.pid)
+    assert ws is not None
+    client = CdpClient(ws)
+    try:
+        client.call("Profiler.enable")
+        # a session left profiling would make this title collide; a clean stop/start pair proves the reverse
+        client.call("Profiler.start")
+        prof = client.call("Profiler.stop")["profile"]
+        assert prof["nodes"]
+    finally:
+        client.close()
+
+
+def test_consent_before_sigusr1() -> None:
+    svc = start_service("--inspect-port=127.0.0.1:0", extra_env=SERVICE_ENV)
+    try:
+        target = Target.from_pid(svc.pid)
+        checks = plugin.preflight(target)
+        assert not checks[0].ok and "--yes" in checks[0].fix
+        with pytest.raises(ConsentRequired, match="SIGUSR1"):
+            plugin.start(target, {"duration": 1.0}, Session())
+        assert ws_url_for_pid(svc.pid) is None  # nothing changed in the target
+        session = Session()
+        handle = plugin.start(target, {"duration": 2.5, "window": 1.0, "yes": True}, session)
+        assert handle.join(20)
+        assert handle.status().error is None
+        assert session.profiles[f"inspector:{svc.pid}:cpu"].totals()[0] > 0
+    finally:
+        svc.stop()
+
+
+def test_inspector_url_target_and_exit_mid_capture() -> None:
+    svc = start_service("--inspect=127.0.0.1:0", extra_env=SERVICE_ENV)
+    try:
+        ws = ws_url_for_pid(svc.pid)
+        assert ws is not None
+        port = ws.split("//", 1)[1].split("/", 1)[0]
+        session = Session()
+        handle = plugin.start(Target.from_url(f"http://{port}"), {"window": 1.0, "heap_interval": 0.5}, session)
+        time.sleep(2.5)
+        svc.proc.kill()
+        assert handle.join(15)
+        st = handle.status()
+        assert isinstance(st.error, TargetExited), st
+        # keyed by the real PID (read from the target), and what was captured is kept
+        assert session.profiles[f"inspector:{svc.pid}:cpu"].totals()[0] > 0
+        assert f"inspector:{svc.pid}:heap" in session.profiles
+    finally:
+        svc.stop()
+
+
+def test_cli_record_from_node(tmp_path: Path) -> None:
+    svc = start_service("--inspect=127.0.0.1:0", extra_env=SERVICE_ENV)
+    out = tmp_path / "node.speedscope.json"
+    try:
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "workbench.cli.main",
+                "record",
+                "--pid",
+                str(svc.pid),
+                "--source",
+                "inspector",
+                "--profile",
+                "cpu",
+                "-d",
+                "3",
+                "-o",
+                str(out),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        svc.stop()
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(out.read_text())
+    names = {f["name"] for f in doc["shared"]["frames"]}
+    assert "hotSpin" in names

@@ -6,6 +6,11 @@ to cut a chunk, the *next* py-spy is started first, and only once it prints that
 sampling does the current one get SIGINT (py-spy's Ctrl+C path: stop at the next
 interval, write the file). The two overlap for at most one sampling interval instead of
 leaving a gap of py-spy's attach time (~50 ms idle, much more on a loaded machine).
+In blocking mode the successor's attach still disturbs the running sampler (both want
+the target's threads under ptrace: measured ~1-3 failed samples per handover with one
+thread, ~50 with fifty), which py-spy reports as errors; coverage accounts for them and
+chunks lengthen (up to 2 s) when they cost more than 5%. Polling ``py-spy dump`` was
+not used: every dump is a fresh attach, so it cannot sample at 100 Hz.
 
 Each chunk also gets ``-d`` as a dead-man's switch: if the workbench dies without
 stopping it, py-spy ends by itself a few seconds later, so it can never be orphaned for

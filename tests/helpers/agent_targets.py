@@ -96,6 +96,56 @@ for n in range(4):
 """
 
 
+REDIS_EXTRA = r"""
+import redis
+rpool = redis.ConnectionPool(host="127.0.0.1", port=int(os.environ["WB_REDIS_PORT"]), db=0, max_connections=6)
+client = redis.Redis(connection_pool=rpool)
+
+def rworker(n):
+    while True:
+        conn = rpool.get_connection()  # held for a while: in use, as a slow request would
+        try:
+            conn.send_command("PING")
+            conn.read_response()
+            time.sleep(0.05 * (n + 1))
+        finally:
+            rpool.release(conn)
+        client.set("k%d" % n, n)
+        time.sleep(0.01)
+
+for n in range(4):
+    threading.Thread(target=rworker, args=(n,), name="redis%d" % n, daemon=True).start()
+"""
+
+
+@contextmanager
+def redis_server() -> Iterator[int]:
+    """A real redis-server on a free loopback port, no persistence; stopped by PID."""
+    import shutil
+    import socket
+
+    exe = shutil.which("redis-server")
+    if exe is None:
+        raise FileNotFoundError("redis-server")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    args = [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield port
+    finally:
+        proc.kill()
+        proc.wait(10)
+
+
 def python313() -> str | None:
     """pyenv's 3.13, if installed (the tests skip 3.13 otherwise)."""
     try:
@@ -140,8 +190,10 @@ class RunningTarget:
 
 
 @contextmanager
-def run_target(python: str = sys.executable, extra: str = "", tmp: Path | None = None) -> Iterator[RunningTarget]:
-    env = dict(os.environ)
+def run_target(
+    python: str = sys.executable, extra: str = "", tmp: Path | None = None, env_extra: dict[str, str] | None = None
+) -> Iterator[RunningTarget]:
+    env = dict(os.environ) | (env_extra or {})
     env.pop("PYTHONPATH", None)
     if extra:
         assert tmp is not None

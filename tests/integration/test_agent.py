@@ -14,7 +14,15 @@ from workbench_builtins.agent import plugin
 from workbench_builtins.agent.client import AgentClient
 from workbench_builtins.agent.inject import inject
 
-from tests.helpers.agent_targets import POOL_EXTRA, SERVICE, RunningTarget, python313, run_target
+from tests.helpers.agent_targets import (
+    POOL_EXTRA,
+    REDIS_EXTRA,
+    SERVICE,
+    RunningTarget,
+    python313,
+    redis_server,
+    run_target,
+)
 from workbench.capture.api import Target
 from workbench.errors import CaptureError, ConsentRequired, PermissionDenied, TargetExited
 from workbench.model.session import Session
@@ -227,3 +235,24 @@ def test_target_exit_mid_capture_is_reported() -> None:
         assert not st.running and isinstance(st.error, TargetExited)
         assert not handle.injection.workdir.exists()  # the token's directory is gone too
         assert _values(session, "python.gc.gen0.collections")  # what was captured is kept
+
+
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")
+def test_redis_pool_series(tmp_path: Path) -> None:
+    pytest.importorskip("redis")
+    with (
+        redis_server() as port,
+        run_target(extra=REDIS_EXTRA, tmp=tmp_path, env_extra={"WB_REDIS_PORT": str(port)}) as t,
+    ):
+        session = Session()
+        handle = plugin.start(Target.from_pid(t.pid), FAST, session)
+        name = f"redis_127_0_0_1_{port}_0"
+        try:
+            _wait_for(lambda: len(_values(session, f"pool.{name}.in_use")) >= 6, what="redis pool series")
+        finally:
+            handle.stop()
+        assert _values(session, f"pool.{name}.max_open")[-1] == 6
+        assert 1 <= max(_values(session, f"pool.{name}.in_use")) <= 6
+        opened = _values(session, f"pool.{name}.open")
+        assert 1 <= opened[-1] <= 6
+        assert t.proc.poll() is None

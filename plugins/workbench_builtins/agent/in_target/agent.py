@@ -846,7 +846,7 @@ def _pool_name(reader: _Reader, kind: str, pool: Any) -> str | None:
         n = d.get("name")
         return n if type(n) is str else None
     if kind == "redis":
-        kw = d.get("connection_kwargs")
+        kw = d.get("connection_kwargs", d.get("_connection_kwargs"))  # redis-py < 7 / >= 7
         if type(kw) is dict:
             return f"redis_{kw.get('host', 'localhost')}_{kw.get('port', 6379)}_{kw.get('db', 0)}"
     return None

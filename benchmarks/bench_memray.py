@@ -147,7 +147,7 @@ def bench_snapshot(sizes: list[int], sites: list[int]) -> None:
                 decode = float(st.extra.get("batch_s", 0)) * 1e3
                 kb = float(st.extra.get("batch_bytes", 0)) / 1e3
                 recs = prof.n_nodes if prof is not None else 0
-                print(f"  {n_sites:6d} {n:12d} {heap / 1e6:8.1f} {recs:8d} {lat:10.1f} {decode:10.1f} {kb:9.0f}")
+                print(f"  {n_sites:6d} {n:12d} {heap / 1e6:8.1f} {recs:8d} {lat:10.1f} {decode:10.1f} {kb:9.1f}")
         finally:
             h.stop()
             stop(p)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from typing import Any
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from ..capture.api import Target
@@ -57,6 +59,21 @@ class DemoAttach:
             self.handle = None
 
 
+def _quit_on_signals(app: QApplication) -> QTimer:
+    """Ctrl+C / SIGTERM close the app through the normal path (captures and demo stopped).
+
+    Python runs signal handlers only between bytecodes, so a timer wakes the interpreter
+    up a few times a second while Qt's event loop waits.
+    """
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda _s, _f: app.quit())
+    timer = QTimer(app)
+    timer.setInterval(250)
+    timer.timeout.connect(lambda: None)
+    timer.start()
+    return timer
+
+
 def run_gui(files: list[str], demo: bool = False) -> int:
     """Open the main window (optionally on ``files``, or attached to the demo); returns the exit code."""
     app = application()
@@ -71,6 +88,7 @@ def run_gui(files: list[str], demo: bool = False) -> int:
             attach.start()
         except WorkbenchError as exc:
             win.show_error(exc)
+    _quit_on_signals(app)
     try:
         return int(app.exec())
     finally:

@@ -31,9 +31,9 @@ SAMPLE_TYPES = (INUSE_SPACE, INUSE_OBJECTS)
 _PY_SUFFIXES = (".py", ".pyw", ".pyx")
 
 
-def frame_of(function: str, filename: str, lineno: int) -> Frame:
-    """One memray stack element as a workbench frame (Python unless it looks native)."""
-    is_python = filename.endswith(_PY_SUFFIXES) or (filename.startswith("<") and filename.endswith(">"))
+def frame_of(function: str, filename: str, lineno: int, hybrid: bool = True) -> Frame:
+    """One memray stack element as a workbench frame; only hybrid (native) traces hold C frames."""
+    is_python = not hybrid or filename.endswith(_PY_SUFFIXES) or (filename.startswith("<") and filename.endswith(">"))
     return Frame(function, filename, int(lineno), "", Runtime.PYTHON if is_python else Runtime.NATIVE)
 
 
@@ -87,7 +87,7 @@ def _stacks_from_records(
         trace = rec.hybrid_stack_trace(max_stacks=max_depth) if native else rec.stack_trace(max_stacks=max_depth)
         root_first = trace[::-1]
         skip = _launcher_prefix(root_first) if len(trace) < max_depth else 0
-        ids = [table.intern(frame_of(fn, file, line)) for fn, file, line in root_first[skip:]]
+        ids = [table.intern(frame_of(fn, file, line, native)) for fn, file, line in root_first[skip:]]
         if len(trace) >= max_depth:
             # probably deeper than we asked for: the root side is gone, say so at the root
             if trunc_id < 0:

@@ -112,8 +112,9 @@ class FrameInterner:
         return out
 
 
-def _frame(fn: str, file: str, line: int) -> tuple[str, str, int, bool]:
-    native = not (file.endswith(PY_SUFFIXES) or (file.startswith("<") and file.endswith(">")))
+def _frame(fn: str, file: str, line: int, hybrid: bool) -> tuple[str, str, int, bool]:
+    """Only hybrid (native) traces hold C frames; a Python-only trace is all Python."""
+    native = hybrid and not (file.endswith(PY_SUFFIXES) or (file.startswith("<") and file.endswith(">")))
     return (fn, file, int(line), native)
 
 
@@ -137,7 +138,7 @@ def snapshot(
                 if native
                 else rec.stack_trace(max_stacks=args.max_depth)
             )
-            lst = [frames.intern(_frame(fn, file, line)) for fn, file, line in reversed(trace)]
+            lst = [frames.intern(_frame(fn, file, line, native)) for fn, file, line in reversed(trace)]
             if len(trace) >= args.max_depth:
                 lst.insert(0, frames.intern(TRUNCATED))
             ids = tuple(lst)

@@ -120,7 +120,7 @@ def _alive(target: Any) -> bool:
     import psutil
 
     try:
-        return psutil.Process(target.pid).status() != psutil.STATUS_ZOMBIE
+        return bool(psutil.Process(target.pid).status() != psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return False
 

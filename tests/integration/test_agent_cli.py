@@ -37,6 +37,23 @@ def test_record_agent_to_wbs(tmp_path: Path) -> None:
     assert "python.gc.gen0.collections" in names
 
 
+@pytest.mark.skipif(shutil.which("gdb") is None, reason="needs gdb")
+def test_agent_alongside_pyspy(tmp_path: Path) -> None:
+    """py-spy ptrace-stops the target 100 times a second; gdb's attach must find a gap."""
+    out = tmp_path / "both.wbs"
+    with run_target() as t:
+        cmd = [WORKBENCH, "record", "--pid", str(t.pid), "--source", "pyspy", "--source", "agent", "--yes"]
+        done = subprocess.run(
+            [*cmd, "-d", "4", "-o", str(out)], capture_output=True, text=True, timeout=120, check=False
+        )
+        assert done.returncode == 0, done.stderr
+    from workbench.formats.wbs import load_session
+
+    session = load_session(str(out))
+    assert any(k.startswith("pyspy:") for k in session.profiles)
+    assert "python.gc.gen0.collections" in session.series
+
+
 def test_report_conversion_names_and_bounds() -> None:
     conv = ReportConverter("agent:1")
     evil = "<script>alert(1)</script>\n" + "x" * 500

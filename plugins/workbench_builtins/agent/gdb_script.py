@@ -38,6 +38,23 @@ def _value(expr):
     return int(gdb.parse_and_eval(expr))
 
 
+def _attach(pid):
+    """A sampler (py-spy) ptrace-stops the target many times a second: wait for a gap.
+
+    The workbench checked the ptrace permission before starting gdb, so a refusal here
+    is taken as "traced right now" and retried for up to 3 s.
+    """
+    for _ in range(150):
+        try:
+            gdb.execute(f"attach {pid}", to_string=True)
+            return
+        except gdb.error as exc:
+            if "not permitted" not in str(exc):
+                raise
+            time.sleep(0.02)
+    gdb.execute(f"attach {pid}", to_string=True)
+
+
 class _SafePoint(gdb.Breakpoint):
     def __init__(self, spec, state, lock):
         super().__init__(spec, internal=True)
@@ -70,7 +87,7 @@ def main():
     _set("handle all nostop noprint pass")
     t0 = time.time()
     try:
-        gdb.execute(f"attach {pid}", to_string=True)
+        _attach(pid)
         if not addrs:
             # symbols of libpython and libc only: a service with dozens of extension modules
             # would otherwise stay stopped while gdb reads all of them

@@ -476,3 +476,11 @@ def test_target_label_suffixes_series_and_is_sanitised(stub):
     assert h.join(10)
     h.stop()
     assert sess.series_names() == ["go.goroutines@gate_way_b"]
+
+
+def test_all_means_every_profile_the_index_lists(stub):
+    s = stub({"/debug/pprof/": reply(200, INDEX, "text/html")})
+    from workbench_builtins.pprof_fetch.capture import _profile_kinds
+
+    ep = discover(HttpClient(s.url))
+    assert _profile_kinds("all", ep) == ["cpu", "heap", "goroutine"]  # no allocs/mutex/block listed

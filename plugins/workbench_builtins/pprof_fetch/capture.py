@@ -49,8 +49,8 @@ _STOP_GRACE_S = 2.0
 def _profile_kinds(choice: str, endpoints: Endpoints | None = None) -> list[str]:
     if choice == "auto":
         return ["cpu"] if endpoints is None or endpoints.serves("cpu") else []
-    if choice == "all":
-        return list(KINDS)
+    if choice == "all":  # every kind this service lists (other runtimes serving pprof offer fewer)
+        return [k for k in KINDS if endpoints is None or endpoints.serves(k)]
     if choice == "none":
         return []
     if choice == "leaks":

@@ -36,7 +36,7 @@ from ..capture.registry import PluginRegistry, default_registry
 from ..capture.worker import Job, LatestOnly
 from ..errors import FormatError, WorkbenchError
 from ..model.profile import Profile
-from ..model.session import Session
+from ..model.session import MAX_PROFILES, Session
 from .banner import ErrorBanner
 from .capture_panel import CapturePanel
 from .flame_view import FlameGraphView
@@ -385,6 +385,14 @@ class MainWindow(QMainWindow):
         base = os.path.basename(path)
         s = self.session
         first = ""
+        if len(s.profiles) + len(profiles) > MAX_PROFILES:
+            self.show_error(
+                WorkbenchError(
+                    f"the session already holds {len(s.profiles)} profiles (limit {MAX_PROFILES})",
+                    "save this session and open the file in a new window",
+                )
+            )
+            return
         with s.lock():
             for i, p in enumerate(profiles):
                 key = f"file:{base}" if len(profiles) == 1 else f"file:{base}:{i}:{p.name}"

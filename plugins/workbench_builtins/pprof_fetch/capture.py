@@ -28,7 +28,7 @@ from workbench.capture.api import (
     resolve_options,
 )
 from workbench.capture.worker import Job
-from workbench.errors import CaptureError, PluginError, TargetExited, WorkbenchError
+from workbench.errors import PluginError, TargetExited, WorkbenchError
 from workbench.model import EventBatch, FindingsBatch, Profile, ProfileBatch, SeriesBatch, StackSet
 
 from .client import CPU_TIMEOUT_SLACK_S, Backoff, HttpClient, normalize_base_url
@@ -475,4 +475,4 @@ class PprofFetchPlugin:
         return cap
 
 
-__all__ = ["CaptureError", "PprofCapture", "PprofFetchPlugin"]
+__all__ = ["PROFILE_CHOICES", "PprofCapture", "PprofFetchPlugin"]

@@ -53,6 +53,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--threads", action="store_true", default=None, help="one root frame per thread (py-spy)")
     p.add_argument("--thread-filter", default=None, help="only threads whose name or id contains this (py-spy)")
     p.add_argument("--yes", action="store_true", help="consent to inject the runtime agent")
+    p.add_argument(
+        "--trigger",
+        action="append",
+        default=None,
+        metavar="RULE",
+        help="capture when a series crosses a threshold, e.g. 'process.rss_bytes>200e6 for 5s -> cpu 10s' "
+        "(METRIC OP VALUE [for DURATION] -> cpu|heap DURATION; rate(METRIC) for counters); repeatable",
+    )
     p.add_argument("-o", "--output", required=True, help="output file; format by extension")
 
 
@@ -77,12 +85,14 @@ def run(args: argparse.Namespace) -> int:
             raise PluginError(f"source {name!r} cannot capture a {target.kind.value}", f"use {kinds} with it")
         plugins.append(plugin)
     given: dict[str, Any] = {k: getattr(args, k, None) for k in PLUGIN_FLAGS}
+    rules = _trigger_rules(args, target)
 
     session = Session()
     session.info.title = f"record {target.label()}"
     session.info.targets.append(target.label())
     handles: list[tuple[str, CaptureHandle]] = []
     store: Any = None
+    triggers: Any = None
     interrupted = False
     try:
         for plugin in plugins:
@@ -92,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
             # attach() first writes what the session already holds, then every batch
             store = _open_store(out)
             store.attach(session)
+        if rules:
+            triggers = _start_triggers(session, rules, target, given)
         interrupted = _wait(handles[0][1], float(args.duration))
     except KeyboardInterrupt:
         interrupted = True
@@ -99,6 +111,8 @@ def run(args: argparse.Namespace) -> int:
         # a second Ctrl+C while the captures flush would lose what the first one kept
         previous = _ignore_sigint()
         try:
+            if triggers is not None:
+                triggers.stop()  # a triggered capture still running is stopped and kept
             for _name, h in handles:
                 h.stop()
             if store is not None:
@@ -118,7 +132,29 @@ def run(args: argparse.Namespace) -> int:
     if fmt != "wbs":
         _write_main_profile(session, main_name, out, fmt)
     _summary(statuses, out, interrupted, session)
+    if triggers is not None:
+        st = triggers.stats
+        print(f"workbench: triggers: {st.fired} fired, {st.captured} captured {st.keys}", file=sys.stderr)
+        for text in st.errors:
+            print(f"workbench: warning: trigger {text}", file=sys.stderr)
     return 0
+
+
+def _trigger_rules(args: argparse.Namespace, target: Any) -> list[Any]:
+    if not getattr(args, "trigger", None):
+        return []
+    from ..capture.triggers import check_starter_target, parse_trigger
+
+    rules = [parse_trigger(t) for t in args.trigger]
+    check_starter_target(target, rules)
+    return rules
+
+
+def _start_triggers(session: Any, rules: list[Any], target: Any, given: dict[str, Any]) -> Any:
+    from ..capture.triggers import TriggerEngine, registry_starter
+
+    opts = {k: v for k, v in given.items() if k not in ("duration", "profile")}
+    return TriggerEngine(session, rules, registry_starter(target, opts), target=target.label()).start()
 
 
 def _ignore_sigint() -> Any:

@@ -51,6 +51,9 @@ SLOW_REFRESH_S = 0.05
 REFRESH_BACKOFF = 5.0  # after a slow refresh, wait 5x its cost: at most ~20 % of the GUI thread
 SYNC_CUT_NODES = 20_000  # cutting smaller profiles inline is cheaper than a thread hop
 MAX_RECENT_FILES = 10
+# jobs whose older results are dropped when a newer one was asked for; every file opened,
+# saved or exported is wanted, so those are not in the set
+LATEST_ONLY = frozenset({"cut", "diff", "open-base"})
 OPEN_FILTER = (
     "Profiles (*.collapsed *.folded *.txt *.json *.speedscope.json *.pb.gz *.pprof *.pb *.wbs *.bin *.memray);;"
     "All files (*)"
@@ -318,7 +321,7 @@ class MainWindow(QMainWindow):
         return job
 
     def _update_busy(self) -> None:
-        names = sorted({p.split(":", 1)[0] for p, _h in self._handlers.values()})
+        names = sorted({p for p, _h in self._handlers.values()})
         on = bool(names)
         self.busy_label.setText(", ".join(names) + "…" if on else "")
         for w in (self.busy_label, self.busy_bar, self.cancel_btn):
@@ -338,7 +341,7 @@ class MainWindow(QMainWindow):
         self._update_busy()
         if on_done is None:
             return  # cancelled
-        if not self._jobs.is_current(purpose, job) and purpose not in ("open", "save", "export"):
+        if purpose in LATEST_ONLY and not self._jobs.is_current(purpose, job):
             return  # superseded by a newer request of the same kind
         if job.error is not None:
             self.show_error(job.error)
@@ -370,7 +373,7 @@ class MainWindow(QMainWindow):
                 return ("session", load_session(path))
             return ("profiles", read_profiles(path, fmt))
 
-        self._submit(f"open:{path}", work, on_done=lambda res: self._opened(path, res))
+        self._submit("open", work, on_done=lambda res: self._opened(path, res))
 
     def _opened(self, path: str, result: tuple[str, Any]) -> None:
         kind, payload = result

@@ -249,3 +249,42 @@ def test_declaring_a_chart_shows_its_series(window) -> None:
     chart = window.timeline.charts[-1]
     assert chart.plot.isVisible()
     assert sorted(chart.curves) == ["pool.redis.idle", "pool.redis.in_use"]
+
+
+def test_big_cuts_run_in_jobs_and_the_latest_window_wins(qtbot, window, monkeypatch) -> None:
+    from workbench.ui import main_window
+
+    monkeypatch.setattr(main_window, "SYNC_CUT_NODES", 0)
+    _live_session(window)
+    window.refresh()
+    window.set_window(T0, T0 + 20)  # a job
+    window.set_window(T0 + 12, T0 + 14)  # a newer job: the first result must not win
+    _wait_idle(qtbot, window)
+    qtbot.waitUntil(lambda: float(window.flame.canvas.profile.totals()[0]) == 20, timeout=10_000)
+    qtbot.wait(100)
+    assert float(window.flame.canvas.profile.totals()[0]) == 20
+
+
+def test_diff_against_another_file(qtbot, window, tmp_path) -> None:
+    base = small_profile()
+    new = small_profile()
+    new.add_stack(new.stack_frames(_first_node(new, "render")), [75])  # render grows 25 -> 100
+    write_profile(base, tmp_path / "base.collapsed")
+    write_profile(new, tmp_path / "new.collapsed")
+    _open(qtbot, window, tmp_path / "base.collapsed")
+    _open(qtbot, window, tmp_path / "new.collapsed")
+    assert window.profile_combo.currentText() == "file:new.collapsed"
+    window.diff_against_other()
+    _wait_idle(qtbot, window)
+    c = window.flame.canvas
+    p = c.profile
+    by_name = {p.frames[int(p.frame[n])].function: float(c.delta[n]) for n in range(1, p.n_nodes)}
+    assert by_name["render"] == pytest.approx(1.0)  # the biggest change is the reference
+    assert by_name["query"] < 0
+    window.session.put(SeriesBatch([SeriesPoint("process.cpu_percent", T0, 1.0)]))
+    window.refresh()
+    assert c.delta is not None  # a live refresh does not wipe the diff
+
+
+def _first_node(p, name: str) -> int:
+    return next(n for n in range(1, p.n_nodes) if p.frames[int(p.frame[n])].function == name)

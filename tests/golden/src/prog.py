@@ -1,4 +1,8 @@
-import threading, time
+"""Golden py-spy target: two threads burn CPU through three Python frames for 1.5 s."""
+
+import threading
+import time
+
 
 def leaf_work(n):
     s = 0
@@ -6,16 +10,20 @@ def leaf_work(n):
         s += i * i
     return s
 
+
 def parse(n):
     return leaf_work(n) + len(str(n))
+
 
 def handler(k):
     end = time.time() + 1.5
     while time.time() < end:
         parse(20000 + k)
 
+
 def worker():
     handler(1)
+
 
 t = threading.Thread(target=worker, name="worker-1")
 t.start()

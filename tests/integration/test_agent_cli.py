@@ -20,7 +20,7 @@ WORKBENCH = str(Path(sys.executable).with_name("workbench"))
 def test_record_agent_to_wbs(tmp_path: Path) -> None:
     out = tmp_path / "x.wbs"
     with run_target() as t:
-        base = [WORKBENCH, "record", "--pid", str(t.pid), "--source", "agent", "-d", "7", "-o", str(out)]
+        base = [WORKBENCH, "record", "--pid", str(t.pid), "--source", "agent", "-d", "4", "-o", str(out)]
         refused = subprocess.run(base, capture_output=True, text=True, timeout=60, check=False)
         assert refused.returncode == 2
         assert len(refused.stderr.strip().splitlines()) == 1 and "--yes" in refused.stderr

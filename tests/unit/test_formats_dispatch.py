@@ -1,6 +1,7 @@
 """detect_format / read_profiles / write_profile and `workbench convert` (in process and as a command)."""
 
 import gzip
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -153,3 +154,28 @@ def test_convert_of_collapsed_imports_no_qt_protobuf_or_sqlite(tmp_path):
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert proc.stdout.strip() == "0 []", proc.stdout + proc.stderr
+
+
+def _two_profile_speedscope(unit2: str) -> bytes:
+    doc = {
+        "$schema": "https://www.speedscope.app/file-format-schema.json",
+        "shared": {"frames": [{"name": "main"}, {"name": "work"}]},
+        "profiles": [
+            {"type": "sampled", "name": "t1", "unit": "none", "startValue": 0, "endValue": 3,
+             "samples": [[0, 1], [0]], "weights": [2, 1]},
+            {"type": "sampled", "name": "t2", "unit": unit2, "startValue": 0, "endValue": 4,
+             "samples": [[0, 1]], "weights": [4]},
+        ],
+    }  # fmt: skip
+    return json.dumps(doc).encode()
+
+
+def test_convert_merges_profiles_for_single_profile_outputs(tmp_path, capsys):
+    src = tmp_path / "threads.speedscope.json"
+    src.write_bytes(_two_profile_speedscope("none"))
+    rc, _ = _cli(capsys, src, tmp_path / "all.collapsed")
+    assert rc == 0
+    assert collapsed_counter((tmp_path / "all.collapsed").read_text()) == {"main;work": 6, "main": 1}
+    src.write_bytes(_two_profile_speedscope("bytes"))
+    rc, err = _cli(capsys, src, tmp_path / "mixed.collapsed")
+    assert rc == 2 and "different sample types" in err and ".speedscope.json" in err

@@ -288,3 +288,24 @@ def test_diff_against_another_file(qtbot, window, tmp_path) -> None:
 
 def _first_node(p, name: str) -> int:
     return next(n for n in range(1, p.n_nodes) if p.frames[int(p.frame[n])].function == name)
+
+
+def test_consent_plugin_not_started_without_a_yes(window, monkeypatch) -> None:
+    from workbench.capture.api import Target
+
+    ctl = window.capture.controls.get("agent")
+    if ctl is None or not ctl.entry.ok or not getattr(ctl.entry.plugin, "needs_consent", False):
+        pytest.skip("no consent-gated plugin installed")
+    asked: list[str] = []
+
+    def refuse(plugin, target) -> bool:
+        asked.append(plugin.name)
+        return False
+
+    monkeypatch.setattr(window.capture, "ask_consent", refuse)
+    window.capture.set_target(Target.from_pid(1))
+    window.capture.select(["agent"])
+    window.capture.start()
+    assert asked == ["agent"]
+    assert "not started without consent" in window.banner.text()
+    assert window.capture.start_btn.isEnabled() and not window.capture.running

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -30,7 +31,7 @@ from PySide6.QtWidgets import (
 from ..capture.api import CaptureHandle, CapturePlugin, Option, Sink, Target, resolve_options
 from ..capture.registry import PluginEntry, PluginRegistry
 from ..capture.worker import Job
-from ..errors import CaptureError, WorkbenchError
+from ..errors import CaptureError, ConsentRequired, WorkbenchError
 from .jobs import JobRelay
 from .text import plain_tooltip
 
@@ -195,16 +196,29 @@ class CapturePanel(QWidget):
             self.error.emit(CaptureError("no target chosen", "pick a process from the list or enter a pprof URL"))
             return
         chosen: list[tuple[CapturePlugin, dict[str, Any]]] = []
+        declined = False
         try:
             for ctl in self.controls.values():
                 plugin = ctl.entry.plugin
                 if plugin is None or not ctl.box.isCheckable() or not ctl.box.isChecked() or not ctl.box.isEnabled():
                     continue
-                chosen.append((plugin, resolve_options(plugin, ctl.values())))
+                opts = resolve_options(plugin, ctl.values())
+                if getattr(plugin, "needs_consent", False) and not opts.get("yes"):
+                    # a plugin that changes the target (injects code) runs only after an explicit yes
+                    if not self.ask_consent(plugin, self.target):
+                        declined = True
+                        self.error.emit(
+                            ConsentRequired(f"{plugin.name}: not started without consent", "press Start and answer Yes")
+                        )
+                        continue
+                    opts["yes"] = True
+                chosen.append((plugin, opts))
         except WorkbenchError as exc:
             self.error.emit(exc)
             return
         if not chosen:
+            if declined:
+                return
             self.error.emit(CaptureError("no capture source selected", "tick at least one source above"))
             return
         target, sink = self.target, self.sink
@@ -226,6 +240,19 @@ class CapturePanel(QWidget):
             return ("start", started, errors)
 
         self._submit(Job(work, name="capture-start"))
+
+    def ask_consent(self, plugin: CapturePlugin, target: Target) -> bool:
+        """Ask the user (modal on purpose: consent must be an explicit act, never a default)."""
+        text_fn = getattr(plugin, "consent_text", None)
+        text = text_fn(target) if callable(text_fn) else f"{plugin.name} will change process {target.value}."
+        answer = QMessageBox.question(
+            self,
+            f"Allow {plugin.name}?",
+            str(text),
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes
 
     def stop(self) -> None:
         running, self.running = self.running, []

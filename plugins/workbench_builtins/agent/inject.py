@@ -212,9 +212,10 @@ def _inject_gdb(inj: Injection, timeout: float, use_elf: bool = True) -> None:
         )
     if stage == "timeout":
         raise CaptureError(
-            f"no thread of PID {inj.pid} released the GIL within {timeout:g} s (a thread is busy in C code or a "
-            "pure-Python loop that never blocks, or the main thread is blocked in C holding the GIL); "
-            "nothing was injected and the target was left running",
+            f"no thread of PID {inj.pid} released the GIL within {timeout:g} s, the safe point the agent is "
+            "injected at: every thread is blocked in C (e.g. a main thread waiting forever on a lock or "
+            "socket) or one runs C code or a loop that never blocks; nothing was injected and the target "
+            "was left running",
             "retry while the target is serving requests, or raise the agent's inject_timeout",
         )
     if stage != "done" or result.get("rc") not in (0, None):

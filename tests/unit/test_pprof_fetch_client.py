@@ -484,3 +484,12 @@ def test_all_means_every_profile_the_index_lists(stub):
 
     ep = discover(HttpClient(s.url))
     assert _profile_kinds("all", ep) == ["cpu", "heap", "goroutine"]  # no allocs/mutex/block listed
+
+
+def test_hostile_expvar_nesting_is_refused_before_json_recursion(stub):
+    s = stub(
+        {"/debug/vars": reply(200, "[" * 200_000, "application/json"), "/metrics": reply(200, "go_goroutines 1\n")}
+    )
+    ep = discover(HttpClient(s.url))
+    assert ep.metrics and not ep.vars
+    assert any("nested" in n for n in ep.notes)

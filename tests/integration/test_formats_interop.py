@@ -5,11 +5,17 @@ Real tools only: ``go tool pprof`` from the Go toolchain and a live ``py-spy rec
 
 from __future__ import annotations
 
+import functools
+import http.server
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tarfile
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +24,8 @@ from tests.helpers.formats import collapsed_counter, reference_pprof_stacks
 from workbench.formats import read_profiles, write_profile
 from workbench.formats.collapsed import write_collapsed
 from workbench.formats.pprof import read_pprof
+from workbench.formats.speedscope import write_speedscope
+from workbench.model import SAMPLES, Frame, Profile
 
 GOLDEN = Path(__file__).parents[1] / "golden"
 GO = shutil.which("go")
@@ -102,3 +110,90 @@ def test_pyspy_speedscope_output_reads(tmp_path):
     assert profiles and sum(p.totals()[0] for p in profiles) > 0
     functions = {f.function for p in profiles for f in p.frames}
     assert "burn_cpu" in functions
+
+
+SPEEDSCOPE_VERSION = "1.25.0"
+CHROMIUM = "/usr/bin/chromium"
+
+
+def _speedscope_app() -> Path:
+    """speedscope's built app from its npm package, cached per user (fetched once with npm)."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "profiling-workbench"
+    app = cache / f"speedscope-{SPEEDSCOPE_VERSION}" / "package" / "dist" / "release"
+    if (app / "index.html").exists():
+        return app
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.skip("npm is not installed: cannot fetch the speedscope app")
+    dest = app.parents[2]  # the tarball unpacks to package/dist/release
+    dest.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(
+        [npm, "pack", f"speedscope@{SPEEDSCOPE_VERSION}", "--pack-destination", str(dest)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    tgz = dest / f"speedscope-{SPEEDSCOPE_VERSION}.tgz"
+    if proc.returncode != 0 or not tgz.exists():
+        pytest.skip(f"could not fetch speedscope from npm: {proc.stderr.strip()[-200:]}")
+    with tarfile.open(tgz) as tar:
+        tar.extractall(dest, filter="data")
+    return app
+
+
+@pytest.fixture
+def served_speedscope(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """The speedscope app and tmp_path served on loopback (file:// cannot fetch profiles)."""
+    app = _speedscope_app()
+    site = tmp_path / "site"
+    shutil.copytree(app, site)
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(site)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", site
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is not installed (apt-get install chromium)")
+def test_speedscope_app_opens_our_export(served_speedscope):
+    from playwright.sync_api import sync_playwright
+
+    base, site = served_speedscope
+    [heap] = read_profiles(GOLDEN / "go_heap.pb.gz")
+    hostile = Profile([SAMPLES], name="hostile")
+    hostile.add_stack([Frame('<img src=x onerror="window.pwned=1">'), Frame("a\x00b;c\nd")], [3])
+    (site / "heap.speedscope.json").write_bytes(write_speedscope([heap]))
+    (site / "hostile.speedscope.json").write_bytes(write_speedscope([hostile]))
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            for name, title, picker in [
+                ("heap", "go_heap.pb.gz - speedscope", "go_heap.pb.gz (inuse_space) (4/4)"),
+                ("hostile", "hostile - speedscope", "hostile"),
+            ]:
+                page = browser.new_page()
+                errors: list[str] = []
+                page.on("pageerror", lambda e, errors=errors: errors.append(str(e)))
+                page.goto(f"{base}/index.html#profileURL={base}/{name}.speedscope.json")
+                deadline = time.monotonic() + 60
+                while page.title() != title and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                body = page.inner_text("body")
+                assert page.title() == title, body[:300]
+                assert picker in body and "Something went wrong" not in body
+                assert errors == []
+                assert page.evaluate("window.pwned") is None  # a name never runs as markup
+                page.close()
+        finally:
+            browser.close()

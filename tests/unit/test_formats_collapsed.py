@@ -33,6 +33,9 @@ def test_pyspy_frame_syntax():
     assert (t.function, t.file, t.module) == ("thread (11623): worker-1", "", "thread")
     p = parse_frame('process 11713:"/usr/bin/python parent.py"')
     assert (p.function, p.module) == ('process 11713:"/usr/bin/python parent.py"', "process")
+    assert parse_frame("thread (0x7F3A2B1C0740)").module == "thread"
+    f = parse_frame("thread (worker.py:10)")  # a Python function named "thread"
+    assert (f.function, f.file, f.line, f.module) == ("thread", "worker.py", 10, "")
     assert parse_frame("main.(*Hub).run").function == "main.(*Hub).run"
     assert parse_frame("nolineno (app.py)").file == "app.py"
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 
 import numpy as np
 
@@ -29,6 +30,10 @@ from ..errors import FormatError, LimitExceeded
 from ..model import SAMPLES, Frame, FrameTable, Profile, Runtime, StackSet
 from . import resolve_sample_index
 from .limits import ReadLimits, maybe_gunzip
+
+# py-spy's pseudo-frames: "thread (123)", "thread (0x7F12AB): MainThread", 'process 42:"cmd"'.
+# A Python function named "thread" renders as "thread (file.py:12)" and must stay a function.
+_PSEUDO = re.compile(r'thread \((?:0[xX][0-9A-Fa-f]+|\d+)\)(?:: .*)?|process \d+:".*"', re.DOTALL)
 
 _SAFE = str.maketrans({";": "\uff1b", "\n": " ", "\r": " "})
 
@@ -52,7 +57,7 @@ def _runtime_of(file: str, has_line: bool) -> Runtime:
 
 def parse_frame(token: str) -> Frame:
     """One collapsed-stack frame string -> Frame (see the module docstring)."""
-    if token.startswith("thread (") or (token.startswith("process ") and ':"' in token):
+    if token.startswith(("thread (", "process ")) and _PSEUDO.fullmatch(token):
         return Frame(token, module=token.split(" ", 1)[0], runtime=Runtime.OTHER)
     if token.endswith(")"):
         i = token.rfind(" (")

@@ -56,6 +56,41 @@ def _classify_go(stack: list[Frame]) -> tuple[str, str, Frame]:
     return kind, via, filler if filler is not None else (stack[-1] if stack else Frame("?"))
 
 
+# Source-line hints, for Go versions whose heap profiles elide the runtime frames
+# (mapassign, growslice) below the allocating function: when the service's source is on
+# this machine, the allocating line itself says what it fills.
+_LINE_HINTS: tuple[tuple[re.Pattern[str], str, str], ...] = (
+    (re.compile(r"\w(\.\w+)*\[[^\]]+\]\s*=[^=]"), "map", "map"),
+    (re.compile(r"\.(Write|WriteString|WriteByte|Grow)\("), "buffer", "buffer"),
+    (re.compile(r"\bappend\("), "list", "slice"),
+)
+_line_cache: dict[tuple[str, int], tuple[str, str] | None] = {}
+_LINE_CACHE_MAX = 4096
+
+
+def _line_hint(f: Frame) -> tuple[str, str] | None:
+    key = (f.file, f.line)
+    if key in _line_cache:
+        return _line_cache[key]
+    hint = None
+    if f.file.endswith(".go") and f.line > 0:
+        try:
+            with open(f.file, encoding="utf-8", errors="replace") as fh:
+                for i, text in enumerate(fh, 1):
+                    if i == f.line:
+                        for pat, kind, label in _LINE_HINTS:
+                            if pat.search(text):
+                                hint = (kind, label)
+                                break
+                        break
+        except OSError:
+            hint = None
+    if len(_line_cache) >= _LINE_CACHE_MAX:
+        _line_cache.clear()
+    _line_cache[key] = hint
+    return hint
+
+
 def _where(f: Frame) -> str:
     return f"{f.function} ({f.file}:{f.line})" if f.file else f.function
 
@@ -63,6 +98,10 @@ def _where(f: Frame) -> str:
 def go_site(stack: list[Frame]) -> tuple[str, str, str]:
     """(kind, name, where) for a Go allocation stack given root first."""
     kind, via, filler = _classify_go(stack)
+    if not via:
+        hint = _line_hint(filler)
+        if hint is not None:
+            kind, via = hint
     name = f"{filler.function} {via}" if via else filler.function
     return kind, name, _where(filler)
 

@@ -44,7 +44,9 @@ async function cacheResult() {
   if (cache.size > CACHE_MAX) cache.delete(cache.keys().next().value);
 }
 
-setInterval(() => hotSpin(40), 100);
+setInterval(function burnTick() {
+  hotSpin(40);
+}, 100);
 setInterval(() => {
   for (let i = 0; i < CLIENTS_PER_TICK; i++) {
     registerClient();

@@ -29,6 +29,7 @@ _FIX = "export it again from Chrome DevTools or the Node inspector"
 # json's C decoder recurses per nesting level; a heap profile nests two levels per frame
 _MAX_HEAP_JSON_NESTING = 800
 _CHUNK = 1 << 20
+_MAX_HEADER_BYTES = 4 << 20  # the "snapshot" meta object; V8 writes a few KiB
 # distinct constructors kept in a snapshot summary; the rest fold into one row
 _MAX_CONSTRUCTORS = 50_000
 _OTHER_CONSTRUCTORS = "[other constructors]"
@@ -344,7 +345,7 @@ def summarize_heapsnapshot(path: str, limits: ReadLimits | None = None) -> list[
             head, _ = dec.raw_decode(st.buf.decode("utf-8", "replace").lstrip())
             break
         except json.JSONDecodeError:
-            if len(st.buf) > 4 * _CHUNK or not st._more():
+            if len(st.buf) > _MAX_HEADER_BYTES or not st._more():
                 raise _bad("heap snapshot header is not valid JSON") from None
     meta = head.get("meta") if isinstance(head, dict) else None
     if not isinstance(meta, dict):

@@ -200,7 +200,9 @@ def run_target(
         path = tmp / "extra.py"
         path.write_text(extra)
         env["WB_EXTRA"] = str(path)
-    proc = subprocess.Popen([python, "-u", "-c", SERVICE], stdout=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [python, "-u", "-c", SERVICE], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+    )
     target = RunningTarget(proc)
     threading.Thread(target=target._pump, daemon=True).start()
     try:

@@ -170,6 +170,25 @@ def test_wrong_token_is_refused_and_heartbeat_ends_agent(tmp_path: Path) -> None
             inj.cleanup()
 
 
+def test_idle_target_is_injected_in_a_parked_thread(tmp_path: Path) -> None:
+    """The only thread sits in read() with the GIL released: no safe point ever comes."""
+    with run_target(extra="sys.stdin.readline()\n", tmp=tmp_path) as t:
+        inj = inject(t.pid, {"heartbeat_s": 3.0}, timeout=1.0)
+        try:
+            assert inj.details["route"] == "idle-thread"
+            client = AgentClient(inj.port, inj.token)
+            assert client.detach(lambda _msg: None)
+            client.close()
+        finally:
+            inj.cleanup()
+        # the interrupted read() resumes: a line on stdin lets the service start and tick
+        assert t.proc.stdin is not None
+        t.proc.stdin.write("go\n")
+        t.proc.stdin.flush()
+        st = t.last_status(timeout=10)
+        assert st["callbacks"] == 0 and "workbench-agent" not in st["threads"]  # type: ignore[operator]
+
+
 def test_busy_target_times_out_and_is_left_running(tmp_path: Path) -> None:
     busy = "x = 0\nwhile True:\n    x += 1\n"
     with run_target(extra=busy, tmp=tmp_path) as t:

@@ -21,6 +21,8 @@ PYTHON_FUNCS = (
     "PyRun_SimpleString",
     "PyErr_Fetch",
     "PyErr_Restore",
+    "PyGILState_Check",
+    "PyGILState_GetThisThreadState",
 )
 LIBC_FUNCS = ("mmap", "munmap")
 _LIBPYTHON = re.compile(r"/libpython3\.\d+[a-z]*\.so")

@@ -55,6 +55,73 @@ def _attach(pid):
     gdb.execute(f"attach {pid}", to_string=True)
 
 
+def _call_bootstrap(out, fn, boot):
+    """In the selected thread: map a page, copy the bootstrap in, run it under the GIL.
+
+    Ensure comes first: it attaches the thread state when the thread had released the
+    GIL (the idle route), and PyErr_Fetch needs an attached state.
+    """
+    out["stage"] = "call"
+    try:
+        out["thread"] = gdb.selected_thread().ptid[1]
+        mmap = fn("mmap", "long(*)(long, unsigned long, int, int, int, long)")
+        buf = _value(f"(long){mmap}(0, {_MAP_BYTES}, 3, 0x22, -1, 0)")
+        if buf in (-1, 0):
+            raise gdb.error("mmap failed in the target")
+        gdb.execute(f"restore {boot} binary {buf}", to_string=True)
+        e = buf + _ERR_SLOTS
+        t3 = time.time()
+        fetch = fn("PyErr_Fetch", "void(*)(void*, void*, void*)")
+        restore = fn("PyErr_Restore", "void(*)(void*, void*, void*)")
+        gstate = _value(f"(int){fn('PyGILState_Ensure', 'int(*)(void)')}()")
+        gdb.parse_and_eval(f"(void){fetch}((void*){e}, (void*){e + 8}, (void*){e + 16})")
+        out["rc"] = _value(f"(int){fn('PyRun_SimpleString', 'int(*)(char*)')}((char*){buf})")
+        gdb.parse_and_eval(f"(void){restore}(*(void**){e}, *(void**){e + 8}, *(void**){e + 16})")
+        gdb.parse_and_eval(f"(void){fn('PyGILState_Release', 'void(*)(int)')}({gstate})")
+        out["bootstrap_s"] = time.time() - t3
+        _value(f"(int){fn('munmap', 'int(*)(long, unsigned long)')}({buf}, {_MAP_BYTES})")
+        out["stage"] = "done"
+    except gdb.error as exc:
+        out["error"] = str(exc)
+
+
+def _flush_quit():
+    """Our SIGINT may leave gdb's quit flag set; let it fire on a harmless command."""
+    for _ in range(2):
+        try:
+            gdb.execute("info threads", to_string=True)
+            return
+        except (gdb.error, KeyboardInterrupt):
+            pass
+
+
+def _idle_python_thread(pid, fn):
+    """No thread passed the safe point: is one parked in a system call with the GIL released?
+
+    Such a thread is where C code calls back into Python with PyGILState_Ensure (sqlite3
+    callbacks do exactly this), so it is as safe as the breakpoint. A thread running in
+    user space is never chosen (it could be inside malloc or the interpreter).
+    """
+    for th in sorted(gdb.selected_inferior().threads(), key=lambda t: t.num):
+        try:
+            with open(f"/proc/{pid}/task/{th.ptid[1]}/syscall") as fh:
+                nr = int(fh.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+        if nr < 0:
+            continue
+        th.switch()
+        try:
+            if _value(f"(int){fn('PyGILState_Check', 'int(*)(void)')}()") != 0:
+                continue  # holds the GIL (or checks are off): not provably idle
+            if _value(f"(long){fn('PyGILState_GetThisThreadState', 'long(*)(void)')}()") == 0:
+                continue  # not a Python thread
+        except gdb.error:
+            continue
+        return th
+    return None
+
+
 class _SafePoint(gdb.Breakpoint):
     def __init__(self, spec, state, lock):
         super().__init__(spec, internal=True)
@@ -130,29 +197,15 @@ def main():
     if out["interrupted"]:
         out.pop("error", None)
         out["stage"] = "timeout"
+        if os.environ.get("WB_IDLE_FALLBACK", "1") == "1":
+            _flush_quit()
+            thread = _idle_python_thread(pid, fn)
+            if thread is not None:
+                out["route"] = "idle-thread"
+                _call_bootstrap(out, fn, boot)
     elif hit and "error" not in out:
-        out["stage"] = "call"
-        try:
-            out["thread"] = gdb.selected_thread().ptid[1]
-            mmap = fn("mmap", "long(*)(long, unsigned long, int, int, int, long)")
-            buf = _value(f"(long){mmap}(0, {_MAP_BYTES}, 3, 0x22, -1, 0)")
-            if buf in (-1, 0):
-                raise gdb.error("mmap failed in the target")
-            gdb.execute(f"restore {boot} binary {buf}", to_string=True)
-            e = buf + _ERR_SLOTS
-            t3 = time.time()
-            fetch = fn("PyErr_Fetch", "void(*)(void*, void*, void*)")
-            restore = fn("PyErr_Restore", "void(*)(void*, void*, void*)")
-            gdb.parse_and_eval(f"(void){fetch}((void*){e}, (void*){e + 8}, (void*){e + 16})")
-            gstate = _value(f"(int){fn('PyGILState_Ensure', 'int(*)(void)')}()")
-            out["rc"] = _value(f"(int){fn('PyRun_SimpleString', 'int(*)(char*)')}((char*){buf})")
-            gdb.parse_and_eval(f"(void){fn('PyGILState_Release', 'void(*)(int)')}({gstate})")
-            gdb.parse_and_eval(f"(void){restore}(*(void**){e}, *(void**){e + 8}, *(void**){e + 16})")
-            out["bootstrap_s"] = time.time() - t3
-            _value(f"(int){fn('munmap', 'int(*)(long, unsigned long)')}({buf}, {_MAP_BYTES})")
-            out["stage"] = "done"
-        except gdb.error as exc:
-            out["error"] = str(exc)
+        out["route"] = "safe-point"
+        _call_bootstrap(out, fn, boot)
     t4 = time.time()
     for _ in range(2):  # a SIGINT that raced the stop can surface as a Quit on the first try
         try:
@@ -162,7 +215,7 @@ def main():
             out.setdefault("detach_error", str(exc) or type(exc).__name__)
     t5 = time.time()
     # All threads are stopped from attach until continue, and again from the breakpoint
-    # until detach (other threads run only while an injected call executes).
+    # (or the timeout) until detach; other threads run only while an injected call executes.
     out["attach_s"] = t_attached - t0
     out["stopped_s"] = (t1 - t0) + (t5 - t2)
     out["at_breakpoint_s"] = t4 - t2

@@ -199,6 +199,7 @@ def _inject_gdb(inj: Injection, timeout: float, use_elf: bool = True) -> None:
     inj.wait_s = float(result.get("wait_s", 0.0))
     inj.thread = int(result.get("thread", 0))
     inj.details["symbols"] = result.get("symbols", "")
+    inj.details["route"] = result.get("route", "")
     stage = result.get("stage")
     if stage == "attach":
         err = str(result.get("error", ""))
@@ -212,10 +213,9 @@ def _inject_gdb(inj: Injection, timeout: float, use_elf: bool = True) -> None:
         )
     if stage == "timeout":
         raise CaptureError(
-            f"no thread of PID {inj.pid} released the GIL within {timeout:g} s, the safe point the agent is "
-            "injected at: every thread is blocked in C (e.g. a main thread waiting forever on a lock or "
-            "socket) or one runs C code or a loop that never blocks; nothing was injected and the target "
-            "was left running",
+            f"no thread of PID {inj.pid} released the GIL within {timeout:g} s and none was parked in a "
+            "system call without it: one thread holds the GIL in C code or runs a loop that never blocks; "
+            "nothing was injected and the target was left running",
             "retry while the target is serving requests, or raise the agent's inject_timeout",
         )
     if stage != "done" or result.get("rc") not in (0, None):

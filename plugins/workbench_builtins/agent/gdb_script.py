@@ -3,15 +3,18 @@
 Attaches to ``WB_PID``, waits until some thread of the target enters
 ``PyEval_SaveThread`` (it holds the GIL and is about to block in I/O, a sleep or a lock,
 so the interpreter is in a consistent state and no allocator lock is held), and there
-runs the bootstrap under the GIL: PyErr_Fetch, PyGILState_Ensure, PyRun_SimpleString,
-PyGILState_Release, PyErr_Restore. The bootstrap text is copied into a private anonymous
+runs the bootstrap under the GIL: PyGILState_Ensure, PyErr_Fetch, PyRun_SimpleString,
+PyErr_Restore, PyGILState_Release. The bootstrap text is copied into a private anonymous
 mapping with gdb's ``restore`` (no malloc in the target while it is stopped at an
-arbitrary point) and unmapped afterwards.
+arbitrary point) and unmapped afterwards. Function addresses come from the workbench
+(``WB_ADDRS``, read from ELF .dynsym) so gdb loads no symbols; without them gdb looks
+the names up in libpython and libc only.
 
 If no thread releases the GIL within ``WB_TIMEOUT`` seconds, a timer here sends gdb
-SIGINT: the ``continue`` returns without a breakpoint hit, nothing is called, and gdb
-detaches. The breakpoint's ``stop()`` and the timer decide under one lock, so a SIGINT
-can never land while an injected call runs (that would leave the target mid-bootstrap).
+SIGINT; the breakpoint's ``stop()`` and the timer decide under one lock, so a SIGINT can
+never land while an injected call runs. Then a Python thread parked in a system call
+with the GIL released (an idle service: every thread waits on a lock or a socket), if
+there is one, runs the bootstrap instead; otherwise nothing is called and gdb detaches.
 One ``WB-RESULT {json}`` line reports what happened and the timings.
 """
 

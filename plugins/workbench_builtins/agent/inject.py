@@ -80,8 +80,8 @@ def plan(pid: int, version: tuple[int, int]) -> list[str]:
     route = (
         f"`{sys.executable} -c sys.remote_exec(...)` (Python {version[0]}.{version[1]})"
         if version >= REMOTE_EXEC_VERSION
-        else f"gdb -p {pid}: stop the process, wait until a thread releases the GIL, call "
-        "PyGILState_Ensure/PyRun_SimpleString/PyGILState_Release, detach"
+        else f"gdb -p {pid}: stop the process, wait until a thread releases the GIL (or take a thread "
+        "idle in a system call), call PyGILState_Ensure/PyRun_SimpleString/PyGILState_Release, detach"
     )
     return [
         f"inject into PID {pid} via {route}",

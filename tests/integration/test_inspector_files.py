@@ -110,3 +110,29 @@ def test_truncated_snapshot_is_one_line_exit_2(files: dict[str, Path], tmp_path:
     proc = _cli("info", str(cut))
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+def test_gui_drop_opens_devtools_files(qtbot, files: dict[str, Path], tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Drag and drop of a .cpuprofile and a .heapsnapshot onto the main window (offscreen Qt)."""
+    from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent
+    from PySide6.QtWidgets import QApplication
+
+    from workbench.ui.main_window import MainWindow
+
+    win = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(win)
+    win.show()
+    try:
+        mime = QMimeData()
+        mime.setUrls([QUrl.fromLocalFile(str(files["cpuprofile"])), QUrl.fromLocalFile(str(files["heapsnapshot"]))])
+        pos = QPointF(win.width() / 2, win.height() / 2)
+        args = (pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+        QApplication.sendEvent(win, QDragEnterEvent(*args))
+        QApplication.sendEvent(win, QDropEvent(*args))
+        qtbot.waitUntil(lambda: len(win.session.profile_keys()) == 2 and not win.busy(), timeout=30_000)
+        keys = win.session.profile_keys()
+        assert any(k.endswith(".cpuprofile") for k in keys) and any(k.endswith(".heapsnapshot") for k in keys)
+        assert not win.banner.isVisible()
+    finally:
+        win.close()

@@ -189,10 +189,21 @@ def test_idle_target_is_injected_in_a_parked_thread(tmp_path: Path) -> None:
         assert st["callbacks"] == 0 and "workbench-agent" not in st["threads"]  # type: ignore[operator]
 
 
-def test_busy_target_times_out_and_is_left_running(tmp_path: Path) -> None:
-    busy = "x = 0\nwhile True:\n    x += 1\n"
-    with run_target(extra=busy, tmp=tmp_path) as t:
-        # WB_EXTRA runs before the service loop: the main thread spins in pure Python forever
+BUSY = "x = 0\nwhile True:\n    x += 1\n"
+# a thread blocked in a system call while holding the GIL (PyDLL keeps it), main thread idle:
+# the idle route must refuse, or PyGILState_Ensure would wait forever inside gdb's call
+HOLDS_GIL = """
+import ctypes
+threading.Thread(target=lambda: ctypes.PyDLL(None).sleep(1000), daemon=True).start()
+time.sleep(0.2)
+threading.Event().wait()
+"""
+
+
+@pytest.mark.parametrize("extra", [BUSY, HOLDS_GIL], ids=["spins", "holds-gil-in-c"])
+def test_busy_target_times_out_and_is_left_running(tmp_path: Path, extra: str) -> None:
+    with run_target(extra=extra, tmp=tmp_path) as t:
+        # WB_EXTRA runs before the service loop, so the service never gets to run its loop
         with pytest.raises(CaptureError, match="released the GIL"):
             inject(t.pid, {}, timeout=2.0)
         time.sleep(0.2)

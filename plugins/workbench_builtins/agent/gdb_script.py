@@ -99,30 +99,37 @@ def _flush_quit():
 
 
 def _idle_python_thread(pid, fn):
-    """No thread passed the safe point: is one parked in a system call with the GIL released?
+    """No thread passed the safe point: is the whole process idle, with the GIL free?
 
-    Such a thread is where C code calls back into Python with PyGILState_Ensure (sqlite3
-    callbacks do exactly this), so it is as safe as the breakpoint. A thread running in
-    user space is never chosen (it could be inside malloc or the interpreter).
+    Only when every thread is parked in a system call (none runs in user space, where it
+    could be inside malloc or the interpreter) and no thread holds the GIL, the first
+    Python thread is used: a thread that released the GIL calling back into Python with
+    PyGILState_Ensure is the pattern C libraries use (sqlite3 callbacks do exactly this).
+    A thread blocked in C while holding the GIL would make Ensure wait forever, so that
+    case is refused, as is any thread busy in user space.
     """
-    for th in sorted(gdb.selected_inferior().threads(), key=lambda t: t.num):
+    threads = sorted(gdb.selected_inferior().threads(), key=lambda t: t.num)
+    for th in threads:
         try:
             with open(f"/proc/{pid}/task/{th.ptid[1]}/syscall") as fh:
-                nr = int(fh.read().split()[0])
+                if int(fh.read().split()[0]) < 0:
+                    return None  # running in user space
         except (OSError, ValueError, IndexError):
-            continue
-        if nr < 0:
-            continue
+            return None
+    chosen = None
+    for th in threads:
         th.switch()
         try:
             if _value(f"(int){fn('PyGILState_Check', 'int(*)(void)')}()") != 0:
-                continue  # holds the GIL (or checks are off): not provably idle
-            if _value(f"(long){fn('PyGILState_GetThisThreadState', 'long(*)(void)')}()") == 0:
-                continue  # not a Python thread
+                return None  # holds the GIL (or checks are off): not provably free
+            python = _value(f"(long){fn('PyGILState_GetThisThreadState', 'long(*)(void)')}()") != 0
         except gdb.error:
-            continue
-        return th
-    return None
+            return None
+        if python and chosen is None:
+            chosen = th
+    if chosen is not None:
+        chosen.switch()
+    return chosen
 
 
 class _SafePoint(gdb.Breakpoint):

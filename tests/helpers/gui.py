@@ -28,24 +28,9 @@ def synthetic_profile(n_nodes: int, seed: int = 1, n_frames: int = 20_000) -> Pr
     parent[0] = -1
     frame = idx % n_frames  # distinct among siblings unless they are n_frames apart
     frame[0] = -1
-    depth = np.zeros(n_nodes, dtype=np.int64)
-    par_list = parent.tolist()
-    dep_list = depth.tolist()
-    for i in range(1, n_nodes):
-        dep_list[i] = dep_list[par_list[i]] + 1
-    depth = np.asarray(dep_list, dtype=np.int64)
     values = np.floor(rng.pareto(1.2, n_nodes) * 10 + 1)
     values[0] = 0
-    prof._grow(n_nodes)
-    prof._parent[:n_nodes] = parent
-    prof._frame[:n_nodes] = frame
-    prof._depth[:n_nodes] = depth
-    prof._self[:n_nodes, 0] = values
-    prof._n = n_nodes
-    keys = ((parent[1:] << 32) | frame[1:]).tolist()
-    prof._children = dict(zip(keys, range(1, n_nodes), strict=True))
-    prof.version += 1
-    return prof
+    return Profile.from_arrays(prof.sample_types, prof.frames, parent, frame, values, name=prof.name)
 
 
 def small_profile() -> Profile:

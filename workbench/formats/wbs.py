@@ -277,7 +277,8 @@ def profile_batches(p: Profile) -> Iterator[tuple[StackSet, float | None, float 
     rest = sv - covered
     # where slices cover a value, their float sum may differ from it in the last bits:
     # that difference is rounding, not samples (untouched values pass through exactly)
-    rest[(covered != 0) & (np.abs(rest) <= 1e-9 * np.abs(sv))] = 0.0
+    # (at most max_slices additions of float64: well under 1e-12 relative)
+    rest[(covered != 0) & (np.abs(rest) <= 1e-12 * np.abs(sv))] = 0.0
     nodes = np.flatnonzero(np.any(rest != 0, axis=1)).astype(np.int64)
     if len(nodes):
         ss = p.paths(nodes)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -135,7 +136,11 @@ class Profile:
         self._frame = np.full(1024, -1, dtype=np.int32)
         self._depth = np.zeros(1024, dtype=np.int32)
         self._self = np.zeros((1024, k), dtype=np.float64)
-        self._children: dict[int, int] = {}
+        # Child index: sorted keys (parent << 32 | frame) and the node of each. Searched
+        # with np.searchsorted, merged with np.insert (which returns new arrays, so copies
+        # of a profile can share them).
+        self._keys = np.zeros(0, dtype=np.int64)
+        self._key_nodes = np.zeros(0, dtype=np.int64)
         self.slices: list[TimeSlice] = []
         self.version = 0
         self._total_cache: tuple[int, FloatArray] | None = None
@@ -213,40 +218,88 @@ class Profile:
         self._depth = np.concatenate([self._depth, np.zeros(new - cap, np.int32)])
         self._self = np.concatenate([self._self, np.zeros((new - cap, k), np.float64)])
 
-    def _child(self, parent: int, frame: int) -> int:
-        key = (parent << 32) | frame
-        node = self._children.get(key)
-        if node is not None:
-            return node
-        if self._n >= self.limits.max_nodes:
+    def _lookup(self, keys: IntArray) -> tuple[IntArray, npt.NDArray[np.bool_]]:
+        """Nodes of sorted ``keys`` in the index, and which were found."""
+        idx = np.searchsorted(self._keys, keys)
+        found = idx < len(self._keys)
+        found[found] = self._keys[idx[found]] == keys[found]
+        out = np.full(len(keys), -1, dtype=np.int64)
+        out[found] = self._key_nodes[idx[found]]
+        return out, found
+
+    def _create(self, keys: IntArray, pending: list[tuple[IntArray, IntArray]]) -> IntArray:
+        """New nodes for sorted, absent keys; their index entries wait in ``pending``."""
+        m = len(keys)
+        ids = np.arange(self._n, self._n + m, dtype=np.int64)
+        self._grow(self._n + m)
+        parents = keys >> 32
+        self._parent[ids] = parents
+        self._frame[ids] = keys & 0xFFFFFFFF
+        self._depth[ids] = self._depth[parents] + 1
+        self._n += m
+        pending.append((keys, ids))
+        return ids
+
+    def _resolve(self, uniq: IntArray, pending: list[tuple[IntArray, IntArray]]) -> IntArray:
+        """Node ids for sorted unique keys of one depth level, creating missing ones in bulk.
+
+        Keys of one level never recur at a deeper level (their parents have another depth),
+        so new keys can wait in ``pending`` until the whole batch is merged.
+        """
+        out, found = self._lookup(uniq)
+        missing = np.flatnonzero(~found)
+        if missing.size == 0:
+            return out
+        room = max(0, self.limits.max_nodes - self._n)
+        create, over = missing[:room], missing[room:]
+        if create.size:
+            out[create] = self._create(uniq[create], pending)
+        if over.size:
+            # Over budget: fold into one visible marker child per parent (markers may
+            # exceed the budget by at most one node per parent).
+            self.overflowed_nodes += int(over.size)
             marker = self.frames.intern(NODES_OVERFLOW)
-            if frame != marker:
-                # Over budget: fold into one visible marker child of this parent
-                # (markers may exceed the budget by at most one node per parent).
-                self.overflowed_nodes += 1
-                mkey = (parent << 32) | marker
-                existing = self._children.get(mkey)
-                if existing is not None:
-                    return existing
-                frame, key = marker, mkey
-        node = self._n
-        self._grow(node + 1)
-        self._parent[node] = parent
-        self._frame[node] = frame
-        self._depth[node] = self._depth[parent] + 1
-        self._children[key] = node
-        self._n += 1
-        return node
+            mkeys: IntArray = ((uniq[over] >> 32) << 32) | marker
+            mu_raw, minv = np.unique(mkeys, return_inverse=True)
+            mu: IntArray = np.asarray(mu_raw, dtype=np.int64)
+            mnodes, mfound = self._lookup(mu)
+            if create.size:  # a marker key may have been created just above
+                ck: IntArray = np.asarray(uniq[create], dtype=np.int64)
+                ci: IntArray = np.asarray(np.searchsorted(ck, mu), dtype=np.int64)
+                hit = (ci < len(ck)) & ~mfound
+                hit[hit] = ck[ci[hit]] == mu[hit]
+                mnodes[hit] = out[create][ci[hit]]
+                mfound |= hit
+            if (~mfound).any():
+                mnodes[~mfound] = self._create(mu[~mfound], pending)
+            out[over] = mnodes[minv]
+        return out
+
+    def _merge_pending(self, pending: list[tuple[IntArray, IntArray]]) -> None:
+        if not pending:
+            return
+        keys = np.concatenate([k for k, _ in pending])
+        nodes = np.concatenate([n for _, n in pending])
+        order = np.argsort(keys, kind="stable")
+        keys, nodes = keys[order], nodes[order]
+        pos = np.searchsorted(self._keys, keys)
+        self._keys = np.insert(self._keys, pos, keys)
+        self._key_nodes = np.insert(self._key_nodes, pos, nodes)
 
     def child(self, parent: int, frame: int) -> int | None:
-        return self._children.get((parent << 32) | frame)
+        key = (parent << 32) | frame
+        i = int(np.searchsorted(self._keys, key))
+        if i < len(self._keys) and int(self._keys[i]) == key:
+            return int(self._key_nodes[i])
+        return None
 
     def add_stackset(self, stacks: StackSet, t0: float | None = None, t1: float | None = None) -> IntArray:
         """Merge stacks (frame ids of ``stacks.table``) into the tree; returns leaf nodes.
 
         Vectorised per depth level: stacks are sorted by length so the stacks still
-        active at level d are a prefix, and each level needs one ``np.unique`` plus a
-        dict lookup per *distinct* (parent, frame) pair, never per sample.
+        active at level d are a prefix, and each level needs one ``np.unique`` and one
+        sorted-index search over its distinct (parent, frame) pairs: no Python loop over
+        samples or nodes.
         """
         n = len(stacks)
         k = len(self.sample_types)
@@ -269,6 +322,7 @@ class Profile:
         eff_sorted = eff[order]
         starts = stacks.offsets[:-1][order]
         cur = np.zeros(n, dtype=np.int64)
+        pending: list[tuple[IntArray, IntArray]] = []
         trunc_fid = self.frames.intern(TRUNCATED_STACK) if over.any() else -1
         deepest = int(eff_sorted[0]) if n else 0
         # number of stacks with eff > d, for each d
@@ -286,12 +340,8 @@ class Profile:
                 fids = np.where(is_over, trunc_fid, fids)
             keys = (cur[:m] << 32) | fids
             uniq, inv = np.unique(keys, return_inverse=True)
-            mapped = np.fromiter(
-                (self._child(int(u >> 32), int(u & 0xFFFFFFFF)) for u in uniq),
-                dtype=np.int64,
-                count=len(uniq),
-            )
-            cur[:m] = mapped[inv]
+            cur[:m] = self._resolve(uniq, pending)[inv]
+        self._merge_pending(pending)
         leaves[order] = cur
         np.add.at(self._self, leaves, stacks.values)
         if t0 is not None:
@@ -380,10 +430,49 @@ class Profile:
         p._frame = self._frame[:n].copy()
         p._depth = self._depth[:n].copy()
         p._self = self._self[:n].copy()
-        p._children = dict(self._children)
+        p._keys, p._key_nodes = self._keys, self._key_nodes  # never mutated in place
         if with_slices:
             p.slices = list(self.slices)  # slices are never mutated in place
         p.version = self.version
+        return p
+
+    @classmethod
+    def from_arrays(
+        cls,
+        sample_types: Sequence[SampleType],
+        frames: FrameTable,
+        parent: npt.ArrayLike,
+        frame: npt.ArrayLike,
+        self_values: npt.ArrayLike,
+        **kwargs: Any,
+    ) -> Profile:
+        """A profile from flat tree arrays (node 0 the root, every parent before its child)."""
+        par = np.asarray(parent, dtype=np.int64)
+        fr = np.asarray(frame, dtype=np.int64)
+        n = len(par)
+        vals = np.asarray(self_values, dtype=np.float64).reshape(n, -1)
+        idx = np.arange(n)
+        if n == 0 or par[0] != -1 or (n > 1 and (np.any(par[1:] < 0) or np.any(par[1:] >= idx[1:]))):
+            raise ValueError("node 0 must be the root and every parent must precede its child")
+        p = cls(sample_types, frames=frames, **kwargs)
+        p._grow(n)
+        p._parent[:n] = par
+        p._frame[:n] = fr
+        p._frame[0] = -1
+        depth = np.zeros(n, dtype=np.int32)
+        for i in range(1, n):  # parents precede children, so one forward pass is enough
+            depth[i] = depth[par[i]] + 1
+        p._depth[:n] = depth
+        p._self[:n] = vals
+        p._n = n
+        keys = (par[1:] << 32) | fr[1:]
+        order = np.argsort(keys, kind="stable")
+        p._keys, p._key_nodes = keys[order], (idx[1:] if n > 1 else idx[:0])[order].astype(np.int64)
+        if len(p._keys) > 1:
+            # siblings sharing a frame stay as drawn; new samples go to the first of them
+            first = np.concatenate([[True], np.diff(p._keys) != 0])
+            p._keys, p._key_nodes = p._keys[first], p._key_nodes[first]
+        p.version += 1
         return p
 
     def empty_like(self) -> Profile:

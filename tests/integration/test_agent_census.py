@@ -9,6 +9,7 @@ from __future__ import annotations
 import collections
 import io
 import sys
+import tracemalloc
 import types
 from typing import Any, ClassVar
 
@@ -56,6 +57,30 @@ class Proxy:
         return {"x": list(range(100))}
 
 
+class SneakyDict(dict):  # type: ignore[type-arg]
+    def __len__(self) -> int:
+        TOUCHED.append("dict __len__")
+        return 0
+
+    def items(self):  # type: ignore[no-untyped-def, override]
+        TOUCHED.append("dict items")
+        return super().items()
+
+    def __reversed__(self):  # type: ignore[no-untyped-def, override]
+        TOUCHED.append("dict __reversed__")
+        return super().__reversed__()
+
+
+class SneakyList(list):  # type: ignore[type-arg]
+    def __iter__(self):  # type: ignore[no-untyped-def, override]
+        TOUCHED.append("list __iter__")
+        return super().__iter__()
+
+    def __getitem__(self, i):  # type: ignore[no-untyped-def, override]
+        TOUCHED.append("list __getitem__")
+        return super().__getitem__(i)
+
+
 class Slotted:
     __slots__ = ("buf",)
 
@@ -72,6 +97,14 @@ class Shelf:
 
 
 def test_census_names_and_runs_no_user_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    tracemalloc.start(2)  # the fill-site lookup reads the newest entries: that must run no user code either
+    try:
+        _census_no_user_code(monkeypatch)
+    finally:
+        tracemalloc.stop()
+
+
+def _census_no_user_code(monkeypatch: pytest.MonkeyPatch) -> None:
     mod = types.ModuleType("wbtest_app")
     mod.__dict__.update(
         CACHE=list(range(100)),
@@ -81,6 +114,9 @@ def test_census_names_and_runs_no_user_code(monkeypatch: pytest.MonkeyPatch) -> 
         shelf=Shelf(),
         Shelf=Shelf,
         small={1: 2},
+        # big enough to rank among the 50 largest, whose fill sites are looked up
+        SNEAKY_D=SneakyDict((str(i), object()) for i in range(50_000)),
+        SNEAKY_L=SneakyList(object() for _ in range(100_000)),
     )
     Shelf.__module__ = "wbtest_app"
     monkeypatch.setitem(sys.modules, "wbtest_app", mod)
@@ -91,6 +127,10 @@ def test_census_names_and_runs_no_user_code(monkeypatch: pytest.MonkeyPatch) -> 
     assert TOUCHED == []
     by_name = {c["name"]: c for c in report["containers"]}
     assert by_name["wbtest_app.CACHE"]["len"] == 100
+    assert by_name["wbtest_app.SNEAKY_D"]["len"] == 50_000 and by_name["wbtest_app.SNEAKY_D"]["bytes"] > 0
+    assert by_name["wbtest_app.SNEAKY_L"]["len"] == 100_000
+    for name in ("wbtest_app.SNEAKY_L", "wbtest_app.SNEAKY_D"):  # where their newest entries were made
+        assert by_name[name]["site"][-1].startswith(__file__), by_name[name]
     assert by_name["Tricky.items"]["len"] == 64
     assert by_name["Slotted.buf"]["len"] == 80
     assert by_name["Shelf.big_class_attr"]["len"] == 50

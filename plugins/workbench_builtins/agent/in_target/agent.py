@@ -147,6 +147,14 @@ def _readable(sock: socket.socket, timeout_s: float) -> bool:
     return bool(p.poll(max(0, int(timeout_s * 1000))))
 
 
+def _base_of(tp: type) -> Any:  # a builtin type or None; Any so its C methods type-check
+    """The builtin container type ``tp`` derives from (its methods are C, never user code)."""
+    for t in _CONTAINER_TYPES:
+        if issubclass(tp, t):
+            return t
+    return None
+
+
 def _kind_of(tp: type) -> str | None:
     for t, kind in _CONTAINERS:
         if issubclass(tp, t):
@@ -497,7 +505,9 @@ class _Census:
     def _record(self, obj: Any, kind: str, name: str, path: str, owner: str) -> bool:
         tp = type(obj)
         try:
-            n = len(obj) if tp is not io.BytesIO and not issubclass(tp, io.BytesIO) else 0
+            base = _base_of(tp)
+            # the builtin's own __len__: a subclass may override it with Python code
+            n = base.__len__(obj) if base is not None and base is not io.BytesIO else 0
         except Exception:
             return False
         size = self.reader.sizeof(obj)
@@ -527,8 +537,10 @@ class _Census:
         total = 0
         k = 0
         try:
-            is_dict = issubclass(type(obj), dict)
-            it = iter(obj.items()) if is_dict else iter(obj)
+            base = _base_of(type(obj))
+            is_dict = base is dict
+            # the builtin's own iteration, never a subclass override
+            it = iter(dict.items(obj)) if is_dict else base.__iter__(obj)
             for item in it:
                 if is_dict:
                     total += self.reader.sizeof(item[0]) + self.reader.sizeof(item[1])
@@ -737,8 +749,9 @@ class _Census:
         if pool is None or url is None:
             return
         try:
-            driver = str(tuple.__getitem__(url, 0)) if isinstance(url, tuple) else "db"
-            database = tuple.__getitem__(url, 5) if isinstance(url, tuple) and len(url) > 5 else None
+            is_tuple = issubclass(type(url), tuple)  # SQLAlchemy's URL is a NamedTuple
+            driver = str(tuple.__getitem__(url, 0)) if is_tuple else "db"
+            database = tuple.__getitem__(url, 5) if is_tuple and tuple.__len__(url) > 5 else None
         except Exception:
             driver, database = "db", None
         base = os.path.splitext(os.path.basename(str(database)))[0] if database else "memory"
@@ -774,16 +787,17 @@ def _fill_site(obj: Any) -> list[str]:
     """
     if obj is None:
         return []
-    tp = type(obj)
+    base = _base_of(type(obj))
     samples: list[Any] = []
-    try:
-        if issubclass(tp, dict) and obj:
-            key = next(reversed(obj))
-            samples = [key, dict.get(obj, key)]
-        elif issubclass(tp, (list, collections.deque)) and obj:
-            samples = [obj[-1]]
-        elif issubclass(tp, (set, frozenset)) and obj:
-            samples = [next(iter(obj))]
+    try:  # the builtins' own methods only: no subclass override, no key hashing
+        if base is None or base is io.BytesIO or not base.__len__(obj):
+            return []
+        if base is dict:
+            samples = list(next(reversed(dict.items(obj))))
+        elif base in (list, collections.deque):
+            samples = [base.__getitem__(obj, -1)]
+        elif base in (set, frozenset):
+            samples = [next(base.__iter__(obj))]
     except Exception:  # mutated meanwhile
         return []
     for x in samples:

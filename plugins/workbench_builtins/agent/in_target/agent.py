@@ -808,10 +808,12 @@ def _fill_site(obj: Any) -> list[str]:
 
 
 def _module_label(modname: str, d: dict[str, Any]) -> str:
+    """``__main__`` is named as the user ran it: ``python -m pkg.app`` or ``app.py``."""
     if modname != "__main__":
         return modname
     spec = d.get("__spec__")
-    sname = getattr(spec, "name", None) if spec is not None else None
+    spec_dict = getattr(spec, "__dict__", None) if type(spec).__name__ == "ModuleSpec" else None
+    sname = spec_dict.get("name") if type(spec_dict) is dict else None
     if type(sname) is str and sname:
         return sname
     f = d.get("__file__")

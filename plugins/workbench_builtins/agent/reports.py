@@ -2,7 +2,8 @@
 
 - ``gc``: ``python.gc.gen<N>.collections|collected|uncollectable|threshold|count`` (counts since
   the process started, from ``gc.get_stats``), ``python.gc.pause_s`` (one point per
-  collection, at its end) and ``python.gc.gen<N>.pause_s``, ``python.gc.frozen``,
+  collection, at its end; at most the 200 longest per report, from the agent's
+  ``gc.callbacks`` start/stop timing) and ``python.gc.gen<N>.pause_s``, ``python.gc.frozen``,
   and the agent's own cost: ``python.agent.cpu_s`` (its thread's CPU time),
   ``python.agent.overhead_ratio`` (that CPU over wall time), ``python.agent.census_s``.
 - ``census``: ``python.container.<name>.len`` and ``.bytes`` for the largest containers,

@@ -40,6 +40,7 @@ _HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: classes defined in Python code
 _MAX_LINE = 64 * 1024
 _MAX_OWNERS = 1000  # instances remembered as holding large containers
 _MAX_PAUSES = 4096
+_MAX_PAUSES_SENT = 200  # per report: the longest ones
 _MAX_POOLS = 64
 _MAX_SITES = 50  # containers per census whose fill site is looked up (tracemalloc on)  # gc pauses kept between two reports; older ones are only counted
 
@@ -382,6 +383,11 @@ class Agent:
                 pauses.append(self._pauses.popleft())
             except IndexError:
                 break
+        pause_count = len(pauses)
+        if pause_count > _MAX_PAUSES_SENT:
+            # a busy service collects gen0 hundreds of times a second: the longest pauses
+            # are the ones a timeline must show; the rest are counted
+            pauses = sorted(sorted(pauses, key=lambda p: -p[2])[:_MAX_PAUSES_SENT])
         cpu = time.thread_time() - self._cpu0
         freeze = gc.get_freeze_count() if hasattr(gc, "get_freeze_count") else 0
         return {
@@ -393,6 +399,7 @@ class Agent:
             "frozen": freeze,
             "enabled": gc.isenabled(),
             "pauses": pauses,
+            "pauses_in_interval": pause_count,
             "pauses_seen": self._pauses_seen,
             "agent": {
                 "cpu_s": cpu,

@@ -88,3 +88,16 @@ class PluginRegistry:
 def default_registry() -> PluginRegistry:
     """The process-wide registry (entry points do not change while we run)."""
     return PluginRegistry()
+
+
+def run_helper(target: str, args: list[str]) -> int:
+    """Run a plugin's helper ``module:function`` with ``args`` (the frozen app's stand-in for
+    ``python helper.py``). Only modules of registered plugins' packages may be run."""
+    module, _, func = target.partition(":")
+    allowed = {e.value.split(":", 1)[0].split(".", 1)[0] for e in default_registry().entries()}
+    if not func or module.split(".", 1)[0] not in allowed:
+        raise PluginError(f"{target!r} is not a helper of an installed plugin", "this entry is for plugins only")
+    import importlib
+
+    fn = getattr(importlib.import_module(module), func)
+    return int(fn(args))

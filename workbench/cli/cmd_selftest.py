@@ -109,14 +109,25 @@ def _check_sample(win: Any, app: Any, report: Callable[[bool, str], None], image
         img.save(image)
 
 
+def busy_loop(seconds: float) -> int:
+    """Burn CPU in Python code for ``seconds`` (the target of ``selftest --record``)."""
+    end = time.time() + seconds
+    while time.time() < end:
+        sum(range(1000))
+    return 0
+
+
 def _check_record(win: Any, report: Callable[[bool, str], None]) -> None:
     from ..capture.api import Target
     from ..model.session import Session
 
-    child = subprocess.Popen(
-        [sys.executable, "-c", "import time\nt=time.time()\nwhile time.time()-t<30:\n    sum(range(1000))"],
-        stdin=subprocess.DEVNULL,
-    )
+    # The child is this same program (frozen or not): it is a Python process py-spy can read,
+    # even on a machine where the frozen app is the only Python installed.
+    if getattr(sys, "frozen", False):
+        cmd = [sys.executable, "--selftest-busy", "30"]
+    else:
+        cmd = [sys.executable, "-m", "workbench.cli.main", "--selftest-busy", "30"]
+    child = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
     try:
         plugin = win.registry.load("pyspy")
         session = Session()

@@ -46,6 +46,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ..demo.__main__ import main as demo_main
 
         return demo_main(argv[1:])
+    if argv[:1] == ["--run-helper"] and len(argv) >= 2:
+        # a frozen app has no ``python helper.py``: plugin helper processes re-enter here
+        from ..capture.registry import run_helper
+
+        try:
+            return run_helper(argv[1], argv[2:])
+        except WorkbenchError as exc:
+            print(f"workbench: error: {exc}", file=sys.stderr)
+            return exc.exit_code
+    if argv[:1] == ["--selftest-busy"]:
+        # selftest's CPU target; in a frozen app this executable is the only Python there is
+        from .cmd_selftest import busy_loop
+
+        return busy_loop(float(argv[1]) if len(argv) > 1 else 30.0)
     parser = build_parser()
     # argparse cannot mix optional positionals with subparsers; route by the first word
     if (argv and argv[0] in SUBCOMMANDS) or any(a in ("-h", "--help", "--version") for a in argv):

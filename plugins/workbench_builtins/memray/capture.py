@@ -105,11 +105,15 @@ class MemrayCapture:
         self._growth = GrowthTracker(top_sites)
         self._t_attached = 0.0
         self._stderr: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
-        cmd = [
-            sys.executable,
+        if getattr(sys, "frozen", False):
+            # a frozen app has no interpreter to hand a script to: it re-enters itself
+            launcher = [sys.executable, "--run-helper", "workbench_builtins.memray.helper:main"]
+        else:
             # by path, not -m: importing the package would pull in numpy and the workbench,
             # seconds of start-up on a busy machine that the helper does not need
-            str(Path(__file__).with_name("helper.py")),
+            launcher = [sys.executable, str(Path(__file__).with_name("helper.py"))]
+        cmd = [
+            *launcher,
             "--pid",
             str(pid),
             "--interval",

@@ -82,7 +82,9 @@ def test_hot_function_dominates_cpu(recorded: Recorded) -> None:
     prof = recorded.session.profiles[f"inspector:{recorded.svc.pid}:cpu"]
     by_fn = _self_by_function(recorded)
     busy = float(prof.totals()[prof.sample_index("cpu")]) - by_fn.get("(idle)", 0.0) - by_fn.get("(program)", 0.0)
-    hot = by_fn.pop("hotSpin")
+    # hotSpin's own time; V8 reports code it optimised while the profiler was starting without
+    # its inlining positions, so part of it can show as burnTick (the caller it is inlined into)
+    hot = by_fn.pop("hotSpin", 0.0) + by_fn.pop("burnTick", 0.0)
     assert hot >= 0.6 * busy, (hot, busy, by_fn)
     runner_up = max(v for fn, v in by_fn.items() if fn not in ("(idle)", "(program)"))
     assert runner_up < hot / 5, by_fn
@@ -94,7 +96,7 @@ def test_leak_engine_names_the_clients_map_filler(recorded: Recorded) -> None:
     ours = [f for f in recorded.suspects if "service.js" in f.where]
     assert ours, [f.contract_dict() for f in recorded.checked if "service.js" in f.where]
     top = max(ours, key=lambda f: f.growth_per_min)
-    assert top.name == "registerClient"
+    assert top.name in ("registerClient", "ClientConnection objects from registerClient")
     assert top.where == f"registerClient ({SERVICE}:{_line_of('async function registerClient')})"
     assert top.unit == "bytes" and top.growth_per_min > 1024 * 1024
     # the service really did fill the map the whole time
@@ -206,4 +208,28 @@ def test_cli_record_from_node(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(out.read_text())
     names = {f["name"] for f in doc["shared"]["frames"]}
-    assert "hotSpin" in names
+    assert "hotSpin" in names or "burnTick" in names  # see test_hot_function_dominates_cpu
+
+
+def test_heap_snapshot_on_demand_by_constructor() -> None:
+    svc = start_service("--inspect=127.0.0.1:0", extra_env=SERVICE_ENV)
+    try:
+        session = Session()
+        handle = plugin.start(Target.from_pid(svc.pid), {"profile": "none", "duration": 6.0}, session)
+        time.sleep(1.0)
+        before = svc.get_json("/stats")["clients"]
+        handle.request_heap_snapshot()
+        assert handle.join(30)
+        after = svc.get_json("/stats")["clients"]
+        st = handle.status()
+        assert st.error is None and "1 full heap snapshots" in st.message, st
+        snap = session.profiles[f"inspector:{svc.pid}:snapshot"]
+        k = snap.sample_index("inuse_objects")
+        counts = {
+            snap.frames[int(snap.frame[n])].function: float(snap.self_values[n, k]) for n in range(1, snap.n_nodes)
+        }
+        # every connection the service holds, counted from the snapshot (plus the class prototype)
+        assert before <= counts["ClientConnection"] <= after + 1, (before, counts["ClientConnection"], after)
+        assert counts["Map"] >= 2
+    finally:
+        svc.stop()

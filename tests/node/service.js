@@ -25,10 +25,18 @@ let nextClient = 0;
 function authenticate(id) {
   return new Promise((resolve) => setImmediate(resolve, { user: `user-${id}`, roles: ['reader'] }));
 }
+class ClientConnection {
+  constructor(id, session) {
+    this.id = id;
+    this.session = session;
+    this.connectedAt = Date.now();
+    this.inbox = new Array(96).fill(0);
+  }
+}
 async function registerClient() {
   const id = `client-${nextClient++}`;
   const session = await authenticate(id);
-  clients.set(id, { id, session, connectedAt: Date.now(), inbox: new Array(96).fill(nextClient) });
+  clients.set(id, new ClientConnection(id, session));
 }
 
 // ---- the decoy: an LRU capped at CACHE_MAX entries, filled the same way

@@ -95,6 +95,12 @@ def test_node_site_naming() -> None:
     assert node_site(anon) == ("objects", "(anonymous) in authenticate", "(anonymous) (/srv/app.js:6)")
     lib = [_f("handler", line=3), _f("encode", "/srv/node_modules/msgpack/index.js", 40)]
     assert node_site(lib)[1] == "handler"
+    ctor = [_f("registerClient", line=12), _f("ClientConnection", line=3)]
+    assert node_site(ctor) == (
+        "objects",
+        "ClientConnection objects from registerClient",
+        "registerClient (/srv/app.js:12)",
+    )
     only_lib = [_f("encode", "/srv/node_modules/msgpack/index.js", 40)]
     assert node_site(only_lib)[1] == "encode"
 

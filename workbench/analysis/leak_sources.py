@@ -140,16 +140,18 @@ def node_site(stack: list[Frame]) -> tuple[str, str, str]:
 
     An anonymous callback (a promise executor, an arrow handler) is named after the
     nearest named function of the service that called it: ``(anonymous) in authenticate``.
+    A class constructor (capitalised, as JS and TS name them) allocates but does not
+    fill anything: the site is its caller, ``ClientConnection objects from registerClient``.
     """
     for i in range(len(stack) - 1, -1, -1):
         f = stack[i]
         if _node_user(f):
-            name = f.function
-            if name == "(anonymous)":
-                caller = next((c for c in reversed(stack[:i]) if _node_user(c) and c.function != "(anonymous)"), None)
-                if caller is not None:
-                    name = f"(anonymous) in {caller.function}"
-            return "objects", name, _where(f)
+            caller = next((c for c in reversed(stack[:i]) if _node_user(c) and c.function != "(anonymous)"), None)
+            if f.function == "(anonymous)" and caller is not None:
+                return "objects", f"(anonymous) in {caller.function}", _where(f)
+            if f.function[:1].isupper() and caller is not None:
+                return "objects", f"{f.function} objects from {caller.function}", _where(caller)
+            return "objects", f.function, _where(f)
     for f in reversed(stack):  # only library code: name the leaf that has a file
         if f.file:
             return "objects", f.function, _where(f)

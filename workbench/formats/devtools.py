@@ -406,17 +406,23 @@ def summarize_heapsnapshot(path: str, limits: ReadLimits | None = None) -> list[
     return out
 
 
+def heapsnapshot_stacks(path: str, table: FrameTable, limits: ReadLimits | None = None) -> StackSet:
+    """One single-frame stack per constructor with [self bytes, objects]."""
+    rows = summarize_heapsnapshot(path, limits)
+    stacks = [[table.intern(Frame(label, "", 0, "", Runtime.NODE))] for label, _, _ in rows]
+    values = [(float(sz), float(n)) for _, sz, n in rows]
+    return _stackset(table, stacks, values)
+
+
 def read_heapsnapshot(path: str, limits: ReadLimits | None = None, name: str = "heapsnapshot") -> Profile:
     """A one-level profile: one frame per constructor, [self bytes, objects]."""
     lim = limits or ReadLimits()
-    rows = summarize_heapsnapshot(path, lim)
     table = FrameTable(lim.max_frames)
-    stacks = [[table.intern(Frame(label, "", 0, "", Runtime.NODE))] for label, _, _ in rows]
-    values = [(float(sz), float(n)) for _, sz, n in rows]
+    stacks = heapsnapshot_stacks(path, table, lim)
     prof = Profile(
         (INUSE_SPACE, INUSE_OBJECTS), name=name, source="devtools", frames=table, limits=lim.profile_limits()
     )
-    prof.add_stackset(_stackset(table, stacks, values))
+    prof.add_stackset(stacks)
     return prof
 
 

@@ -12,15 +12,18 @@ closed session's profilers itself).
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import tempfile
 import threading
 import time
-from typing import Any
+from typing import Any, BinaryIO
 
 from workbench.capture.api import CaptureStatus, Sink
 from workbench.capture.worker import Job
-from workbench.errors import CaptureError, TargetExited, WorkbenchError
-from workbench.formats.devtools import cpuprofile_stacks, heapprofile_stacks
+from workbench.errors import CaptureError, LimitExceeded, TargetExited, WorkbenchError
+from workbench.formats.devtools import cpuprofile_stacks, heapprofile_stacks, heapsnapshot_stacks
 from workbench.model import (
     CPU_NS,
     INUSE_OBJECTS,
@@ -64,8 +67,10 @@ class InspectorCapture:
         self.deadline = self.started + duration if duration > 0 else None
         self._lock = threading.Lock()
         self._status = CaptureStatus(running=True, started=self.started)
-        self._counts = {"cpu": 0, "heap": 0, "metrics": 0}
+        self._counts = {"cpu": 0, "heap": 0, "metrics": 0, "snapshot": 0}
         self._error: WorkbenchError | None = None
+        self._snapshot_wanted = threading.Event()
+        self.snapshot_max_bytes = int(opts.get("snapshot_max_mb") or 1024) * 1024 * 1024
         self._job: Job[None] = Job(self._run, name="inspector")
 
     def key(self, kind: str) -> str:
@@ -108,11 +113,14 @@ class InspectorCapture:
                 if self.cpu and now >= next_cpu:
                     self._cpu_window(restart=True)
                     next_cpu = time.monotonic() + self.window_s
+                if self._snapshot_wanted.is_set():
+                    self._snapshot_wanted.clear()
+                    self._heap_snapshot_full()
                 due = min([next_metrics] + ([next_heap] if self.heap else []) + ([next_cpu] if self.cpu else []))
                 wait = due - time.monotonic()
                 if self.deadline is not None:
                     wait = min(wait, self.deadline - time.time())
-                if wait > 0 and job.sleep(wait):
+                if wait > 0 and self._sleep(job, wait):
                     break
             self._detach(final=True)
         except WorkbenchError as exc:
@@ -124,6 +132,64 @@ class InspectorCapture:
         finally:
             self.client.close()
             self.sink.put(EventBatch(time.time(), "capture", f"inspector detached from PID {self.pid}", str(self.pid)))
+
+    def _sleep(self, job: Job[None], seconds: float) -> bool:
+        """Sleep in short steps so a snapshot request is served promptly; True if cancelled."""
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            if job.sleep(min(left, 0.1)):
+                return True
+            if self._snapshot_wanted.is_set():
+                return False
+        return False
+
+    def request_heap_snapshot(self) -> None:
+        """Ask for one full heap snapshot (on demand: it pauses the target while V8 writes it)."""
+        self._snapshot_wanted.set()
+
+    def _heap_snapshot_full(self) -> None:
+        """HeapProfiler.takeHeapSnapshot streamed into a temp file, summarised by constructor, deleted."""
+        fd, path = tempfile.mkstemp(prefix="wb-node-", suffix=".heapsnapshot")
+        written = 0
+
+        def chunk(method: str, params: dict[str, Any], fh: BinaryIO) -> None:
+            nonlocal written
+            if method != "HeapProfiler.addHeapSnapshotChunk":
+                return
+            data = str(params.get("chunk", "")).encode("utf-8")
+            written += len(data)
+            if written > self.snapshot_max_bytes:
+                raise LimitExceeded(
+                    f"the heap snapshot passed {self.snapshot_max_bytes} bytes",
+                    "raise snapshot_max_mb, or use the heap sampling profile for this process",
+                )
+            fh.write(data)
+
+        t = time.time()
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                self.client.call(
+                    "HeapProfiler.takeHeapSnapshot",
+                    {"reportProgress": False},
+                    timeout=300.0,
+                    on_event=lambda m, p: chunk(m, p, fh),
+                )
+            table = FrameTable()
+            stacks = heapsnapshot_stacks(path, table)
+        except LimitExceeded as exc:
+            with self._lock:
+                self._error = exc
+            return
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+        meta = {"pid": str(self.pid), "runtime": "node", "snapshot_bytes": str(written)}
+        self.sink.put(
+            ProfileBatch(
+                self.key("snapshot"), HEAP_TYPES, stacks, t, time.time(), source=SOURCE, meta=meta, replace=True
+            )
+        )
+        self._count("snapshot", 0)
 
     def _detach(self, final: bool) -> None:
         """Last window and snapshot, then both profilers off; errors here only lose that last bit."""
@@ -209,6 +275,7 @@ class InspectorCapture:
             c = self._counts
             st.message = (
                 f"node PID {self.pid}: {c['cpu']} CPU windows, {c['heap']} heap snapshots, {c['metrics']} heap polls"
+                + (f", {c['snapshot']} full heap snapshots" if c["snapshot"] else "")
             )
             err = self._error
             if err is None and self._job.error is not None:

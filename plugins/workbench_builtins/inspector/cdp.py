@@ -12,6 +12,7 @@ import contextlib
 import itertools
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import websocket
@@ -40,7 +41,14 @@ class CdpClient:
                 "check the process still runs with --inspect and no other debugger holds the session",
             ) from exc
 
-    def call(self, method: str, params: dict[str, Any] | None = None, timeout: float = 30.0) -> dict[str, Any]:
+    def call(
+        self,
+        method: str,
+        params: dict[str, Any] | None = None,
+        timeout: float = 30.0,
+        on_event: Callable[[str, dict[str, Any]], None] | None = None,
+    ) -> dict[str, Any]:
+        """Send one request and wait for its reply; events before it go to ``on_event`` (else dropped)."""
         mid = next(self._ids)
         msg: dict[str, Any] = {"id": mid, "method": method}
         if params:
@@ -64,7 +72,12 @@ class CdpClient:
                         "profile in shorter windows or with a larger sampling interval",
                     )
                 reply = json.loads(raw)
-                if not isinstance(reply, dict) or reply.get("id") != mid:
+                if not isinstance(reply, dict):
+                    continue
+                if reply.get("id") != mid:
+                    if on_event is not None and isinstance(reply.get("method"), str):
+                        params_ = reply.get("params")
+                        on_event(reply["method"], params_ if isinstance(params_, dict) else {})
                     continue  # an event, or a late answer to a call that timed out
                 if "error" in reply:
                     err = reply["error"]

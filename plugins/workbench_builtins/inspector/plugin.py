@@ -33,6 +33,7 @@ class InspectorPlugin:
         Option("heap_interval", float, 2.0, "seconds between heap sampling snapshots"),
         Option("heap_sampling_bytes", int, 32768, "mean bytes between heap samples (V8's default 32 KiB)"),
         Option("interval", float, 1.0, "seconds between heap usage polls"),
+        Option("snapshot_max_mb", int, 1024, "largest full heap snapshot taken on demand (MiB)"),
     )
 
     def consent_text(self, target: Target) -> str:

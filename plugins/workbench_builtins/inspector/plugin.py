@@ -24,6 +24,8 @@ class InspectorPlugin:
     name: str = "inspector"
     title: str = "Node.js inspector (V8 CPU and heap sampling profiles, heap usage)"
     targets: frozenset[TargetKind] = frozenset({TargetKind.PID, TargetKind.URL})
+    # the GUI asks first, showing consent_text(target): it says whether anything changes
+    needs_consent: bool = True
     options: tuple[Option, ...] = (
         Option("yes", bool, False, "consent: open a closed inspector with SIGUSR1 (the CLI's --yes)"),
         Option("duration", float, 0.0, "seconds to run, 0 = until stopped"),
@@ -37,9 +39,19 @@ class InspectorPlugin:
     )
 
     def consent_text(self, target: Target) -> str:
-        return (
+        opening = (
             f"send SIGUSR1 to PID {target.value}: Node opens its inspector on 127.0.0.1 (port 9229 unless "
             "--inspect-port was given) and keeps it open until the process exits"
+        )
+        if target.kind is TargetKind.PID:
+            try:
+                if ws_url_for_pid(target.pid) is None:
+                    return opening
+            except WorkbenchError:
+                return opening
+        return (
+            "attach to the open Node inspector and run V8's sampling CPU and heap profilers "
+            "(a few % of a core); they stop when you detach"
         )
 
     def preflight(self, target: Target) -> list[Check]:
@@ -52,13 +64,15 @@ class InspectorPlugin:
             return [Check("inspector", False, exc.message, exc.fix)]
         if ws_pid:
             return [Check("inspector", True, ws_pid)]
+        # not a failure: start() opens it with consent, and refuses (ConsentRequired) without
         return [
+            Check("inspector", True, f"PID {target.value} runs Node without an open inspector"),
             Check(
-                "inspector",
-                False,
-                f"PID {target.value} runs Node without an open inspector",
-                f"start it with --inspect=127.0.0.1:0, or consent (--yes) to: {self.consent_text(target)}",
-            )
+                "consent",
+                True,
+                f"needs a yes to: {self.consent_text(target)}",
+                "pass --yes (CLI), answer Yes in the GUI, or start node with --inspect=127.0.0.1:0",
+            ),
         ]
 
     def _ws_url(self, target: Target, yes: bool) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -221,6 +222,15 @@ def test_heapsnapshot_bad_type_index(tmp_path: Path) -> None:
         read_profiles(snap)
 
 
+def test_heapsnapshot_huge_number(tmp_path: Path) -> None:
+    snap = _snapshot(tmp_path / "x.heapsnapshot", n_clients=1)
+    snap.write_text(
+        snap.read_text().replace('"nodes":[3,\n1,\n1,\n64', '"nodes":[3,\n1,\n1,\n99999999999999999999999', 1)
+    )
+    with pytest.raises(FormatError, match="64 bits"):
+        read_profiles(snap)
+
+
 def test_heapsnapshot_size_cap(tmp_path: Path) -> None:
     snap = _snapshot(tmp_path / "x.heapsnapshot")
     with pytest.raises(LimitExceeded):
@@ -248,3 +258,29 @@ def test_convert_cpuprofile_to_speedscope_round_trip(tmp_path: Path) -> None:
     write_profile(prof, out)
     back = read_profiles(out)
     assert any(np.isclose(b.totals()[0], prof.totals()[1]) or np.isclose(b.totals()[0], 6) for b in back)
+
+
+@pytest.mark.parametrize("kind", ["cpuprofile", "heapprofile", "heapsnapshot"])
+def test_mutated_files_fail_only_as_format_errors(tmp_path: Path, kind: str) -> None:
+    """Seeded byte flips, cuts and splices: a reader returns a profile or raises FormatError, nothing else."""
+    if kind == "heapsnapshot":
+        data = _snapshot(tmp_path / "seed.heapsnapshot", n_clients=5).read_bytes()
+    else:
+        data = json.dumps(_cpu_doc() if kind == "cpuprofile" else _heap_doc()).encode()
+    rng = np.random.default_rng(12)
+    alphabet = b'0123456789-,[]{}":.e truenullfalse\\'
+    for i in range(150):
+        buf = bytearray(data)
+        for _ in range(int(rng.integers(1, 4))):
+            pos = int(rng.integers(0, len(buf)))
+            op = int(rng.integers(0, 3))
+            if op == 0:
+                buf[pos] = alphabet[int(rng.integers(0, len(alphabet)))]
+            elif op == 1:
+                del buf[pos : pos + int(rng.integers(1, 8))]
+            else:
+                buf[pos:pos] = buf[int(rng.integers(0, len(buf))) :][:6]
+        path = tmp_path / f"m{i}.{kind}"
+        path.write_bytes(bytes(buf))
+        with contextlib.suppress(FormatError):
+            read_profiles(path, kind)

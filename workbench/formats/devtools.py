@@ -321,8 +321,8 @@ class _Stream:
 def _parse_ints(body: bytes, offset: int) -> np.ndarray[Any, np.dtype[np.int64]]:
     try:
         return np.array(body.split(b","), dtype=np.int64)
-    except ValueError:
-        raise FormatError("heap snapshot array holds a non-integer", _FIX, offset=offset) from None
+    except (ValueError, OverflowError):
+        raise FormatError("heap snapshot array holds a non-integer or one past 64 bits", _FIX, offset=offset) from None
 
 
 def summarize_heapsnapshot(path: str, limits: ReadLimits | None = None) -> list[tuple[str, int, int]]:

@@ -117,6 +117,21 @@ def busy_loop(seconds: float) -> int:
     return 0
 
 
+def _wait_until_python(pid: int, timeout_s: float = 15.0) -> None:
+    """A frozen app's bootloader maps libpython a moment after exec: attach only after it has."""
+    from ..capture.targets import detect_runtime
+    from ..errors import WorkbenchError
+
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        try:
+            if detect_runtime(pid).runtime == "python":
+                return
+        except WorkbenchError:
+            return  # gone: the capture reports it
+        time.sleep(0.1)
+
+
 def _check_record(win: Any, report: Callable[[bool, str], None]) -> None:
     from ..capture.api import Target
     from ..model.session import Session
@@ -128,6 +143,7 @@ def _check_record(win: Any, report: Callable[[bool, str], None]) -> None:
     else:
         cmd = [sys.executable, "-m", "workbench.cli.main", "--selftest-busy", "30"]
     child = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
+    _wait_until_python(child.pid)
     try:
         plugin = win.registry.load("pyspy")
         session = Session()

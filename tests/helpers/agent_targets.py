@@ -146,6 +146,88 @@ def redis_server() -> Iterator[int]:
         proc.wait(10)
 
 
+PG_EXTRA = r"""
+import asyncio
+import asyncpg
+from psycopg_pool import ConnectionPool
+DSN = os.environ["WB_PG_DSN"]
+orders = ConnectionPool(DSN, min_size=2, max_size=4, name="orders", open=True)
+
+def pgworker(n):
+    while True:
+        with orders.connection() as conn:
+            conn.execute("select pg_sleep(%s)", (0.05 * (n + 1),))
+        time.sleep(0.01)
+
+for n in range(3):
+    threading.Thread(target=pgworker, args=(n,), name="pg%d" % n, daemon=True).start()
+
+async def amain():
+    apool = await asyncpg.create_pool(DSN, min_size=2, max_size=5)
+
+    async def task(n):
+        while True:
+            async with apool.acquire() as conn:
+                await conn.execute("select pg_sleep(0.05)")
+            await asyncio.sleep(0.01 * n)
+
+    await asyncio.gather(*(task(n) for n in range(3)))
+
+threading.Thread(target=lambda: asyncio.run(amain()), name="asyncpg", daemon=True).start()
+"""
+
+
+@contextmanager
+def postgres_server() -> Iterator[str]:
+    """A private PostgreSQL (Debian's binaries) on a free loopback port; yields a DSN; stopped by PID.
+
+    Its directory is made here, not under pytest's tmp_path: the postgres user must be able
+    to reach it, and pytest's base directory is private to root.
+    """
+    import glob
+    import shutil
+    import socket
+    import tempfile
+
+    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+    if not bins:
+        raise FileNotFoundError("postgresql")
+    bindir = Path(bins[-1])
+    tmp = Path(tempfile.mkdtemp(prefix="wb-agent-pg-"))
+    data = tmp / "pgdata"
+    data.mkdir()
+    # postgres refuses to run as root: drop to the postgres user when we are root
+    drop = ["setpriv", "--reuid", "postgres", "--regid", "postgres", "--clear-groups"] if os.geteuid() == 0 else []
+    if drop:
+        shutil.chown(tmp, "postgres", "postgres")
+        shutil.chown(data, "postgres", "postgres")
+    subprocess.run(
+        [*drop, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "wb", "--no-sync"],
+        check=True,
+        capture_output=True,
+    )
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    args = [str(bindir / "postgres"), "-D", str(data), "-p", str(port), "-k", str(tmp)]
+    args += ["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"]
+    proc = subprocess.Popen([*drop, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            ok = subprocess.run(
+                [str(bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)], capture_output=True, check=False
+            )
+            if ok.returncode == 0:
+                break
+            time.sleep(0.1)
+        yield f"postgresql://wb@127.0.0.1:{port}/postgres"
+    finally:
+        proc.kill()
+        proc.wait(10)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def python313() -> str | None:
     """pyenv's 3.13, if installed (the tests skip 3.13 otherwise)."""
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import socket
@@ -15,10 +16,12 @@ from workbench_builtins.agent.client import AgentClient
 from workbench_builtins.agent.inject import inject
 
 from tests.helpers.agent_targets import (
+    PG_EXTRA,
     POOL_EXTRA,
     REDIS_EXTRA,
     SERVICE,
     RunningTarget,
+    postgres_server,
     python313,
     redis_server,
     run_target,
@@ -285,4 +288,31 @@ def test_redis_pool_series(tmp_path: Path) -> None:
         assert 1 <= max(_values(session, f"pool.{name}.in_use")) <= 6
         opened = _values(session, f"pool.{name}.open")
         assert 1 <= opened[-1] <= 6
+        assert t.proc.poll() is None
+
+
+@pytest.mark.skipif(not glob.glob("/usr/lib/postgresql/*/bin/postgres"), reason="needs PostgreSQL")
+def test_psycopg_and_asyncpg_pool_series(tmp_path: Path) -> None:
+    pytest.importorskip("psycopg_pool")
+    pytest.importorskip("asyncpg")
+    with postgres_server() as dsn, run_target(extra=PG_EXTRA, tmp=tmp_path, env_extra={"WB_PG_DSN": dsn}) as t:
+        session = Session()
+        handle = plugin.start(Target.from_pid(t.pid), FAST, session)
+        try:
+            _wait_for(
+                lambda: (
+                    len(_values(session, "pool.orders.in_use")) >= 4
+                    and len(_values(session, "pool.asyncpg.in_use")) >= 4
+                ),
+                what="psycopg_pool and asyncpg pool series",
+            )
+        finally:
+            handle.stop()
+        # psycopg_pool's get_stats(): named by the pool's own name
+        assert _values(session, "pool.orders.max_open")[-1] == 4
+        assert 1 <= max(_values(session, "pool.orders.in_use")) <= 4
+        assert _values(session, "pool.orders.wait_count") and _values(session, "pool.orders.wait_s")
+        # asyncpg's get_size()/get_idle_size()
+        assert _values(session, "pool.asyncpg.max_open")[-1] == 5
+        assert 2 <= _values(session, "pool.asyncpg.open")[-1] <= 5
         assert t.proc.poll() is None

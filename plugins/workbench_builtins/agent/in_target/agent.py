@@ -188,8 +188,12 @@ class Agent:
         self._gc_cb_s = 0.0
         self._census_total_s = 0.0
         self._census_count = 0
-        self._pools: list[tuple[str, str, weakref.ref[Any]]] = []
+        # id -> (series name, kind, getter): a weakref, or a strong holder for pools without
+        # __weakref__ (asyncpg uses __slots__) that is dropped once only the agent holds it
+        self._pools: dict[int, tuple[str, str, Any]] = {}
         self._owners: dict[int, tuple[weakref.ref[Any], str]] = {}
+        self._engine_names: dict[int, str] = {}  # id(pool) -> "<driver>_<database>" (SQLAlchemy)
+        self._pool_waits: dict[int, int] = {}  # censuses a pool waited for its engine's name
         self._heap_offset = 0
         self._module_offset = 0
         self._reader = _Reader()
@@ -232,8 +236,10 @@ class Agent:
         self._client = self._listener = None
         with contextlib.suppress(OSError):
             os.unlink(self.port_file)
-        self._pools = []
+        self._pools = {}
         self._owners = {}
+        self._engine_names = {}
+        self._pool_waits = {}
 
     def _gc_callback(self, phase: str, info: dict[str, Any]) -> None:
         # Runs inside every collection, on whatever thread triggered it: cheap and never raising.
@@ -411,12 +417,12 @@ class Agent:
 
     def pool_report(self) -> dict[str, Any]:
         out = []
-        alive = []
-        for name, kind, ref in self._pools:
+        for pid, (name, kind, ref) in list(self._pools.items()):
             pool = ref()
-            if pool is None:
+            # refs here: the holder, ``pool``, getrefcount's argument; no more = the app let go
+            if pool is None or (type(ref) is _Strong and sys.getrefcount(pool) <= 3):
+                del self._pools[pid]
                 continue
-            alive.append((name, kind, ref))
             try:
                 stats = _POOL_READERS[kind](self._reader, pool)
             except Exception:
@@ -424,7 +430,6 @@ class Agent:
             stats["name"] = name
             stats["kind"] = kind
             out.append(stats)
-        self._pools = alive
         return {"type": "pools", "t": time.time(), "pools": out}
 
     # ------------------------------------------------------------------ census
@@ -449,9 +454,11 @@ class Agent:
         except Exception as exc:  # a census must never take the agent down
             state.error = f"{type(exc).__name__}"
         self._reader.clear()
-        pools = state.pools_found()
-        if pools is not None:
-            self._pools = pools
+        # merged, not replaced: a census cut by its budget may not have reached every pool
+        used = {name for name, _, _ in self._pools.values()}
+        for pid, entry in state.pools_found(used, set(self._pools)).items():
+            if len(self._pools) < _MAX_POOLS:
+                self._pools[pid] = entry
         dur = time.perf_counter() - t0
         self._census_total_s += dur
         self._census_count += 1
@@ -474,7 +481,7 @@ class Agent:
             "objects": state.heap_objects,
             "heap_scanned": state.heap_scanned,
             "containers": items,
-            "pools": [n for n, _, _ in self._pools],
+            "pools": [n for n, _, _ in self._pools.values()],
         }
 
 
@@ -493,7 +500,8 @@ class _Census:
         self.objs: dict[str, Any] = {}  # name -> the container, during this census only
         self.seen: set[int] = set(agent._own_ids)
         self.pool_types = _pool_types()
-        self.engines: dict[int, str] = {}
+        self.engines = agent._engine_names
+        self.engine_cls = _find_class("sqlalchemy.engine.base", "Engine")
         self.pool_objs: list[tuple[str, Any]] = []
         self.pool_ids: set[int] = set()
         self.heap_scanned = 0
@@ -590,6 +598,8 @@ class _Census:
                 inst = None
             else:
                 self._note_pool(obj)
+                if self.engine_cls is not None and issubclass(tp, self.engine_cls):
+                    self._note_engine(obj)
                 d = reader.instance_dict(obj)
                 attrs = list(d.items()) if d is not None else []
                 for key, desc in reader.slots(obj):
@@ -692,7 +702,7 @@ class _Census:
         # or a million-object heap would advance a few hundred objects per census
         self.deadline = max(self.deadline, time.perf_counter() + self.agent.census_budget_s * 0.5)
         start = self.agent._heap_offset if self.agent._heap_offset < n else 0
-        engine = _find_class("sqlalchemy.engine.base", "Engine")
+        engine = self.engine_cls
         infos: dict[type, tuple[int, Any] | None] = {}
         kinds = self.kinds
         seen = self.seen
@@ -762,28 +772,47 @@ class _Census:
         except Exception:
             driver, database = "db", None
         base = os.path.splitext(os.path.basename(str(database)))[0] if database else "memory"
-        self.engines[id(pool)] = f"{driver.split('+')[0]}_{base}"
+        if len(self.engines) < _MAX_POOLS:
+            self.engines[id(pool)] = f"{driver.split('+')[0]}_{base}"
 
-    def pools_found(self) -> list[tuple[str, str, weakref.ref[Any]]] | None:
-        if self.cut and not self.pool_objs:
-            return None  # keep the pools of the last complete census
-        out = []
-        used: set[str] = set()
-        for path, obj in self.pool_objs[:_MAX_POOLS]:
+    def pools_found(self, used: set[str], known: set[int]) -> dict[int, tuple[str, str, Any]]:
+        """Pools seen in this census that the agent does not poll yet, with unique names."""
+        out: dict[int, tuple[str, str, Any]] = {}
+        for _path, obj in self.pool_objs[:_MAX_POOLS]:
             kind = _pool_kind(type(obj))
-            if kind is None:
+            if kind is None or id(obj) in known:
                 continue
-            name = self.engines.get(id(obj)) or _pool_name(self.reader, kind, obj) or path.rsplit(".", 1)[-1]
+            name = self.engines.get(id(obj)) or _pool_name(self.reader, kind, obj)
+            if name is None and kind == "sqlalchemy" and self.agent._pool_waits.get(id(obj), 0) < 3:
+                # its Engine (which names it after the database) may come later in a cut
+                # census: wait up to three censuses before naming it by its library
+                if len(self.agent._pool_waits) < _MAX_POOLS:
+                    self.agent._pool_waits[id(obj)] = self.agent._pool_waits.get(id(obj), 0) + 1
+                continue
+            name = name or kind
             name = "".join(c if c.isalnum() or c == "_" else "_" for c in name)[:60] or kind
             base, i = name, 2
             while name in used:
                 name, i = f"{base}_{i}", i + 1
             used.add(name)
             try:
-                out.append((name, kind, weakref.ref(obj)))
+                ref: Any = weakref.ref(obj)
             except TypeError:
-                continue
+                ref = _Strong(obj)
+            out[id(obj)] = (name, kind, ref)
         return out
+
+
+class _Strong:
+    """Holds a pool that cannot be weakly referenced; the agent lets go when the app has."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: Any) -> None:
+        self.obj = obj
+
+    def __call__(self) -> Any:
+        return self.obj
 
 
 def _fill_site(obj: Any) -> list[str]:

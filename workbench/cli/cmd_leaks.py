@@ -42,11 +42,12 @@ def _plans(args: argparse.Namespace) -> list[tuple[str, dict[str, Any]]]:
             "for a Go service use --url with its net/http/pprof address",
         )
     plans: list[tuple[str, dict[str, Any]]] = [("procstats", {"interval": 1.0})]
-    if args.yes:
+    from ..capture import Target, default_registry
+    from .consent import ask
+
+    if args.yes or ask(default_registry().load("agent"), Target.from_pid(args.pid), False):
         plans.append(("agent", {"yes": True, "census_interval": iv, "interval": iv}))
         return plans
-    from ..capture import Target, default_registry
-
     memray = default_registry().load("memray")
     failed = [c for c in memray.preflight(Target.from_pid(args.pid)) if not c.ok]
     if failed:

@@ -85,6 +85,12 @@ def run(args: argparse.Namespace) -> int:
             raise PluginError(f"source {name!r} cannot capture a {target.kind.value}", f"use {kinds} with it")
         plugins.append(plugin)
     given: dict[str, Any] = {k: getattr(args, k, None) for k in PLUGIN_FLAGS}
+    from .consent import ask, needs_consent
+
+    if any(needs_consent(p) for p in plugins) and not args.yes:
+        # ask once, naming what will run (the flag is the consent in scripts)
+        asking = next(p for p in plugins if needs_consent(p))
+        given["yes"] = ask(asking, target, False)
     rules = _trigger_rules(args, target)
 
     session = Session()

@@ -69,8 +69,12 @@ def read_file_limited(path: str, limits: ReadLimits) -> bytes:
                 path=path,
             )
         with open(path, "rb") as fh:
-            # read at most one byte past the limit: the file may grow while we read
-            data = fh.read(limits.max_compressed_bytes + 1)
+            # read the file's size plus one byte (read(n) allocates n up front, so never ask for
+            # the whole limit for a small file); more arrived means it grew while we read
+            want = min(size, limits.max_compressed_bytes) + 1
+            data = fh.read(want)
+            if len(data) == want:
+                data += fh.read(limits.max_compressed_bytes + 1 - len(data))
     except IsADirectoryError as exc:
         raise FormatError("is a directory, not a profile file", "pass a file", path=path) from exc
     except FileNotFoundError as exc:

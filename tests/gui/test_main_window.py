@@ -179,7 +179,7 @@ def test_leak_panel_empty_state_and_findings(window) -> None:
     )
     window.session.put(FindingsBatch([f]))
     window.refresh()
-    assert window.leaks.stack.currentWidget() is window.leaks.table
+    assert window.leaks.stack.currentWidget() is window.leaks.split
     assert window.leaks.table.item(0, 1).text() == "Hub.clients"
 
 

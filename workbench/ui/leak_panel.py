@@ -1,9 +1,19 @@
-"""The leak panel: the session's findings, with an empty state that says where they come from."""
+"""The leak panel: suspects (the leak engine's verdicts and the session's own findings) with
+sparkline, rate, projection and confidence; below them the candidates judged bounded and why.
+Activating a suspect asks the window to show the stack that fills it in the flame graph."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QStackedWidget, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QLabel,
+    QSplitter,
+    QStackedWidget,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..model.findings import Finding
 from .text import plain_tooltip
@@ -18,7 +28,8 @@ EMPTY_TEXT = (
     "Capture for a few minutes under load: growth needs time to show."
 )
 SPARK = "▁▂▃▄▅▆▇█"
-COLUMNS = ("kind", "name", "growth", "rate / min", "confidence", "where")
+COLUMNS = ("kind", "name", "growth", "rate / min", "confidence", "where", "in 1 h")
+CHECKED_COLUMNS = ("kind", "name", "growth", "why not flagged")
 
 
 def sparkline(values: list[float], width: int = 24) -> str:
@@ -32,32 +43,79 @@ def sparkline(values: list[float], width: int = 24) -> str:
     return "".join(SPARK[min(len(SPARK) - 1, int((v - lo) / span * (len(SPARK) - 1)))] for v in vals)
 
 
+def _table(columns: tuple[str, ...]) -> QTableWidget:
+    t = QTableWidget(0, len(columns))
+    t.setHorizontalHeaderLabels(list(columns))
+    t.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+    t.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+    t.horizontalHeader().setStretchLastSection(True)
+    t.verticalHeader().hide()
+    return t
+
+
+def _projection(f: Finding) -> str:
+    if f.projected_1h is None:
+        return ""
+    return f"{f.projected_1h:.3g} {f.unit}"
+
+
 class LeakPanel(QWidget):
+    """``show_stack`` carries the finding whose filling code should be shown."""
+
+    show_stack = Signal(object)
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.empty = QLabel(EMPTY_TEXT)
         self.empty.setTextFormat(Qt.TextFormat.PlainText)
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty.setWordWrap(True)
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(list(COLUMNS))
-        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.verticalHeader().hide()
+        self.table = _table(COLUMNS)
+        self.table.cellActivated.connect(self._activated)
+        self.table.cellDoubleClicked.connect(self._activated)
+        self.checked = _table(CHECKED_COLUMNS)
+        self.checked_label = QLabel("judged bounded (not flagged):")
+        lower = QWidget()
+        ll = QVBoxLayout(lower)
+        ll.setContentsMargins(0, 0, 0, 0)
+        ll.addWidget(self.checked_label)
+        ll.addWidget(self.checked)
+        self.split = QSplitter(Qt.Orientation.Vertical)
+        self.split.addWidget(self.table)
+        self.split.addWidget(lower)
         self.stack = QStackedWidget()
         self.stack.addWidget(self.empty)
-        self.stack.addWidget(self.table)
+        self.stack.addWidget(self.split)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.stack)
-        self._shown: list[Finding] = []
+        self._findings: list[Finding] = []
+        self._verdicts: tuple[list[Finding], list[Finding]] = ([], [])
+        self._shown: tuple[list[Finding], list[Finding]] | None = None
 
+    # the session's own findings (pool saturation, census entries) ...
     def set_findings(self, findings: list[Finding]) -> None:
-        suspects = [f for f in findings if f.suspect]
-        if suspects == self._shown:
+        self._findings = list(findings)
+        self._render()
+
+    # ... and the leak engine's latest verdicts
+    def set_verdicts(self, suspects: list[Finding], checked: list[Finding]) -> None:
+        self._verdicts = (list(suspects), list(checked))
+        self._render()
+
+    def suspects(self) -> list[Finding]:
+        return self._shown[0] if self._shown else []
+
+    def _render(self) -> None:
+        judged = {(f.target, f.name) for f in self._verdicts[0] + self._verdicts[1]}
+        suspects = list(self._verdicts[0]) + [
+            f for f in self._findings if f.suspect and (f.target, f.name) not in judged
+        ]
+        checked = list(self._verdicts[1])
+        if self._shown == (suspects, checked):
             return
-        self._shown = list(suspects)
-        self.stack.setCurrentWidget(self.table if suspects else self.empty)
+        self._shown = (suspects, checked)
+        self.stack.setCurrentWidget(self.split if suspects or checked else self.empty)
         self.table.setRowCount(len(suspects))
         for r, f in enumerate(suspects):
             cells = (
@@ -67,12 +125,28 @@ class LeakPanel(QWidget):
                 f"{f.growth_per_min:+.3g} {f.unit}",
                 f"{100 * f.confidence:.0f} %",
                 f.where,
+                _projection(f),
             )
+            tip = f.evidence
+            if f.stack:
+                tip += "\n\nfilled by (double-click to show it in the flame graph):\n" + "\n".join(f.stack[-30:])
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
-                tip = f.evidence
-                if f.stack:
-                    tip += "\n\nfilled by:\n" + "\n".join(f.stack[-30:])
                 item.setToolTip(plain_tooltip(tip))
                 self.table.setItem(r, c, item)
         self.table.resizeColumnsToContents()
+        self.checked_label.setVisible(bool(checked))
+        self.checked.setVisible(bool(checked))
+        self.checked.setRowCount(len(checked))
+        for r, f in enumerate(checked):
+            why = f.evidence.removeprefix("bounded: ")
+            for c, text in enumerate((f.kind, f.name, sparkline(f.sparkline), why)):
+                item = QTableWidgetItem(text)
+                item.setToolTip(plain_tooltip(f.evidence))
+                self.checked.setItem(r, c, item)
+        self.checked.resizeColumnsToContents()
+
+    def _activated(self, row: int, _col: int) -> None:
+        suspects = self.suspects()
+        if 0 <= row < len(suspects):
+            self.show_stack.emit(suspects[row])

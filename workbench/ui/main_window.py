@@ -9,6 +9,7 @@ results are dropped (``LatestOnly``).
 from __future__ import annotations
 
 import os
+import re
 import time
 from typing import Any
 
@@ -32,9 +33,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..analysis.leak_watch import LeakWatch
 from ..capture.registry import PluginRegistry, default_registry
 from ..capture.worker import Job, LatestOnly
 from ..errors import FormatError, WorkbenchError
+from ..model.findings import Finding
 from ..model.profile import Profile
 from ..model.session import MAX_PROFILES, Session
 from .banner import ErrorBanner
@@ -53,7 +56,8 @@ SYNC_CUT_NODES = 20_000  # cutting smaller profiles inline is cheaper than a thr
 MAX_RECENT_FILES = 10
 # jobs whose older results are dropped when a newer one was asked for; every file opened,
 # saved or exported is wanted, so those are not in the set
-LATEST_ONLY = frozenset({"cut", "diff", "open-base"})
+LATEST_ONLY = frozenset({"cut", "diff", "open-base", "leaks"})
+LEAK_JUDGE_S = 3.0  # the leak engine re-judges the session at most this often
 OPEN_FILTER = (
     "Profiles (*.collapsed *.folded *.txt *.json *.speedscope.json *.pb.gz *.pprof *.pb *.wbs *.bin *.memray);;"
     "All files (*)"
@@ -96,6 +100,10 @@ class MainWindow(QMainWindow):
         self.current: Profile | None = None  # the profile the views show (after any cut)
         self.diff_active = False  # a diff is on screen: live updates must not replace it
         self._jobs = LatestOnly()
+        self.leak_watch: LeakWatch = LeakWatch()
+        self._leak_session: Session | None = None
+        self._leak_judged = 0.0
+        self._watch_leaks(self.session)
         self._relay = JobRelay()
         self._relay.done.connect(self._on_job)
         self._handlers: dict[int, tuple[str, Any]] = {}
@@ -115,6 +123,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.flame, "Flame graph")
         self.tabs.addTab(self.top, "Top functions")
         self.tabs.addTab(self.leaks, "Leaks")
+        self.leaks.show_stack.connect(self.show_filling_stack)
         self.tabs.currentChanged.connect(lambda _i: self._update_top())
         self.timeline = TimelineView()
         self.timeline.rangeSelected.connect(self.set_window)
@@ -255,6 +264,7 @@ class MainWindow(QMainWindow):
         with s.lock():
             findings = list(s.findings)
         self.leaks.set_findings(findings)
+        self._judge_leaks(s)
         self.timeline.refresh()
         self._show_current()
 
@@ -407,9 +417,47 @@ class MainWindow(QMainWindow):
         self.profile_combo.setCurrentText(first)
         self.banner.hide()
 
+    def _watch_leaks(self, session: Session) -> None:
+        """The leak engine follows the shown session's batches (heap and goroutine snapshots)."""
+        old = self._leak_session
+        if old is not None:
+            old.remove_listener(self.leak_watch.on_batch)
+        self.leak_watch = LeakWatch()
+        self._leak_session = session
+        self._leak_judged = 0.0
+        session.add_listener(self.leak_watch.on_batch)
+
+    def _judge_leaks(self, s: Session) -> None:
+        """Re-judge every LEAK_JUDGE_S off the GUI thread (Theil-Sen over every candidate)."""
+        now = time.monotonic()
+        if now - self._leak_judged < LEAK_JUDGE_S:
+            return
+        self._leak_judged = now
+        watch = self.leak_watch
+        self._submit("leaks", lambda job: watch.judge(s), lambda res: self.leaks.set_verdicts(*res))
+
+    def show_filling_stack(self, finding: Finding) -> None:
+        """Flame graph of the profile that holds the finding's site, focused on the filling code."""
+        func = (finding.where or finding.name).split(" (", 1)[0]
+        if not finding.stack:
+            self.show_error(WorkbenchError(
+                f"{finding.name}: no stack recorded for this finding",
+                "the runtime agent names containers by attribute; start it with tracemalloc to see the filling code",
+            ))  # fmt: skip
+            return
+        keys = self.session.profile_keys()
+        prefer = (":goroutine",) if finding.kind == "goroutines" else (":heap", ":inuse")
+        ordered = [k for k in keys if k.endswith(prefer)] + [k for k in keys if not k.endswith(prefer)]
+        if ordered:
+            self.profile_combo.setCurrentText(ordered[0])
+        self.flame.focus_edit.setText(re.escape(func))
+        self.flame.focus_edit.editingFinished.emit()
+        self.tabs.setCurrentWidget(self.flame)
+
     def set_session(self, session: Session) -> None:
         """Show another session (an opened .wbs); running captures keep feeding the old one."""
         self.session = session
+        self._watch_leaks(session)
         self.capture.sink = session
         self._seen_version = -1
         self._next_refresh = 0.0

@@ -75,6 +75,12 @@ t = time.perf_counter(); rows = summarize_heapsnapshot(sys.argv[1]); dt = time.p
 top = dict((n, c) for n, _, c in rows)
 print(dt, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, top.get("Client", 0))
 """
+_READ_PATHS = """
+import resource, sys, time
+from workbench.formats.devtools import scan_heapsnapshot
+t = time.perf_counter(); rows, paths = scan_heapsnapshot(sys.argv[1], retainers=20); dt = time.perf_counter() - t
+print(dt, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "|".join(paths.get("Client", [])).replace(" ", "_"))
+"""
 _READ_NAIVE = """
 import json, resource, sys, time
 t = time.perf_counter()
@@ -95,7 +101,12 @@ def snapshot_summary(n_objects: int) -> None:
         subprocess.run([node_exe(), "-e", script], check=True, timeout=600)
         size_mb = snap.stat().st_size / 1e6
         env = dict(os.environ, PYTHONPATH=str(ROOT))
-        for label, code in (("streaming summary", _READ_OURS), ("json.load (naive)", _READ_NAIVE)):
+        runs = (
+            ("streaming summary", _READ_OURS),
+            ("summary + retainer paths of the top 20 (what info/convert/GUI do)", _READ_PATHS),
+            ("json.load (naive)", _READ_NAIVE),
+        )
+        for label, code in runs:
             out = subprocess.run(
                 [sys.executable, "-c", code, str(snap)],
                 capture_output=True,
@@ -109,7 +120,8 @@ def snapshot_summary(n_objects: int) -> None:
 
 
 def main() -> None:
-    attach_and_overhead()
+    if "--snapshot-only" not in sys.argv:
+        attach_and_overhead()
     snapshot_summary(int(os.environ.get("WB_BENCH_SNAPSHOT_OBJECTS", "1000000")))
 
 

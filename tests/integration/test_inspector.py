@@ -233,5 +233,13 @@ def test_heap_snapshot_on_demand_by_constructor() -> None:
         # every connection the service holds, counted from the snapshot (plus the class prototype)
         assert before <= counts["ClientConnection"] <= after + 1, (before, counts["ClientConnection"], after)
         assert counts["Map"] >= 2
+        # the retainer path of one connection, from the GC roots: the module's clients Map holds it
+        stacks = snap.to_stackset()
+        paths = [
+            [snap.frames[int(f)].function for f in stacks.frames[stacks.offsets[i] : stacks.offsets[i + 1]]]
+            for i in range(len(stacks.offsets) - 1)
+        ]
+        (path,) = [p for p in paths if p[-1] == "ClientConnection"]
+        assert "clients: Map" in path, path
     finally:
         svc.stop()

@@ -185,6 +185,55 @@ def _snapshot(path: Path, n_clients: int = 300) -> Path:
     return path
 
 
+def _graph_snapshot(path: Path, n_clients: int = 50) -> Path:
+    """root -> (GC roots) -> clients: Map -> table: (array) -> [i]: Client, plus a weak shortcut to one Client."""
+    fields = ["type", "name", "id", "self_size", "edge_count", "trace_node_id", "detachedness"]
+    ntypes = [["hidden", "array", "string", "object", "code", "closure", "regexp", "number", "native", "synthetic"]]
+    etypes = [["context", "element", "property", "internal", "hidden", "shortcut", "weak"]]
+    strings = ["", "(GC roots)", "Map", "clients", "table", "Client", "cache"]
+    nodes = [9, 0, 1, 0, 2, 0, 0, 9, 1, 3, 0, 1, 0, 0, 3, 2, 5, 32, 1, 0, 0, 1, 0, 7, 800, n_clients, 0, 0]
+    edges = [1, 0, 7, 6, 6, 7 * 4, 2, 3, 14, 3, 4, 21]  # root->(GC roots), root-weak->Client 0, roots->Map, Map->table
+    for i in range(n_clients):
+        nodes += [3, 5, 100 + i, 40, 0, 0, 0]
+        edges += [1, i, 7 * (4 + i)]
+    meta = {
+        "node_fields": fields,
+        "node_types": ntypes,
+        "edge_fields": ["type", "name_or_index", "to_node"],
+        "edge_types": etypes,
+    }
+    head = {"meta": meta, "node_count": len(nodes) // 7, "edge_count": len(edges) // 3}
+    text = (
+        '{"snapshot":' + json.dumps(head) + ',\n"nodes":[' + ",".join(map(str, nodes)) + "],\n"
+        '"edges":[' + ",".join(map(str, edges)) + '],\n"strings":[' + ",".join(json.dumps(x) for x in strings) + "]}"
+    )
+    path.write_text(text)
+    return path
+
+
+def test_heapsnapshot_retainer_path_of_the_largest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(devtools, "_CHUNK", 53)
+    snap = _graph_snapshot(tmp_path / "g.heapsnapshot")
+    rows, paths = devtools.scan_heapsnapshot(str(snap), retainers=5)
+    assert dict((n, c) for n, _, c in rows)["Client"] == 50
+    # the weak edge from the root is not a retainer: the path goes through the Map
+    assert paths["Client"] == ["[0]: (GC roots)", "clients: Map", "table: (array)"]
+    (prof,) = read_profiles(snap)
+    stacks = prof.to_stackset()
+    leaf_paths = [
+        [prof.frames[int(f)].function for f in stacks.frames[stacks.offsets[i] : stacks.offsets[i + 1]]]
+        for i in range(len(stacks.offsets) - 1)
+    ]
+    assert ["[0]: (GC roots)", "clients: Map", "table: (array)", "Client"] in leaf_paths
+
+
+def test_heapsnapshot_edges_not_matching_nodes(tmp_path: Path) -> None:
+    snap = _graph_snapshot(tmp_path / "g.heapsnapshot", n_clients=3)
+    snap.write_text(snap.read_text().replace('"edges":[1,0,7,', '"edges":[1,0,7000,', 1))
+    with pytest.raises(FormatError, match="edges do not match"):
+        read_profiles(snap)
+
+
 def test_heapsnapshot_summary_by_constructor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(devtools, "_CHUNK", 37)  # numbers and tokens split across chunk edges
     snap = _snapshot(tmp_path / "x.heapsnapshot")
@@ -260,10 +309,12 @@ def test_convert_cpuprofile_to_speedscope_round_trip(tmp_path: Path) -> None:
     assert any(np.isclose(b.totals()[0], prof.totals()[1]) or np.isclose(b.totals()[0], 6) for b in back)
 
 
-@pytest.mark.parametrize("kind", ["cpuprofile", "heapprofile", "heapsnapshot"])
+@pytest.mark.parametrize("kind", ["cpuprofile", "heapprofile", "heapsnapshot", "graph"])
 def test_mutated_files_fail_only_as_format_errors(tmp_path: Path, kind: str) -> None:
     """Seeded byte flips, cuts and splices: a reader returns a profile or raises FormatError, nothing else."""
-    if kind == "heapsnapshot":
+    if kind == "graph":
+        data, kind = _graph_snapshot(tmp_path / "seed.heapsnapshot", n_clients=5).read_bytes(), "heapsnapshot"
+    elif kind == "heapsnapshot":
         data = _snapshot(tmp_path / "seed.heapsnapshot", n_clients=5).read_bytes()
     else:
         data = json.dumps(_cpu_doc() if kind == "cpuprofile" else _heap_doc()).encode()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -34,7 +35,7 @@ _MAX_HEADER_BYTES = 4 << 20  # the "snapshot" meta object; V8 writes a few KiB
 _MAX_CONSTRUCTORS = 50_000
 _OTHER_CONSTRUCTORS = "[other constructors]"
 # snapshot node types summarised by name (the constructor); the others by their type
-_BY_NAME_TYPES = frozenset({"object", "native", "closure", "regexp"})
+_BY_NAME_TYPES = frozenset({"object", "native", "synthetic"})
 
 
 def _stackset(table: FrameTable, stacks: list[list[int]], values: list[tuple[float, float]]) -> StackSet:
@@ -327,6 +328,27 @@ def _parse_ints(body: bytes, offset: int) -> np.ndarray[Any, np.dtype[np.int64]]
 
 def summarize_heapsnapshot(path: str, limits: ReadLimits | None = None) -> list[tuple[str, int, int]]:
     """(constructor, self bytes, count) per constructor, largest first, streamed from the file."""
+    return scan_heapsnapshot(path, limits)[0]
+
+
+def _rows(
+    arr: np.ndarray[Any, np.dtype[np.int64]], carry: np.ndarray[Any, np.dtype[np.int64]], width: int
+) -> tuple[np.ndarray[Any, np.dtype[np.int64]], np.ndarray[Any, np.dtype[np.int64]]]:
+    """Whole records of ``width`` ints from a chunk plus what the last chunk left over."""
+    arr = np.concatenate([carry, arr]) if carry.size else arr
+    whole = (arr.size // width) * width
+    return arr[:whole].reshape(-1, width), arr[whole:]
+
+
+def scan_heapsnapshot(
+    path: str, limits: ReadLimits | None = None, retainers: int = 0
+) -> tuple[list[tuple[str, int, int]], dict[str, list[str]]]:
+    """The per-constructor summary and, for the ``retainers`` largest constructors, the retainer
+    path (root first, ``edge: holder`` labels) of the instance nearest to the GC roots.
+
+    The paths need the whole graph in memory (about 14 bytes per node and 9 per edge), so
+    they are computed only up to ``_MAX_GRAPH_EDGES`` edges; the summary never needs it.
+    """
     lim = limits or ReadLimits()
     size = os.path.getsize(path) if os.path.isfile(path) else 0
     if size > lim.max_decompressed_bytes:
@@ -358,6 +380,14 @@ def summarize_heapsnapshot(path: str, limits: ReadLimits | None = None) -> list[
         f_type, f_name, f_size = fields.index("type"), fields.index("name"), fields.index("self_size")
     except ValueError:
         raise _bad("heap snapshot node_fields lack type/name/self_size") from None
+    f_edges = fields.index("edge_count") if "edge_count" in fields else -1
+    edge_count_total = head.get("edge_count", 0)
+    want_graph = (
+        retainers > 0
+        and f_edges >= 0
+        and isinstance(edge_count_total, int)
+        and 0 < edge_count_total <= _MAX_GRAPH_EDGES
+    )
     type_names = [str(t) for t in types[0]]
     by_name = np.array([t in _BY_NAME_TYPES for t in type_names], dtype=bool)
     nf = len(fields)
@@ -367,16 +397,23 @@ def summarize_heapsnapshot(path: str, limits: ReadLimits | None = None) -> list[
     counts: dict[int, int] = {}
     carry = np.zeros(0, dtype=np.int64)
     n_types = len(type_names)
+    node_keys: list[np.ndarray[Any, np.dtype[np.int32]]] = []
+    node_edges: list[np.ndarray[Any, np.dtype[np.int32]]] = []
     for piece in st.ints_until_bracket():
-        arr = np.concatenate([carry, piece]) if carry.size else piece
-        whole = (arr.size // nf) * nf
-        carry = arr[whole:]
-        rows = arr[:whole].reshape(-1, nf)
+        rows, carry = _rows(piece, carry, nf)
         t = rows[:, f_type]
         if t.size and (t.min() < 0 or t.max() >= n_types):
             raise FormatError("heap snapshot node has an unknown type", _FIX, offset=st.pos)
         # key: the name's string index for by-name types, else -(1 + type)
         key = np.where(by_name[t], rows[:, f_name], -1 - t)
+        if want_graph:  # int32 halves the graph; snapshot ids and counts fit (checked)
+            ec = rows[:, f_edges]
+            if (key.size and (key.max() >= 2**31 or key.min() < -(2**31))) or (ec.size and ec.max() >= 2**31):
+                want_graph = False
+                node_keys, node_edges = [], []
+            else:
+                node_keys.append(key.astype(np.int32))
+                node_edges.append(ec.astype(np.int32))
         uniq, inv = np.unique(key, return_inverse=True)
         s = np.bincount(inv, weights=rows[:, f_size].astype(np.float64))
         c = np.bincount(inv)
@@ -386,30 +423,148 @@ def summarize_heapsnapshot(path: str, limits: ReadLimits | None = None) -> list[
             counts[k] = counts.get(k, 0) + cv
     if carry.size:
         raise FormatError("heap snapshot nodes array length is not a multiple of node_fields", _FIX)
+    graph: _Graph | None = None
+    if want_graph:
+        graph = _read_edges(st, meta, nf, np.concatenate(node_keys), np.concatenate(node_edges))
     st.find(b'"strings"')
     st.find(b":")
     rest = st.rest(lim.max_decompressed_bytes).rstrip().removesuffix(b"}")
     strings = _loads(rest, "heap snapshot strings")
     if not isinstance(strings, list):
         raise _bad("heap snapshot strings is not a list")
-    out: list[tuple[str, int, int]] = []
-    for k, sv in sizes.items():
+
+    def label_of(k: int) -> str:
         if k >= 0:
-            label = strings[k] if k < len(strings) and isinstance(strings[k], str) else f"[string {k}]"
-            label = label or "(anonymous)"
-        elif k == -(n_types + 1):
-            label = _OTHER_CONSTRUCTORS
-        else:
-            label = f"({type_names[-1 - k]})"
-        out.append((label, int(sv), counts[k]))
-    out.sort(key=lambda r: -r[1])
-    return out
+            text = strings[k] if k < len(strings) and isinstance(strings[k], str) else f"[string {k}]"
+            return text or "(anonymous)"
+        if k == -(n_types + 1):
+            return _OTHER_CONSTRUCTORS
+        return f"({type_names[-1 - k]})"
+
+    out = sorted(((label_of(k), int(sv), counts[k]) for k, sv in sizes.items()), key=lambda r: -r[1])
+    paths: dict[str, list[str]] = {}
+    if graph is not None:
+        top = sorted(sizes, key=lambda k: -sizes[k])[:retainers]
+        for k, chain in graph.retainer_paths([k for k in top if k >= -n_types]).items():
+            paths[label_of(k)] = [f"{graph.edge_label(e, strings)}: {label_of(int(graph.keys[n]))}" for n, e in chain]
+    return out, paths
 
 
-def heapsnapshot_stacks(path: str, table: FrameTable, limits: ReadLimits | None = None) -> StackSet:
-    """One single-frame stack per constructor with [self bytes, objects]."""
-    rows = summarize_heapsnapshot(path, limits)
-    stacks = [[table.intern(Frame(label, "", 0, "", Runtime.NODE))] for label, _, _ in rows]
+_MAX_GRAPH_EDGES = 64_000_000
+_MAX_PATH = 48  # retainer path frames kept (nearest to the object)
+_EDGE_INDEX_TYPES = frozenset({"element", "hidden"})  # their name_or_index is a number
+
+
+@dataclass(slots=True)
+class _Graph:
+    keys: np.ndarray[Any, np.dtype[np.int32]]  # constructor key per node
+    first: np.ndarray[Any, np.dtype[np.int64]]  # first edge of node i; first[N] = E
+    e_type: np.ndarray[Any, np.dtype[np.int32]]
+    e_name: np.ndarray[Any, np.dtype[np.int32]]
+    e_to: np.ndarray[Any, np.dtype[np.int32]]  # node index
+    edge_types: list[str]
+
+    def edge_label(self, e: int, strings: list[Any]) -> str:
+        kind = self.edge_types[int(self.e_type[e])] if 0 <= self.e_type[e] < len(self.edge_types) else "?"
+        n = int(self.e_name[e])
+        if kind in _EDGE_INDEX_TYPES:
+            return f"[{n}]"
+        return str(strings[n]) if 0 <= n < len(strings) else f"[{n}]"
+
+    def retainer_paths(self, wanted: list[int]) -> dict[int, list[tuple[int, int]]]:
+        """Breadth-first from the root (node 0) over non-weak edges, one level at a time in numpy:
+        for each wanted key, the (node, edge into it) chain of its instance nearest to the root."""
+        n = len(self.keys)
+        parent = np.full(n, -1, dtype=np.int64)
+        via = np.full(n, -1, dtype=np.int64)
+        seen = np.zeros(n, dtype=bool)
+        weak = np.array([t == "weak" for t in self.edge_types] + [False], dtype=bool)
+        etype = np.clip(self.e_type, 0, len(self.edge_types))
+        seen[0] = True
+        frontier = np.array([0], dtype=np.int64)
+        left = set(wanted)
+        found: dict[int, int] = {}
+        while frontier.size and left:
+            starts, ends = self.first[frontier], self.first[frontier + 1]
+            cnt = ends - starts
+            total = int(cnt.sum())
+            if total == 0:
+                break
+            src = np.repeat(frontier, cnt)
+            eidx = np.repeat(starts - (np.cumsum(cnt) - cnt), cnt) + np.arange(total)
+            keep = ~weak[etype[eidx]]
+            src, eidx = src[keep], eidx[keep]
+            dst = self.e_to[eidx]
+            fresh = ~seen[dst]
+            src, eidx, dst = src[fresh], eidx[fresh], dst[fresh]
+            dst, pick = np.unique(dst, return_index=True)
+            seen[dst] = True
+            parent[dst] = src[pick]
+            via[dst] = eidx[pick]
+            k = self.keys[dst]
+            for key in left & set(np.unique(k).tolist()):
+                found[key] = int(dst[np.argmax(k == key)])
+            left -= found.keys()
+            frontier = dst
+        out: dict[int, list[tuple[int, int]]] = {}
+        for key, start in found.items():
+            chain: list[tuple[int, int]] = []
+            node = start
+            while node > 0 and len(chain) < _MAX_PATH:
+                chain.append((node, int(via[node])))
+                node = int(parent[node])
+            chain.reverse()
+            out[key] = chain[:-1]  # the object itself is the leaf frame, named by the caller
+        return out
+
+
+def _read_edges(
+    st: _Stream,
+    meta: dict[str, Any],
+    nf: int,
+    keys: np.ndarray[Any, np.dtype[np.int32]],
+    edge_counts: np.ndarray[Any, np.dtype[np.int32]],
+) -> _Graph | None:
+    ef = meta.get("edge_fields")
+    et = meta.get("edge_types")
+    if not isinstance(ef, list) or not isinstance(et, list) or not et or not isinstance(et[0], list):
+        return None
+    try:
+        i_type, i_name, i_to = ef.index("type"), ef.index("name_or_index"), ef.index("to_node")
+    except ValueError:
+        return None
+    ne = len(ef)
+    st.find(b'"edges"')
+    st.find(b"[")
+    parts: list[np.ndarray[Any, np.dtype[np.int32]]] = []
+    carry = np.zeros(0, dtype=np.int64)
+    limit = len(keys) * nf
+    for piece in st.ints_until_bracket():
+        rows, carry = _rows(piece, carry, ne)
+        cols = rows[:, [i_type, i_name, i_to]]
+        if cols.size and (cols.min() < 0 or cols[:, 2].max() >= limit or cols[:, 1].max() >= 2**31):
+            raise FormatError("heap snapshot edges do not match its nodes", _FIX, offset=st.pos)
+        cols[:, 2] //= nf
+        parts.append(cols.astype(np.int32))
+    edges = np.concatenate(parts) if parts else np.zeros((0, 3), dtype=np.int32)
+    del parts
+    first = np.zeros(len(keys) + 1, dtype=np.int64)
+    np.cumsum(np.clip(edge_counts, 0, None), out=first[1:])
+    if carry.size or first[-1] != len(edges):
+        raise _bad("heap snapshot edges do not match its nodes")
+    return _Graph(keys, first, edges[:, 0], edges[:, 1], edges[:, 2], [str(t) for t in et[0]])
+
+
+def heapsnapshot_stacks(
+    path: str, table: FrameTable, limits: ReadLimits | None = None, retainers: int = 20
+) -> StackSet:
+    """One stack per constructor with [self bytes, objects]: for the ``retainers`` largest, the
+    retainer path of one instance (nearest to the GC roots) above the constructor's frame."""
+    rows, paths = scan_heapsnapshot(path, limits, retainers)
+    stacks: list[list[int]] = []
+    for label, _, _ in rows:
+        chain = [table.intern(Frame(p, "", 0, "retainers", Runtime.NODE)) for p in paths.get(label, [])]
+        stacks.append([*chain, table.intern(Frame(label, "", 0, "", Runtime.NODE))])
     values = [(float(sz), float(n)) for _, sz, n in rows]
     return _stackset(table, stacks, values)
 

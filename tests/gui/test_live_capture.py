@@ -37,3 +37,26 @@ def test_pyspy_capture_shows_live_flame_graph(qtbot, window, busy_child) -> None
     window.capture.stop()
     qtbot.waitUntil(lambda: not window.capture.running and window.capture.start_btn.isEnabled(), timeout=20_000)
     assert not window.banner.isVisible(), window.banner.text()
+
+
+def test_pause_detaches_and_resume_reattaches_into_the_same_session(qtbot, window, busy_child) -> None:
+    entry = window.capture.controls.get("pyspy")
+    if entry is None or not entry.entry.ok:
+        pytest.skip("pyspy plugin not installed")
+    window.capture.set_target(Target.from_pid(busy_child.pid))
+    window.capture.select(["pyspy"])
+    window.capture.start()
+    qtbot.waitUntil(lambda: bool(window.session.profiles), timeout=20_000)
+    key = next(iter(window.session.profiles))
+    window.capture.pause_btn.click()  # pause
+    qtbot.waitUntil(lambda: not window.capture.running and window.capture.pause_btn.isEnabled(), timeout=20_000)
+    assert window.capture.pause_btn.text() == "Resume" and not window.capture.start_btn.isEnabled()
+    kinds = [e.kind for e in window.session.events]
+    assert "capture.paused" in kinds
+    paused_total = window.session.profiles[key].totals()[0]
+    window.capture.pause_btn.click()  # resume
+    qtbot.waitUntil(lambda: window.session.profiles[key].totals()[0] > paused_total, timeout=20_000)
+    assert "capture.resumed" in [e.kind for e in window.session.events]
+    window.capture.stop()
+    qtbot.waitUntil(lambda: not window.capture.running and window.capture.start_btn.isEnabled(), timeout=20_000)
+    assert window.capture.pause_btn.text() == "Pause" and not window.capture.pause_btn.isEnabled()

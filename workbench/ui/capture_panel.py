@@ -32,6 +32,7 @@ from ..capture.api import CaptureHandle, CapturePlugin, Option, Sink, Target, re
 from ..capture.registry import PluginEntry, PluginRegistry
 from ..capture.worker import Job
 from ..errors import CaptureError, ConsentRequired, WorkbenchError
+from ..model.session import EventBatch
 from .jobs import JobRelay
 from .text import plain_tooltip
 
@@ -113,14 +114,22 @@ class CapturePanel(QWidget):
         self.start_btn = QPushButton("Start")
         self.stop_btn = QPushButton("Stop")
         self.stop_btn.setEnabled(False)
+        # Pause detaches every source (the target runs unprofiled) and Resume re-attaches the
+        # same sources with the same options into the same session; both are marked on the timeline.
+        self.pause_btn = QPushButton("Pause")
+        self.pause_btn.setCheckable(True)
+        self.pause_btn.setEnabled(False)
+        self._last: tuple[Target, Sink, list[tuple[CapturePlugin, dict[str, Any]]]] | None = None
         self.start_btn.clicked.connect(self.start)
         self.stop_btn.clicked.connect(self.stop)
+        self.pause_btn.toggled.connect(self._pause_toggled)
         self.status = QLabel("idle")
         self.status.setObjectName("captureStatus")
         self.status.setWordWrap(True)
         self.status.setTextFormat(Qt.TextFormat.PlainText)
         btns = QHBoxLayout()
         btns.addWidget(self.start_btn)
+        btns.addWidget(self.pause_btn)
         btns.addWidget(self.stop_btn)
         self.plugins_box = QVBoxLayout()
         lay = QVBoxLayout(self)
@@ -221,7 +230,10 @@ class CapturePanel(QWidget):
                 return
             self.error.emit(CaptureError("no capture source selected", "tick at least one source above"))
             return
-        target, sink = self.target, self.sink
+        self._launch(self.target, self.sink, chosen)
+
+    def _launch(self, target: Target, sink: Sink, chosen: list[tuple[CapturePlugin, dict[str, Any]]]) -> None:
+        self._last = (target, sink, chosen)
         self.start_btn.setEnabled(False)
         self.status.setText("starting…")
 
@@ -254,7 +266,30 @@ class CapturePanel(QWidget):
         )
         return answer == QMessageBox.StandardButton.Yes
 
+    def _pause_toggled(self, paused: bool) -> None:
+        if self._last is None:
+            return
+        target, sink, chosen = self._last
+        what = "paused" if paused else "resumed"
+        sink.put(EventBatch(time.time(), f"capture.{what}", f"capture {what}", target.label()))
+        self.pause_btn.setText("Resume" if paused else "Pause")
+        if paused:
+            self._stop_running()
+            self._reset_buttons()
+            self.status.setText("paused: the target runs unprofiled; Resume re-attaches")
+        else:
+            self._launch(target, sink, chosen)
+
     def stop(self) -> None:
+        self._last = None
+        self.pause_btn.blockSignals(True)
+        self.pause_btn.setChecked(False)
+        self.pause_btn.setText("Pause")
+        self.pause_btn.setEnabled(False)
+        self.pause_btn.blockSignals(False)
+        self._stop_running()
+
+    def _stop_running(self) -> None:
         running, self.running = self.running, []
         self.stop_btn.setEnabled(False)
         self.status.setText("stopping…")
@@ -308,8 +343,10 @@ class CapturePanel(QWidget):
         self.poll_status()
 
     def _reset_buttons(self) -> None:
-        self.start_btn.setEnabled(True)
-        self.stop_btn.setEnabled(bool(self.running))
+        paused = self.pause_btn.isChecked()
+        self.start_btn.setEnabled(not paused)
+        self.stop_btn.setEnabled(bool(self.running) or paused)
+        self.pause_btn.setEnabled(bool(self.running) or paused)
 
     def poll_status(self) -> None:
         if not self.running:

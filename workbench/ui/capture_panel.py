@@ -221,6 +221,8 @@ class CapturePanel(QWidget):
                         )
                         continue
                     opts["yes"] = True
+                if "label" in opts and not opts["label"] and self.target.kind.value == "url":
+                    opts["label"] = self._auto_label(self.target)
                 chosen.append((plugin, opts))
         except WorkbenchError as exc:
             self.error.emit(exc)
@@ -231,6 +233,13 @@ class CapturePanel(QWidget):
             self.error.emit(CaptureError("no capture source selected", "tick at least one source above"))
             return
         self._launch(self.target, self.sink, chosen)
+
+    def _auto_label(self, target: Target) -> str:
+        """A second service in one session gets its host:port as label, so its series
+        (``go.goroutines@127.0.0.1:6061``) do not mix with the first one's."""
+        keys = self.sink.profile_keys() if hasattr(self.sink, "profile_keys") else []
+        others = {k.split(":", 1)[1].rsplit(":", 1)[0] for k in keys if k.startswith("pprof:")} - {target.value}
+        return target.value.split("://", 1)[-1].split("/", 1)[0] if others else ""
 
     def _launch(self, target: Target, sink: Sink, chosen: list[tuple[CapturePlugin, dict[str, Any]]]) -> None:
         self._last = (target, sink, chosen)

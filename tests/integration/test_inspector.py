@@ -65,10 +65,10 @@ def _line_of(text: str) -> int:
 
 
 def _self_by_function(rec: Recorded) -> dict[str, float]:
-    """Self CPU ns per function (the inspector's profile expands V8's inlined frames)."""
+    """Self sampled time (wall ns) per function (the inspector's profile expands V8's inlined frames)."""
     prof = rec.session.profiles[f"inspector:{rec.svc.pid}:cpu"]
     self_v, _ = self_and_total(prof, "function")
-    k = prof.sample_index("cpu")
+    k = prof.sample_index("wall")
     out: dict[str, float] = {}
     for fid, frame in enumerate(prof.frames):
         key = (
@@ -81,7 +81,7 @@ def _self_by_function(rec: Recorded) -> dict[str, float]:
 def test_hot_function_dominates_cpu(recorded: Recorded) -> None:
     prof = recorded.session.profiles[f"inspector:{recorded.svc.pid}:cpu"]
     by_fn = _self_by_function(recorded)
-    busy = float(prof.totals()[prof.sample_index("cpu")]) - by_fn.get("(idle)", 0.0) - by_fn.get("(program)", 0.0)
+    busy = float(prof.totals()[prof.sample_index("wall")]) - by_fn.get("(idle)", 0.0) - by_fn.get("(program)", 0.0)
     # hotSpin's own time; V8 reports code it optimised while the profiler was starting without
     # its inlining positions, so part of it can show as burnTick (the caller it is inlined into)
     hot = by_fn.pop("hotSpin", 0.0) + by_fn.pop("burnTick", 0.0)

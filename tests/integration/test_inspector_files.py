@@ -71,8 +71,8 @@ def test_cpuprofile_info_names_the_hot_function(files: dict[str, Path]) -> None:
     doc = _info(files["cpuprofile"])
     (prof,) = doc["profiles"]  # type: ignore[misc]
     assert prof["source"] == "devtools"
-    assert [s["type"] for s in prof["sample_types"]] == ["samples", "cpu"]
-    by_self = sorted(prof["top"], key=lambda r: -r["self"]["cpu"])
+    assert [s["type"] for s in prof["sample_types"]] == ["samples", "wall"]
+    by_self = sorted(prof["top"], key=lambda r: -r["self"]["wall"])
     assert by_self[0]["function"] in ("hotSum", "writeHeapSnapshot")
     assert any(r["function"] == "hotSum" and r["file"].endswith("make.js") for r in prof["top"])
 

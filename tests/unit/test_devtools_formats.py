@@ -41,7 +41,7 @@ def _fn_totals(prof: Profile, col: int) -> dict[str, float]:
 
 def test_cpuprofile_samples_and_time_from_deltas() -> None:
     prof = read_cpuprofile(json.dumps(_cpu_doc()).encode())
-    assert [s.type for s in prof.sample_types] == ["samples", "cpu"]
+    assert [s.type for s in prof.sample_types] == ["samples", "wall"]
     assert prof.totals()[0] == 6
     samples = _fn_totals(prof, 0)
     assert samples == {"main": 5.0, "hot": 4.0, "(idle)": 1.0}  # (root) is not a frame

@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import FormatError, LimitExceeded
 from ..model import INUSE_OBJECTS, INUSE_SPACE, SAMPLES, Profile
 from ..model.frames import TRUNCATED_STACK, Frame, FrameTable, Runtime
-from ..model.profile import CPU_NS, StackSet, stackset_from_lists
+from ..model.profile import WALL_NS, StackSet, stackset_from_lists
 from .limits import ReadLimits, maybe_gunzip, read_file_limited
 
 _FIX = "export it again from Chrome DevTools or the Node inspector"
@@ -79,7 +79,7 @@ def _loads(data: bytes, what: str) -> Any:
 
 
 def cpuprofile_stacks(doc: Any, table: FrameTable, limits: ReadLimits | None = None) -> tuple[StackSet, float]:
-    """(stacks with [samples, cpu ns] per leaf, duration in seconds) of a CDP ``Profile``.
+    """(stacks with [samples, wall ns] per leaf, duration in seconds) of a CDP ``Profile``.
 
     Time per sample is the gap to the next sample (``timeDeltas``), so idle gaps in a
     sampling profile do not inflate the function that happened to be sampled before them.
@@ -112,7 +112,7 @@ def cpuprofile_stacks(doc: Any, table: FrameTable, limits: ReadLimits | None = N
     samples = doc.get("samples")
     deltas = doc.get("timeDeltas")
     counts = np.zeros(len(nodes), dtype=np.float64)
-    cpu_us = np.zeros(len(nodes), dtype=np.float64)
+    time_us = np.zeros(len(nodes), dtype=np.float64)
     if isinstance(samples, list) and samples:
         try:
             idx = np.fromiter((index[s] for s in samples), dtype=np.int64, count=len(samples))
@@ -128,7 +128,7 @@ def cpuprofile_stacks(doc: Any, table: FrameTable, limits: ReadLimits | None = N
             w = np.empty_like(d)
             w[:-1] = d[1:]
             w[-1] = float(np.median(d)) if len(d) else 0.0
-            cpu_us = np.bincount(idx, weights=w, minlength=len(nodes))
+            time_us = np.bincount(idx, weights=w, minlength=len(nodes))
     else:
         for i, n in enumerate(nodes):
             hc = n.get("hitCount", 0)
@@ -137,9 +137,9 @@ def cpuprofile_stacks(doc: Any, table: FrameTable, limits: ReadLimits | None = N
     duration_s = 0.0
     if isinstance(start, int | float) and isinstance(end, int | float) and end > start:
         duration_s = (end - start) / 1e6
-    if not cpu_us.any() and counts.any():
+    if not time_us.any() and counts.any():
         per = duration_s * 1e6 / counts.sum() if duration_s else 0.0
-        cpu_us = counts * per
+        time_us = counts * per
     fids = [call_frame(n.get("callFrame"), table) for n in nodes]
     roots = {i for i, n in enumerate(nodes) if parent[i] < 0 and n.get("callFrame", {}).get("functionName") == "(root)"}
     stacks: list[list[int]] = []
@@ -161,7 +161,7 @@ def cpuprofile_stacks(doc: Any, table: FrameTable, limits: ReadLimits | None = N
         if total > lim.max_total_frames:
             raise LimitExceeded("the profile's stacks hold too many frames", "raise ReadLimits.max_total_frames")
         stacks.append(path)
-        values.append((float(counts[i]), float(cpu_us[i]) * 1000.0))
+        values.append((float(counts[i]), float(time_us[i]) * 1000.0))
     return _stackset(table, stacks, values), duration_s
 
 
@@ -170,7 +170,8 @@ def read_cpuprofile(data: bytes, limits: ReadLimits | None = None, name: str = "
     doc = _loads(maybe_gunzip(data, lim), "CPU profile")
     table = FrameTable(lim.max_frames)
     stacks, duration_s = cpuprofile_stacks(doc, table, lim)
-    prof = Profile((SAMPLES, CPU_NS), name=name, source="devtools", frames=table, limits=lim.profile_limits())
+    # V8 samples on a wall clock (idle time is the "(idle)" frame): the values are wall time
+    prof = Profile((SAMPLES, WALL_NS), name=name, source="devtools", frames=table, limits=lim.profile_limits())
     prof.add_stackset(stacks, 0.0, duration_s)
     return prof
 

@@ -25,10 +25,10 @@ from workbench.capture.worker import Job
 from workbench.errors import CaptureError, LimitExceeded, TargetExited, WorkbenchError
 from workbench.formats.devtools import cpuprofile_stacks, heapprofile_stacks, heapsnapshot_stacks
 from workbench.model import (
-    CPU_NS,
     INUSE_OBJECTS,
     INUSE_SPACE,
     SAMPLES,
+    WALL_NS,
     EventBatch,
     FrameTable,
     ProfileBatch,
@@ -39,7 +39,8 @@ from workbench.model import (
 from .cdp import CdpClient
 
 SOURCE = "inspector"
-CPU_TYPES = (SAMPLES, CPU_NS)
+# V8 samples on a wall clock: idle time is an "(idle)" frame, so the values are wall time
+CPU_TYPES = (SAMPLES, WALL_NS)
 HEAP_TYPES = (INUSE_SPACE, INUSE_OBJECTS)
 # read-only: Node's own counters (no state in the target changes)
 _MEMORY_USAGE = "JSON.stringify(process.memoryUsage())"

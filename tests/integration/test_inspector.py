@@ -112,14 +112,15 @@ def test_bounded_cache_is_not_flagged(recorded: Recorded) -> None:
 def test_heap_series_and_snapshots(recorded: Recorded) -> None:
     series = recorded.session.series
     for name in ("node.heap_used_bytes", "node.heap_total_bytes", "node.rss_bytes"):
-        assert len(series[name].values) >= CAPTURE_S - 3, name
+        assert len(series[name].values) >= CAPTURE_S / 2, name
     used = series["node.heap_used_bytes"].values
     assert used[-1] > used[0]  # the clients map keeps growing
     heap = recorded.session.profiles[f"inspector:{recorded.svc.pid}:heap"]
     assert heap.sample_types[0].type == "inuse_space"
     st = recorded.handle.status()
     assert not st.running and st.error is None
-    assert "10 CPU windows" in st.message or "11 CPU windows" in st.message, st.message
+    windows = int(st.message.split(" CPU windows", 1)[0].rsplit(" ", 1)[1])
+    assert CAPTURE_S / 2 - 2 <= windows <= CAPTURE_S / 2 + 1, st.message
 
 
 def test_detach_stops_profiling_and_frees_the_session(recorded: Recorded) -> None:

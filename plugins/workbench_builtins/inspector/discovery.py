@@ -87,9 +87,10 @@ def candidate_ports(pid: int, argv: list[str]) -> list[int]:
             if c.status == psutil.CONN_LISTEN and c.laddr and is_loopback(c.laddr.ip):
                 ports.append(c.laddr.port)
     except psutil.AccessDenied as exc:
-        raise PermissionDenied(
-            f"cannot list the sockets of PID {pid}", "run as the same user as the target, or pass the inspector URL"
-        ) from exc
+        if not ports:  # the flags named no port: without its sockets there is nothing to try
+            raise PermissionDenied(
+                f"cannot list the sockets of PID {pid}", "run as the same user as the target, or pass the inspector URL"
+            ) from exc
     except psutil.NoSuchProcess as exc:
         raise TargetNotFound(f"PID {pid} exited", "start the service again") from exc
     return list(dict.fromkeys(ports))

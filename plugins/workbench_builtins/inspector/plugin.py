@@ -24,8 +24,10 @@ class InspectorPlugin:
     name: str = "inspector"
     title: str = "Node.js inspector (V8 CPU and heap sampling profiles, heap usage)"
     targets: frozenset[TargetKind] = frozenset({TargetKind.PID, TargetKind.URL})
-    # the GUI asks first, showing consent_text(target): it says whether anything changes
-    needs_consent: bool = True
+    # No blanket prompt (the GUI and CLI ask before every start of a source that sets this):
+    # attaching to an open inspector changes nothing. Opening a closed one needs the ``yes``
+    # option (CLI --yes, the option's checkbox in the GUI), else start() raises ConsentRequired.
+    needs_consent: bool = False
     options: tuple[Option, ...] = (
         Option("yes", bool, False, "consent: open a closed inspector with SIGUSR1 (the CLI's --yes)"),
         Option("duration", float, 0.0, "seconds to run, 0 = until stopped"),

@@ -59,11 +59,6 @@ def test_pprof_fetch_reads_node_cpu_profile(node_pprof: NodeService) -> None:
     assert total > 0 and hot >= 0.6 * (total - idle), (hot, total, idle)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pprof-fetch keeps heap snapshots only with Go's inuse_space/inuse_objects columns; "
-    "Node's pprof heap profile names its in-use columns space/bytes and objects/count, so it is dropped",
-)
 def test_pprof_fetch_reads_node_heap_profile(node_pprof: NodeService) -> None:
     session = Session()
     target = Target.from_url(node_pprof.url)

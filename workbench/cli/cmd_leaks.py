@@ -19,7 +19,7 @@ from typing import Any
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("leaks", help="watch a target and report unbounded growth (exit 3 if suspects)")
     tgt = p.add_mutually_exclusive_group(required=True)
-    tgt.add_argument("--pid", type=int, help="a Python process (runtime agent with --yes, else memray)")
+    tgt.add_argument("--pid", type=int, help="a Python (agent with --yes, else memray) or Node (inspector) process")
     tgt.add_argument("--url", help="a service serving net/http/pprof (heap and goroutine profiles)")
     p.add_argument("-d", "--duration", type=float, default=60.0, help="seconds to watch (default 60)")
     p.add_argument("--interval", type=float, default=2.0, help="seconds between snapshots")
@@ -36,9 +36,15 @@ def _plans(args: argparse.Namespace) -> list[tuple[str, dict[str, Any]]]:
     if args.url:
         return [("pprof", {"profile": "leaks", "interval": iv, "profile_interval": iv})]
     info = detect_runtime(args.pid)
+    if info.runtime == "node":
+        # V8 heap sampling through the inspector; --yes lets it open a closed inspector (SIGUSR1)
+        return [
+            ("procstats", {"interval": 1.0}),
+            ("inspector", {"profile": "heap", "heap_interval": iv, "yes": args.yes}),
+        ]
     if info.runtime != "python":
         raise UnsupportedTarget(
-            f"PID {args.pid} is a {info.runtime} process; `leaks --pid` reads Python processes",
+            f"PID {args.pid} is a {info.runtime} process; `leaks --pid` reads Python and Node processes",
             "for a Go service use --url with its net/http/pprof address",
         )
     plans: list[tuple[str, dict[str, Any]]] = [("procstats", {"interval": 1.0})]

@@ -59,7 +59,8 @@ MAX_RECENT_FILES = 10
 LATEST_ONLY = frozenset({"cut", "diff", "open-base", "leaks"})
 LEAK_JUDGE_S = 3.0  # the leak engine re-judges the session at most this often
 OPEN_FILTER = (
-    "Profiles (*.collapsed *.folded *.txt *.json *.speedscope.json *.pb.gz *.pprof *.pb *.wbs *.bin *.memray);;"
+    "Profiles (*.collapsed *.folded *.txt *.json *.speedscope.json *.pb.gz *.pprof *.pb *.wbs *.bin *.memray "
+    "*.cpuprofile *.heapprofile *.heapsnapshot);;"
     "All files (*)"
 )
 EXPORT_FILTER = (

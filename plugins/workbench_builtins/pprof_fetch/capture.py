@@ -29,7 +29,17 @@ from workbench.capture.api import (
 )
 from workbench.capture.worker import Job
 from workbench.errors import PluginError, TargetExited, WorkbenchError
-from workbench.model import EventBatch, FindingsBatch, Profile, ProfileBatch, SeriesBatch, StackSet
+from workbench.model import (
+    INUSE_OBJECTS,
+    INUSE_SPACE,
+    EventBatch,
+    FindingsBatch,
+    Profile,
+    ProfileBatch,
+    SampleType,
+    SeriesBatch,
+    StackSet,
+)
 
 from .client import CPU_TIMEOUT_SLACK_S, Backoff, HttpClient, normalize_base_url
 from .discovery import KIND_PATH, Endpoints, discover
@@ -347,8 +357,12 @@ class PprofCapture:
         if kind == "heap":
             cols = column_indices(prof, ("inuse_space", "inuse_objects"))
             if cols is None:
-                return
-            ss, types = select_columns(prof, cols, full)
+                # Node's pprof names its in-use columns space/bytes and objects/count
+                cols = column_indices(prof, ("space", "objects"))
+                if cols is None:
+                    return
+            ss, _types = select_columns(prof, cols, full)
+            types: tuple[SampleType, ...] = (INUSE_SPACE, INUSE_OBJECTS)
             meta["values"] = "in use at the last GC before the fetch; replaced by each fetch"
             replace = True
         elif kind == "goroutine":

@@ -9,8 +9,9 @@ out; anything else (an IndexError, a RecursionError, a MemoryError, a hang past
 ``tests/fuzz/crashes/<target>/`` and the run exits 1; turn each into a regression
 test in ``tests/fuzz/test_regressions.py`` (the corpus replay there runs in
 ``make test``). Seeds live in ``tests/fuzz/corpus/<target>/``; new coverage found
-during a run goes to a temporary directory, and ``--update-corpus`` merges the
-inputs that add coverage back into the seeds (libFuzzer's ``-merge=1``).
+during a run goes to a temporary directory, and ``--update-corpus`` copies the
+smallest ``CORPUS_KEEP`` of those inputs into the seeds (libFuzzer's own ``-merge``
+re-executes ``argv[0]`` through a shell, which a Python harness cannot serve).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ MAX_LEN = 64 * 1024
 # reader over the same mutated inputs stays flat at ~37 MB without atheris), so each child runs a
 # bounded number of inputs and the next round resumes from the corpus the previous one grew
 RUNS_PER_ROUND = 20_000
+CORPUS_KEEP = 40  # new inputs kept per --update-corpus run: the repository holds seeds, not the whole queue
 AS_LIMIT = 3 << 30  # address space of a fuzz child; the interpreter, numpy and atheris take ~1.2 GiB
 
 
@@ -63,7 +65,7 @@ def _reader(target: str):  # type: ignore[no-untyped-def]
     return one
 
 
-def child(target: str, seconds: int, work: Path, crashes: Path, merge: bool) -> int:
+def child(target: str, seconds: int, work: Path, crashes: Path) -> int:
     import resource
 
     import atheris
@@ -75,13 +77,18 @@ def child(target: str, seconds: int, work: Path, crashes: Path, merge: bool) -> 
     one = _reader(target)
     seeds = HERE / "corpus" / target
     common = [f"-max_len={MAX_LEN}", "-rss_limit_mb=1536", "-timeout=20", f"-artifact_prefix={crashes}/"]
-    if merge:
-        args = [sys.argv[0], "-merge=1", *common, str(seeds), str(work)]
-    else:
-        args = [sys.argv[0], f"-max_total_time={seconds}", f"-runs={RUNS_PER_ROUND}", *common, str(work), str(seeds)]
+    args = [sys.argv[0], f"-max_total_time={seconds}", f"-runs={RUNS_PER_ROUND}", *common, str(work), str(seeds)]
     atheris.Setup(args, one)
     atheris.Fuzz()
     return 0
+
+
+def _keep_smallest(work: Path, seeds: Path) -> None:
+    """Copy the smallest new inputs (libFuzzer names them by content hash, so no duplicates)."""
+    new = sorted((p for p in work.iterdir() if not (seeds / p.name).exists()), key=lambda p: p.stat().st_size)
+    for p in new[:CORPUS_KEEP]:
+        shutil.copyfile(p, seeds / p.name)
+    print(f"corpus {seeds.name}: +{min(len(new), CORPUS_KEEP)} inputs", flush=True)
 
 
 def main() -> int:
@@ -92,12 +99,11 @@ def main() -> int:
     ap.add_argument("--quiet", action="store_true", help="hide libFuzzer's progress lines")
     ap.add_argument("--child", choices=TARGETS, help=argparse.SUPPRESS)
     ap.add_argument("--work", help=argparse.SUPPRESS)
-    ap.add_argument("--merge", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         crashes = HERE / "crashes" / args.child
         crashes.mkdir(parents=True, exist_ok=True)
-        return child(args.child, args.seconds, Path(args.work), crashes, args.merge)
+        return child(args.child, args.seconds, Path(args.work), crashes)
 
     try:
         import atheris  # noqa: F401
@@ -122,7 +128,7 @@ def main() -> int:
             if rc != 0:
                 failed.append(target)
             elif args.update_corpus and found:
-                subprocess.run([*base, "--merge"], env=env, check=False)
+                _keep_smallest(Path(work), HERE / "corpus" / target)
     crash_files = (
         sorted(p for p in (HERE / "crashes").glob("*/*") if p.is_file()) if (HERE / "crashes").exists() else []
     )

@@ -24,6 +24,11 @@ FloatArray = npt.NDArray[np.float64]
 DEFAULT_MAX_DEPTH = 4096
 DEFAULT_MAX_NODES = 2_000_000
 DEFAULT_MAX_SLICES = 2048
+# (node, value) entries over all time slices: merging keeps the slice count bounded, but a
+# merged slice holds the union of its parts' nodes, so without this cap a long live session
+# drifts towards max_slices x distinct leaves (~100 MB for a service with 3000 hot paths;
+# measured with benchmarks/bench_soak.py)
+DEFAULT_MAX_SLICE_ENTRIES = 262_144  # 4 MiB of nodes + one value column
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +101,7 @@ class ProfileLimits:
     max_depth: int = DEFAULT_MAX_DEPTH
     max_nodes: int = DEFAULT_MAX_NODES
     max_slices: int = DEFAULT_MAX_SLICES
+    max_slice_entries: int = DEFAULT_MAX_SLICE_ENTRIES
 
 
 class Profile:
@@ -378,6 +384,12 @@ class Profile:
         self.time_end = t1 if self.time_end is None else max(self.time_end, t1)
         if len(self.slices) > self.limits.max_slices:
             self._coarsen_slices()
+        # slices are replaced wholesale elsewhere (cut, copy, the .wbs loader): count, do not cache
+        while sum(len(s.nodes) for s in self.slices) > self.limits.max_slice_entries and len(self.slices) > 8:
+            before = len(self.slices)
+            self._coarsen_slices()
+            if len(self.slices) == before:
+                break
 
     def _coarsen_slices(self) -> None:
         """Merge the oldest half of the slices pairwise: bounded memory, coarser past."""

@@ -60,6 +60,51 @@ def _generic_pid_checks(pid: int) -> list[dict[str, Any]]:
     return out
 
 
+_BUSY = "cpu profiling already in use"
+
+
+def _cpu_profile_free(url: str) -> list[dict[str, Any]]:
+    """Is the service's CPU profiler free? Go serves one CPU profile at a time.
+
+    Plain urllib (the workbench does not import the built-in plugins): a 1 s CPU profile
+    request, body capped; only a "busy" answer is reported here, every other failure is
+    the pprof source's own preflight check.
+    """
+    import urllib.error
+    import urllib.request
+
+    probe = f"{url.rstrip('/')}/debug/pprof/profile?seconds=1"
+    try:
+        with urllib.request.urlopen(probe, timeout=10) as resp:
+            resp.read(64 << 20)
+        status, body = 200, ""
+    except urllib.error.HTTPError as exc:
+        status, body = exc.code, exc.read(4096).decode("utf-8", "replace")
+    except (OSError, ValueError):
+        return []
+    if status == 500 and _BUSY in body.lower():
+        return [
+            {
+                "source": "doctor",
+                "name": "CPU profile not already in use",
+                "ok": False,
+                "message": "another client is taking a CPU profile of this service right now",
+                "fix": "Go allows one CPU profile at a time: wait for the other `go tool pprof` or workbench to finish",
+            }
+        ]
+    if status == 200:
+        return [
+            {
+                "source": "doctor",
+                "name": "CPU profile not already in use",
+                "ok": True,
+                "message": "the CPU profiler answered a 1 s probe",
+                "fix": "",
+            }
+        ]
+    return []
+
+
 def _plugin_checks(target: Any) -> list[dict[str, Any]]:
     from ..capture import default_registry
     from ..errors import WorkbenchError
@@ -107,6 +152,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         target = Target.from_url(args.url)
         checks = _plugin_checks(target)
+        if any(c["name"] == "pprof endpoints" and c["ok"] for c in checks):
+            checks += _cpu_profile_free(target.value)
     ok = all(c["ok"] for c in checks)
     if args.json:
         print(json.dumps({"target": target.label(), "ok": ok, "checks": checks}, indent=2))

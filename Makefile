@@ -4,16 +4,18 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-# A Python >= 3.12: PATH first, then pyenv's versions (newest 3.12/3.13 first).
-# 3.11 is refused: PySide6 6.12 leaks references to None there and aborts after ~5k paints.
+# A Python >= 3.12: PATH first, then pyenv's versions (3.12 first: the version the suite is
+# tested on, then newer). 3.11 is refused: PySide6 6.12 leaks references to None there and
+# aborts after ~5k paints.
 define find_python
-for c in python3.13 python3.12 python3; do \
+ok() { "$$1" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' >/dev/null 2>&1; }; \
+for c in python3.12 python3.13 python3.14 python3; do \
   p=$$(command -v $$c 2>/dev/null) || continue; \
-  $$p -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' 2>/dev/null && { echo $$p; exit 0; }; \
+  ok $$p && { echo $$p; exit 0; }; \
 done; \
 root=$$(pyenv root 2>/dev/null || echo $$HOME/.pyenv); \
-for p in $$(ls -d $$root/versions/3.1[2-9]*/bin/python 2>/dev/null | sort -rV); do \
-  $$p -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' 2>/dev/null && { echo $$p; exit 0; }; \
+for p in $$(ls -d $$root/versions/3.1[2-9]*/bin/python 2>/dev/null | sort -V); do \
+  ok $$p && { echo $$p; exit 0; }; \
 done; exit 1
 endef
 

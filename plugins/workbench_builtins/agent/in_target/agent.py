@@ -961,7 +961,9 @@ if __name__ == AGENT_MODULE:
         _boot(_config_path)
     except BaseException as _exc:  # an escaping exception would print into the target's stderr
         try:
-            with open(os.path.join(os.path.dirname(_config_path), "boot_error"), "w") as _fh:
-                _fh.write(f"{type(_exc).__name__}: {_exc}")
+            # only next to a real config: never litter the target's working directory
+            if _config_path:
+                with open(os.path.join(os.path.dirname(_config_path), "boot_error"), "w") as _fh:
+                    _fh.write(f"{type(_exc).__name__}: {_exc}")
         except BaseException:
             pass

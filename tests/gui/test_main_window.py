@@ -309,3 +309,11 @@ def test_consent_plugin_not_started_without_a_yes(window, monkeypatch) -> None:
     assert asked == ["agent"]
     assert "not started without consent" in window.banner.text()
     assert window.capture.start_btn.isEnabled() and not window.capture.running
+
+
+def test_about_names_version_from_package_metadata_and_plugins(window) -> None:
+    from importlib.metadata import version
+
+    text = window.about_text()
+    assert text.splitlines()[0] == f"Profiling Workbench {version('profiling-workbench')}"
+    assert "pyspy: loaded" in text and "Qt 6." in text

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMenu,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QScrollArea,
@@ -204,7 +205,30 @@ class MainWindow(QMainWindow):
         self._action(v, "Diff against another profile of the session", self.diff_against_other)
         self._action(v, "Diff against a file…", self._diff_file_dialog)
         self._action(v, "Clear diff", lambda: self._show_current(force=True))
+        h = self.menuBar().addMenu("&Help")
+        self._action(h, "&About Profiling Workbench", self.show_about)
         self._refresh_recent_menu()
+
+    def about_text(self) -> str:
+        """Version (from the package metadata, i.e. pyproject), runtimes and plugin status."""
+        import platform
+
+        import PySide6
+
+        from .. import __version__
+
+        lines = [
+            f"Profiling Workbench {__version__}",
+            f"Python {platform.python_version()}, Qt {PySide6.QtCore.qVersion()}, PySide6 {PySide6.__version__}",
+            "",
+            "Capture sources:",
+        ]
+        for name, ok, err in self.capture.plugin_status():
+            lines.append(f"  {name}: {'loaded' if ok else 'failed: ' + err}")
+        return "\n".join(lines)
+
+    def show_about(self) -> None:
+        QMessageBox.about(self, "About Profiling Workbench", self.about_text())
 
     def _action(self, menu: QMenu, text: str, slot, shortcut=None) -> QAction:
         a = QAction(text, self)

@@ -13,6 +13,7 @@ import numpy.typing as npt
 from ..errors import WorkbenchError
 from ..model.frames import FrameTable
 from ..model.profile import Profile, StackSet, TimeSlice
+from ..model.profile import subtree_sums as model_subtree_sums
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -105,22 +106,7 @@ def path_any(profile: Profile, flag: BoolArray) -> BoolArray:
 
 def subtree_sums(profile: Profile, values: FloatArray) -> FloatArray:
     """Inclusive sums of per-node ``values`` (n_nodes x k), level by level, deepest first."""
-    total = np.array(values, dtype=np.float64, copy=True)
-    n = profile.n_nodes
-    if n <= 1:
-        return total
-    depth = profile.depth
-    parent = profile.parent
-    order = np.argsort(depth, kind="stable")[::-1]
-    d_sorted = depth[order]
-    cuts = np.flatnonzero(np.diff(d_sorted)) + 1
-    start = 0
-    for end in [*cuts.tolist(), len(order)]:
-        idx = order[start:end]
-        if d_sorted[start] > 0:
-            np.add.at(total, parent[idx], total[idx])
-        start = end
-    return total
+    return model_subtree_sums(profile.parent, profile.depth, values)
 
 
 def remap_slices(src: Profile, dst: Profile, node_map: IntArray) -> None:

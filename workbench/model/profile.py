@@ -176,20 +176,7 @@ class Profile:
         """Inclusive values per node, computed level by level (no recursion), cached."""
         if self._total_cache is not None and self._total_cache[0] == self.version:
             return self._total_cache[1]
-        total = self.self_values.copy()
-        depth = self.depth
-        parent = self.parent
-        if self._n > 1:
-            order = np.argsort(depth, kind="stable")[::-1]
-            d_sorted = depth[order]
-            # boundaries between depth levels, deepest first
-            cuts = np.flatnonzero(np.diff(d_sorted)) + 1
-            start = 0
-            for end in [*cuts.tolist(), len(order)]:
-                idx = order[start:end]
-                if d_sorted[start] > 0:
-                    np.add.at(total, parent[idx], total[idx])
-                start = end
+        total = subtree_sums(self.parent, self.depth, self.self_values)
         self._total_cache = (self.version, total)
         return total
 
@@ -530,6 +517,24 @@ class Profile:
 
     def children_of(self, node: int) -> IntArray:
         return np.flatnonzero(self.parent == node).astype(np.int64)
+
+
+def subtree_sums(parent: I32Array, depth: I32Array, values: FloatArray) -> FloatArray:
+    """Inclusive sums of per-node ``values`` over a tree, level by level, deepest first
+    (one ``np.add.at`` per depth level, no recursion)."""
+    total = np.array(values, dtype=np.float64, copy=True)
+    if len(parent) <= 1:
+        return total
+    order = np.argsort(depth, kind="stable")[::-1]
+    d_sorted = depth[order]
+    cuts = np.flatnonzero(np.diff(d_sorted)) + 1  # boundaries between depth levels
+    start = 0
+    for end in [*cuts.tolist(), len(order)]:
+        idx = order[start:end]
+        if d_sorted[start] > 0:
+            np.add.at(total, parent[idx], total[idx])
+        start = end
+    return total
 
 
 def _overlaps(s: TimeSlice, t0: float, t1: float) -> bool:

@@ -60,3 +60,30 @@ def test_pause_detaches_and_resume_reattaches_into_the_same_session(qtbot, windo
     window.capture.stop()
     qtbot.waitUntil(lambda: not window.capture.running and window.capture.start_btn.isEnabled(), timeout=20_000)
     assert window.capture.pause_btn.text() == "Pause" and not window.capture.pause_btn.isEnabled()
+
+
+def test_trigger_rule_in_the_gui_captures_and_marks_the_timeline(qtbot, window, busy_child) -> None:
+    for name in ("pyspy", "procstats"):
+        entry = window.capture.controls.get(name)
+        if entry is None or not entry.entry.ok:
+            pytest.skip(f"{name} plugin not installed")
+    window.capture.set_target(Target.from_pid(busy_child.pid))
+    window.capture.select(["procstats"])
+    window.capture.trigger_edit.setText("process.cpu_percent>20 -> cpu 2s")
+    window.capture.start()
+    qtbot.waitUntil(lambda: any(k.startswith("trigger1:") for k in window.session.profile_keys()), timeout=40_000)
+    qtbot.waitUntil(lambda: any("trigger" in e.kind for e in window.session.events), timeout=20_000)
+    window.refresh()
+    chart = next(c for c in window.timeline.charts if c.curves)
+    assert chart.markers, "the firing is marked on the timeline"
+    window.capture.stop()
+    qtbot.waitUntil(lambda: not window.capture.running and window.capture.start_btn.isEnabled(), timeout=30_000)
+
+
+def test_bad_trigger_rule_is_a_banner_and_starts_nothing(qtbot, window, busy_child) -> None:
+    window.capture.set_target(Target.from_pid(busy_child.pid))
+    window.capture.select(["procstats"])
+    window.capture.trigger_edit.setText("rss is big -> cpu")
+    window.capture.start()
+    assert window.banner.isVisible() and "trigger" in window.banner.text().lower()
+    assert not window.capture.running and window.capture.triggers is None

@@ -30,9 +30,10 @@ from PySide6.QtWidgets import (
 
 from ..capture.api import CaptureHandle, CapturePlugin, Option, Sink, Target, resolve_options
 from ..capture.registry import PluginEntry, PluginRegistry
+from ..capture.triggers import SYNTAX, TriggerEngine, check_starter_target, parse_trigger, registry_starter
 from ..capture.worker import Job
 from ..errors import CaptureError, ConsentRequired, WorkbenchError
-from ..model.session import EventBatch
+from ..model.session import EventBatch, Session
 from .jobs import JobRelay
 from .text import plain_tooltip
 
@@ -123,6 +124,12 @@ class CapturePanel(QWidget):
         self.start_btn.clicked.connect(self.start)
         self.stop_btn.clicked.connect(self.stop)
         self.pause_btn.toggled.connect(self._pause_toggled)
+        # Auto-capture: a rule in the trigger syntax (workbench.capture.triggers) runs a CPU or
+        # heap capture of the next N seconds when a live series crosses a threshold.
+        self.trigger_edit = QLineEdit()
+        self.trigger_edit.setPlaceholderText("trigger, e.g. process.rss_bytes>200e6 for 5s -> cpu 10s")
+        self.trigger_edit.setToolTip(plain_tooltip(SYNTAX))
+        self.triggers: Any = None
         self.status = QLabel("idle")
         self.status.setObjectName("captureStatus")
         self.status.setWordWrap(True)
@@ -136,6 +143,7 @@ class CapturePanel(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.target_label)
         lay.addLayout(self.plugins_box)
+        lay.addWidget(self.trigger_edit)
         lay.addLayout(btns)
         lay.addWidget(self.status)
         lay.addStretch(1)
@@ -232,6 +240,19 @@ class CapturePanel(QWidget):
                 return
             self.error.emit(CaptureError("no capture source selected", "tick at least one source above"))
             return
+        rule_text = self.trigger_edit.text().strip()
+        if rule_text:
+            try:
+                rules = [parse_trigger(rule_text)]
+                check_starter_target(self.target, rules)
+            except WorkbenchError as exc:
+                self.error.emit(exc)
+                return
+            self._stop_triggers()
+            if isinstance(self.sink, Session):
+                self.triggers = TriggerEngine(
+                    self.sink, rules, registry_starter(self.target), target=self.target.label()
+                ).start()
         self._launch(self.target, self.sink, chosen)
 
     def _auto_label(self, target: Target) -> str:
@@ -289,7 +310,14 @@ class CapturePanel(QWidget):
         else:
             self._launch(target, sink, chosen)
 
+    def _stop_triggers(self) -> None:
+        engine, self.triggers = self.triggers, None
+        if engine is not None:
+            # stopping waits for a triggered capture to end: never on the GUI thread
+            Job(lambda job: engine.stop(), name="triggers-stop").start()
+
     def stop(self) -> None:
+        self._stop_triggers()
         self._last = None
         self.pause_btn.blockSignals(True)
         self.pause_btn.setChecked(False)
@@ -316,6 +344,9 @@ class CapturePanel(QWidget):
 
     def stop_all_blocking(self, timeout: float = 10.0) -> None:
         """On quit: stop every capture and wait (bounded) so no child process outlives us."""
+        if self.triggers is not None:
+            self.triggers.stop(timeout)
+            self.triggers = None
         for r in self.running:
             try:
                 r.handle.stop()

@@ -13,15 +13,16 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from ..model.series import RingSeries
-from ..model.session import Session
+from ..model.session import EventBatch, Session
 from .units import format_value
 
 PEN_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#17becf", "#e377c2")
+MAX_MARKERS = 50  # the newest events; older ones stay in the session
 MAX_CURVES_PER_CHART = 8  # pool.* could match hundreds: keep a chart readable and bounded
 
 
@@ -72,6 +73,7 @@ class _Chart:
         self.cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#888", width=1))
         self.cursor.hide()
         plot.addItem(self.cursor, ignoreBounds=True)
+        self.markers: list[pg.InfiniteLine] = []  # session events: triggers, pauses, target exit
 
 
 class TimelineView(QWidget):
@@ -99,6 +101,7 @@ class TimelineView(QWidget):
         lay.addWidget(self.empty)
         lay.addWidget(self.glw, 1)
         self.session: Session | None = None
+        self._events_shown = -1
         self.charts: list[_Chart] = []
         self.selected: tuple[float, float] | None = None
         self._syncing = False
@@ -148,7 +151,30 @@ class TimelineView(QWidget):
             for curve, _v in c.curves.values():
                 c.plot.removeItem(curve)
             c.curves.clear()
+        self._events_shown = -1
         self.refresh()
+
+    def _refresh_markers(self, events: list[EventBatch]) -> None:
+        """One dashed vertical line per session event (bounded: the session keeps the last 1000),
+        labelled on the first chart, with the event text as tooltip."""
+        if len(events) == self._events_shown:
+            return
+        self._events_shown = len(events)
+        shown = events[-MAX_MARKERS:]
+        for i, c in enumerate(self.charts):
+            for m in c.markers:
+                c.plot.removeItem(m)
+            c.markers = []
+            for e in shown:
+                color = "#d9534f" if "trigger" in e.kind or "exit" in e.kind else "#888"
+                line = pg.InfiniteLine(
+                    pos=e.t, angle=90, movable=False, pen=pg.mkPen(color, width=1, style=Qt.PenStyle.DashLine),
+                    label=e.kind.rsplit(".", 1)[-1] if i == 0 else None,
+                    labelOpts={"position": 0.9, "color": color},
+                )  # fmt: skip
+                line.setToolTip(f"{e.kind}: {e.text}")
+                c.plot.addItem(line, ignoreBounds=True)
+                c.markers.append(line)
 
     def refresh(self) -> None:
         """Re-send changed series to their charts (called from the window's throttled timer)."""
@@ -157,6 +183,8 @@ class TimelineView(QWidget):
         if s is not None:
             with s.lock():
                 series = dict(s.series)
+                events = list(s.events)
+            self._refresh_markers(events)
             for c in self.charts:
                 names = sorted(n for n in series if c.spec.matches(n))[:MAX_CURVES_PER_CHART]
                 for i, name in enumerate(names):

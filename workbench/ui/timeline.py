@@ -165,11 +165,17 @@ class TimelineView(QWidget):
             for m in c.markers:
                 c.plot.removeItem(m)
             c.markers = []
+            last_labelled = float("-inf")
             for e in shown:
+                # events at about the same moment (a trigger firing and its capture starting)
+                # share one label, so texts never print over each other
+                labelled = i == 0 and e.t - last_labelled > 1.0
+                if labelled:
+                    last_labelled = e.t
                 color = "#d9534f" if "trigger" in e.kind or "exit" in e.kind else "#888"
                 line = pg.InfiniteLine(
                     pos=e.t, angle=90, movable=False, pen=pg.mkPen(color, width=1, style=Qt.PenStyle.DashLine),
-                    label=e.kind.rsplit(".", 1)[-1] if i == 0 else None,
+                    label=e.kind.rsplit(".", 1)[-1] if labelled else None,
                     labelOpts={"position": 0.9, "color": color},
                 )  # fmt: skip
                 line.setToolTip(f"{e.kind}: {e.text}")

@@ -33,17 +33,42 @@ def test_cpu_profile_already_in_use(capsys: pytest.CaptureFixture[str]) -> None:
 def test_cpu_profile_free(capsys: pytest.CaptureFixture[str]) -> None:
     routes = {"/debug/pprof/": reply(200, INDEX, "text/html"), "/debug/pprof/profile": reply(200, GZ_EMPTY)}
     with serve(routes) as s:
-        main(["doctor", "--url", s.url, "--json"])
+        rc = main(["doctor", "--url", s.url, "--json"])
     out, _ = capsys.readouterr()
-    checks = {c["name"]: c for c in json.loads(out)["checks"]}
-    # (the exit code also reflects other sources' checks, e.g. a Node inspector source on any URL)
+    doc = json.loads(out)
+    checks = {c["name"]: c for c in doc["checks"]}
     assert checks["CPU profile not already in use"]["ok"] is True
+    # only the pprof source is asked about a pprof URL (not the Node inspector)
+    assert {c["source"] for c in doc["checks"]} == {"pprof", "doctor"} or {c["source"] for c in doc["checks"]} == {
+        "pprof"
+    }
+    assert rc == (0 if doc["ok"] else 2)
 
 
 def test_python_version_supported_by_pyspy(capsys: pytest.CaptureFixture[str]) -> None:
     with run_target(HOT) as proc:
         rc = main(["doctor", "--pid", str(proc.pid), "--json"])
     out, _ = capsys.readouterr()
-    assert rc in (0, 2)
+    assert rc == 0, out
     checks = [c for c in json.loads(out)["checks"] if c["source"] == "pyspy" and c["name"] == "python version"]
     assert checks and checks[0]["ok"] and checks[0]["message"].startswith("Python 3.12")
+
+
+def test_doctor_on_a_python_pid_asks_only_the_sources_that_apply(tmp_path):
+    import subprocess
+    import sys
+
+    target = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        out = subprocess.run([sys.executable, "-m", "workbench.cli.main", "doctor", "--pid", str(target.pid), "--json"],
+                             capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    finally:
+        target.kill()
+        target.wait()
+    import json
+
+    doc = json.loads(out.stdout)
+    sources = {c["source"] for c in doc["checks"]}
+    assert out.returncode == 0 and doc["ok"], out.stdout
+    assert {"pyspy", "memray", "agent", "procstats"} <= sources
+    assert "inspector" not in sources and "pprof" not in sources

@@ -105,12 +105,42 @@ def _cpu_profile_free(url: str) -> list[dict[str, Any]]:
     return []
 
 
+# Built-in sources that apply to each kind of target; a built-in that does not apply is not
+# asked (the inspector's preflight fails, rightly, on a Go URL). Third-party plugins are
+# always asked: their preflight decides.
+_FOR_RUNTIME = {
+    "python": {"pyspy", "memray", "agent", "procstats"},
+    "node": {"inspector", "procstats"},
+    "go": {"procstats"},
+    "other": {"procstats"},
+}
+_FOR_URL = {"pprof": {"pprof"}, "inspector": {"inspector"}}
+_BUILTINS = set().union(*_FOR_RUNTIME.values(), *_FOR_URL.values())
+
+
+def _applicable(target: Any) -> set[str]:
+    if target.kind.value == "url":
+        url = str(target.value)
+        kind = "inspector" if url.startswith(("ws://", "wss://")) or "/json" in url else "pprof"
+        return _FOR_URL[kind]
+    from ..capture.targets import detect_runtime
+    from ..errors import WorkbenchError
+
+    try:
+        return _FOR_RUNTIME.get(detect_runtime(target.pid).runtime, _FOR_RUNTIME["other"])
+    except WorkbenchError:
+        return _BUILTINS
+
+
 def _plugin_checks(target: Any) -> list[dict[str, Any]]:
     from ..capture import default_registry
     from ..errors import WorkbenchError
 
     out: list[dict[str, Any]] = []
+    applicable = _applicable(target)
     for entry in default_registry().entries():
+        if entry.name in _BUILTINS and entry.name not in applicable:
+            continue
         try:
             plugin = default_registry().load(entry.name)
         except WorkbenchError as exc:

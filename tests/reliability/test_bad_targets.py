@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.http_stubs import INDEX, LOGIN, reply, serve, slow
 from tests.helpers.targets import HOT, exits_soon, free_pid, non_python_process, run_target, stop_target
-from tests.reliability.http_stubs import INDEX, LOGIN, reply, serve, slow
 from workbench.cli.main import main
 from workbench.formats import read_profiles
 from workbench.formats.wbs import load_session

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from tests.helpers.http_stubs import INDEX, reply, serve
 from tests.helpers.targets import HOT, run_target
-from tests.reliability.http_stubs import INDEX, reply, serve
 from workbench.cli.main import main
 
 BUSY = "Could not enable CPU profiling: cpu profiling already in use\n"

@@ -6,7 +6,6 @@ answers); the real Go service is exercised in tests/integration/test_pprof_fetch
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import http.server
 import socket
@@ -31,45 +30,10 @@ from workbench_builtins.pprof_fetch.errors import (
 )
 from workbench_builtins.pprof_fetch.profiles import decode_profile
 
+from tests.helpers.http_stubs import INDEX, LOGIN, Handler, Stub, reply, slow
 from workbench.capture.api import Target
 from workbench.errors import CaptureError, FormatError, LimitExceeded, TargetNotFound, UnsupportedTarget
 from workbench.model import Session
-
-Handler = Callable[[http.server.BaseHTTPRequestHandler], None]
-
-INDEX = (
-    "<html><body><table>"
-    "<tr><td>1</td><td><a href='goroutine?debug=1'>goroutine</a></td></tr>"
-    "<tr><td>2</td><td><a href='heap?debug=1'>heap</a></td></tr>"
-    "<tr><td>0</td><td><a href='profile?debug=1'>profile</a></td></tr>"
-    "</table></body></html>"
-)
-LOGIN = "<!DOCTYPE html><html><head><title>Sign in</title></head><body><form>login</form></body></html>"
-
-
-def reply(status: int, body: bytes | str, ctype: str = "text/plain", headers: dict[str, str] | None = None) -> Handler:
-    data = body.encode() if isinstance(body, str) else body
-
-    def h(req: http.server.BaseHTTPRequestHandler) -> None:
-        req.send_response(status)
-        req.send_header("Content-Type", ctype)
-        req.send_header("Content-Length", str(len(data)))
-        for k, v in (headers or {}).items():
-            req.send_header(k, v)
-        req.end_headers()
-        # the client may give up first (timeouts, size caps): that is the point of the test
-        with contextlib.suppress(OSError):
-            req.wfile.write(data)
-
-    return h
-
-
-def slow(seconds: float, then: Handler) -> Handler:
-    def h(req: http.server.BaseHTTPRequestHandler) -> None:
-        time.sleep(seconds)
-        then(req)
-
-    return h
 
 
 def endless(req: http.server.BaseHTTPRequestHandler) -> None:
@@ -92,37 +56,6 @@ def cut_short(req: http.server.BaseHTTPRequestHandler) -> None:
     req.end_headers()
     req.wfile.write(b"\x1f\x8b" + b"x" * 1000)
     req.close_connection = True
-
-
-class Stub:
-    def __init__(self, routes: dict[str, Handler]) -> None:
-        self.routes = routes
-        self.hits: list[str] = []
-        stub = self
-
-        class H(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.0"
-
-            def do_GET(self) -> None:
-                stub.hits.append(self.path)
-                h = stub.routes.get(self.path) or stub.routes.get(self.path.split("?", 1)[0])
-                if h is None:
-                    reply(404, "404 page not found\n")(self)
-                else:
-                    h(self)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Misbehaving pprof services on 127.0.0.1 for the bad-input matrix.
+"""Misbehaving pprof services on 127.0.0.1 (the bad-input matrix and the pprof client tests).
 
 Each route is a handler; the server counts the bytes it managed to send, so a test
 can prove a 2 GB answer was never read to the end.

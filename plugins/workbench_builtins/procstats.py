@@ -79,7 +79,7 @@ class ProcStatsCapture:
     def status(self) -> CaptureStatus:
         with self._lock:
             st = self._status
-            return CaptureStatus(**{f: getattr(st, f) for f in CaptureStatus.__dataclass_fields__})
+            return st.copy()
 
     def _run(self) -> None:
         end = time.time() + self.duration if self.duration > 0 else float("inf")

@@ -9,7 +9,7 @@ reaches the workbench is ``sink.put(batch)`` with an immutable batch from
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
@@ -81,6 +81,10 @@ class CaptureStatus:
     message: str = ""
     error: WorkbenchError | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def copy(self) -> CaptureStatus:
+        """A snapshot for another thread (the GUI polls it while the worker updates the original)."""
+        return replace(self, extra=dict(self.extra))
 
 
 @runtime_checkable

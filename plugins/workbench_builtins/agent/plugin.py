@@ -142,16 +142,7 @@ class AgentHandle:
             st = self._status
             elapsed = max(1e-9, time.time() - st.started)
             st.samples_per_s = st.samples / elapsed
-            return CaptureStatus(
-                running=st.running,
-                samples=st.samples,
-                samples_per_s=st.samples_per_s,
-                batches=st.batches,
-                started=st.started,
-                message=st.message,
-                error=st.error,
-                extra=dict(st.extra),
-            )
+            return st.copy()
 
     def join(self, timeout: float | None = None) -> bool:
         return self._done.wait(timeout)

@@ -286,4 +286,4 @@ class InspectorCapture:
                 )
             st.error = err
             st.extra = {"pid": self.pid, "ws": self.client.ws_url, "bytes": self.client.bytes_read}
-            return CaptureStatus(**{f: getattr(st, f) for f in st.__dataclass_fields__})
+            return st.copy()

@@ -160,19 +160,7 @@ class MemrayCapture:
 
     def status(self) -> CaptureStatus:
         with self._lock:
-            s = self._status
-            return CaptureStatus(
-                running=s.running,
-                samples=s.samples,
-                samples_per_s=s.samples_per_s,
-                coverage=s.coverage,
-                batches=s.batches,
-                dropped_batches=s.dropped_batches,
-                started=s.started,
-                message=s.message,
-                error=s.error,
-                extra=dict(s.extra),
-            )
+            return self._status.copy()
 
     def join(self, timeout: float | None = None) -> bool:
         return self._done.wait(timeout)

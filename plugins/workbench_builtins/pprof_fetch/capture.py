@@ -185,7 +185,7 @@ class PprofCapture:
                 "requests": self.client.requests,
                 "bytes": self.client.bytes_read,
             }
-            return CaptureStatus(**{f: getattr(st, f) for f in st.__dataclass_fields__})
+            return st.copy()
 
     def _empty_error(self) -> WorkbenchError | None:
         """A mutex/block capture that only ever saw zeros: say why instead of writing an empty file."""

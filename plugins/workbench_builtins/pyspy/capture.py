@@ -257,7 +257,7 @@ class PySpyCapture:
                 "first_batch_s": (s.first_batch - s.started) if s.first_batch else None,
                 "rate": self.opts.rate,
             }
-            return CaptureStatus(**{f: getattr(st, f) for f in CaptureStatus.__dataclass_fields__})
+            return st.copy()
 
     # --------------------------------------------------------- controller
     def _spawn(self) -> _Chunk:

@@ -259,7 +259,7 @@ def _wait_port(inj: Injection, timeout: float) -> int:
             try:
                 return int(json.loads(port_file.read_text())["port"])
             except (ValueError, KeyError, OSError):
-                pass  # being written
+                pass  # the agent is still writing the port file: read it again
         err = inj.workdir / "boot_error"
         if err.exists():
             raise CaptureError(

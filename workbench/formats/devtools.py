@@ -24,7 +24,7 @@ from ..errors import FormatError, LimitExceeded
 from ..model import INUSE_OBJECTS, INUSE_SPACE, SAMPLES, Profile
 from ..model.frames import TRUNCATED_STACK, Frame, FrameTable, Runtime
 from ..model.profile import WALL_NS, StackSet, stackset_from_lists
-from .limits import ReadLimits, maybe_gunzip, read_file_limited
+from .limits import ReadLimits, json_nesting_depth, maybe_gunzip, read_file_limited
 
 _FIX = "export it again from Chrome DevTools or the Node inspector"
 # json's C decoder recurses per nesting level; a heap profile nests two levels per frame
@@ -62,6 +62,13 @@ def call_frame(cf: Any, table: FrameTable) -> int:
 
 
 def _loads(data: bytes, what: str) -> Any:
+    # measured before parsing: how deep json recurses before RecursionError differs between
+    # Python versions (3.13 goes far deeper than 3.12), so the limit must not depend on it
+    if json_nesting_depth(data) > _MAX_HEAP_JSON_NESTING:
+        raise LimitExceeded(
+            f"the {what} is nested too deeply to read (over {_MAX_HEAP_JSON_NESTING} JSON levels)",
+            "record it with a smaller stack depth",
+        )
     try:
         return json.loads(data)
     except json.JSONDecodeError as exc:

@@ -400,12 +400,13 @@ class PprofCapture:
         while not job.cancelled:
             t_start = time.monotonic()
             res = poller.poll()
-            if job.cancelled:
-                return
+            # a poll that answered while Stop was pressed still counts: nothing fetched is lost
             if res.points:
                 self._put(SeriesBatch(res.points))
             for f in res.findings:
                 self._put(FindingsBatch([f], replace_target=f.target))
+            if job.cancelled:
+                return  # its errors are the aborted requests of the stop, not the service's
             for e in res.errors:
                 self._problem(e, "metrics")
             if res.points:

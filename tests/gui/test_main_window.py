@@ -17,6 +17,7 @@ from workbench.formats.collapsed import write_collapsed
 from workbench.model import SAMPLES, Finding, ProfileBatch, SeriesBatch, SeriesPoint, stackset_from_lists
 from workbench.model.session import FindingsBatch
 from workbench.ui.capture_panel import CapturePanel
+from workbench.ui.flamegraph import FLAME, ROW_H
 from workbench.ui.leak_panel import EMPTY_TEXT
 
 T0 = 1_700_000_000.0
@@ -169,6 +170,49 @@ def test_top_table_double_click_focuses_flame(qtbot, window, tmp_path) -> None:
     assert window.tabs.currentWidget() is window.flame
     canvas = window.flame.canvas
     assert [label for _n, label in canvas.breadcrumb()] == ["all", "main", "handle", "render"]
+
+
+def test_top_table_and_flame_graph_share_the_selection(qtbot, window, tmp_path) -> None:
+    """A single click on a row outlines that function in the flame graph; a click on a box
+    selects its row; the selection holds through a live refresh of the table."""
+    path = tmp_path / "t.collapsed"
+    write_profile(small_profile(), path)
+    _open(qtbot, window, path)
+    window.tabs.setCurrentWidget(window.top)
+    table, top = window.top.table, window.top
+    row = next(i for i in range(top.proxy.rowCount()) if top.proxy.data(top.proxy.index(i, 0)) == "render")
+    qtbot.mouseClick(
+        table.viewport(), Qt.MouseButton.LeftButton, pos=table.visualRect(top.proxy.index(row, 0)).center()
+    )
+    canvas = window.flame.canvas
+    assert canvas.selected_frame is not None and canvas.selected_frame.function == "render"
+    assert window.tabs.currentWidget() is window.top  # a single click does not switch tabs
+    window.tabs.setCurrentWidget(window.flame)
+    canvas.resize(800, 300)
+    canvas.repaint()
+    assert canvas.selected_drawn >= 1  # every visible "render" box is outlined
+
+    # the other way: click the "query" box in the flame graph
+    v = canvas.boxes()
+    frames = canvas.profile.frames
+    b = next(
+        i for i in range(len(v)) if v.node[i] > 0 and frames[int(canvas.profile.frame[v.node[i]])].function == "query"
+    )
+    x = (float(v.x[b]) + float(v.w[b]) / 2) * canvas.width()
+    y = (int(v.row[b]) + 0.5) * ROW_H
+    if canvas.orientation == FLAME:
+        y = canvas.height() - y
+    node = canvas.node_at(QPointF(x, y))
+    assert node > 0 and frames[int(canvas.profile.frame[node])].function == "query", "test geometry"
+    qtbot.mouseClick(canvas, Qt.MouseButton.LeftButton, pos=QPoint(int(x), int(y)))
+    assert canvas.selected_frame.function == "query"
+    window.tabs.setCurrentWidget(window.top)
+    sel = table.selectionModel().selectedRows()
+    assert [top.proxy.data(i) for i in sel] == ["query"]
+    # a refresh that rebuilds the rows keeps the selection on the same function
+    top._key = ()
+    top.set_profile(window.current, canvas.sample_index)
+    assert [top.proxy.data(i) for i in table.selectionModel().selectedRows()] == ["query"]
 
 
 def test_leak_panel_empty_state_and_findings(window) -> None:

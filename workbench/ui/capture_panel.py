@@ -7,6 +7,7 @@ a process or flush a file), and status is polled from ``CaptureHandle.status()``
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -173,7 +174,12 @@ class CapturePanel(QWidget):
                 box.setEnabled(True)
                 box.setCheckable(False)
             else:
-                box.setTitle(f"{getattr(plugin, 'title', '') or entry.name} ({entry.name})")
+                title = getattr(plugin, "title", "") or entry.name
+                # a group box is as wide as its title: the short part keeps the dock narrow,
+                # the whole description is the tooltip
+                short = re.split(r" \(|: ", title, maxsplit=1)[0]
+                box.setTitle(short if short == entry.name else f"{short} ({entry.name})")
+                box.setToolTip(plain_tooltip(title))
                 box.setCheckable(True)
                 box.setChecked(False)
                 # options of an unticked source are noise: show them only when it is ticked

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from ..capture.worker import Job, LatestOnly
 from ..errors import WorkbenchError
+from ..model.frames import Frame
 from ..model.profile import Profile
 from .flame_colors import COLOR_DIFF, COLOR_PACKAGE, COLOR_RUNTIME
 from .flamegraph import FLAME, ICICLE, FlameGraphWidget
@@ -81,6 +82,7 @@ class FlameGraphView(QWidget):
 
     error = Signal(object)
     transformed = Signal()
+    frameSelected = Signal(object)  # Frame clicked in the flame graph, for the top table
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -207,6 +209,7 @@ class FlameGraphView(QWidget):
             return
         tot = p.total_values()[nodes, self.canvas.sample_index]
         self._last_frame = frame_id
+        self._each_canvas(lambda c: c.set_selected_frame(p.frames[frame_id]))
         self.canvas.zoom_to_node(int(nodes[int(np.argmax(tot))]))
 
     def set_search_text(self, text: str) -> None:
@@ -243,6 +246,16 @@ class FlameGraphView(QWidget):
         p = self.canvas.profile
         if p is not None and 0 < node < p.n_nodes:
             self._last_frame = int(p.frame[node])
+            frame = p.frames[self._last_frame]
+            self._each_canvas(lambda c: c.set_selected_frame(frame))
+            self.frameSelected.emit(frame)
+
+    def select_frame(self, frame: Frame | None) -> None:
+        """Outline ``frame``'s boxes (a row picked in the top table); the sandwich uses it too."""
+        p = self.canvas.profile
+        fid = None if p is None or frame is None else p.frames.find(frame)
+        self._last_frame = -1 if fid is None else fid
+        self._each_canvas(lambda c: c.set_selected_frame(frame))
 
     def _update_crumbs(self) -> None:
         while self.crumbs.count():

@@ -80,6 +80,10 @@ class FlameGraphWidget(QWidget):
         self.match_fraction = -1.0
         self._hover_box = -1
         self.hover_node = -1
+        # the function selected here or in the top table, outlined wherever it appears; a Frame
+        # rather than an id so it holds across live refreshes and transformed profiles
+        self.selected_frame: Frame | None = None
+        self.selected_drawn = 0  # outlined boxes in the last paint, for tests
         self._press: QPointF | None = None
         self._press_view: tuple[float, float] = (0.0, 1.0)
         self._dragged = False
@@ -119,6 +123,10 @@ class FlameGraphWidget(QWidget):
     def set_sort_by_size(self, by_size: bool) -> None:
         self.sort_by_size = by_size
         self._invalidate()
+
+    def set_selected_frame(self, frame: Frame | None) -> None:
+        self.selected_frame = frame
+        self.update()
 
     def set_search(self, pattern: str) -> None:
         """Regex search (case-insensitive); raises ``re.error`` for a bad pattern."""
@@ -510,9 +518,27 @@ class FlameGraphWidget(QWidget):
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.setPen(QPen(self.palette().color(self.foregroundRole()), 1.5))
             painter.drawRect(QRectF(x0l[b], yl[b], wl[b], ROW_H - 1.0))
+        self._paint_selected(painter, v, sel, x0l=x0l, yl=yl, wl=wl)
         self._paint_text(painter, v, x0=x0, w=x1 - x0, ys=ys, sel=sel)
         if self.color_mode == COLOR_DIFF and self.delta is not None:
             self._paint_legend(painter)
+
+    def _paint_selected(self, painter: QPainter, v: ViewLayout, sel: np.ndarray, *, x0l, yl, wl) -> None:
+        """Outline every visible box of the selected function (an outline keeps the colour
+        scheme and the search highlight readable underneath)."""
+        self.selected_drawn = 0
+        p = self.profile
+        fid = None if p is None or self.selected_frame is None else p.frames.find(self.selected_frame)
+        if p is None or fid is None or not len(sel):
+            return
+        nodes = v.node[sel]
+        hit = sel[(nodes > 0) & (p.frame[np.maximum(nodes, 0)] == fid)].tolist()
+        if not hit:
+            return
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.setPen(QPen(QColor(0, 110, 230), 2.0))
+        painter.drawRects([QRectF(x0l[i] + 1.0, yl[i] + 1.0, max(wl[i] - 2.0, 1.0), ROW_H - 3.0) for i in hit])
+        self.selected_drawn = len(hit)
 
     def _paint_text(self, painter: QPainter, v: ViewLayout, *, x0, w, ys, sel) -> None:
         p = self.profile

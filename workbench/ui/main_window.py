@@ -120,6 +120,8 @@ class MainWindow(QMainWindow):
         self.flame.error.connect(self.show_error)
         self.top = TopFunctionsView()
         self.top.frameActivated.connect(self._focus_from_top)
+        self.top.frameSelected.connect(self.flame.select_frame)
+        self.flame.frameSelected.connect(self.top.select_frame)
         self.leaks = LeakPanel()
         self.tabs = QTabWidget()
         self.tabs.addTab(self.flame, "Flame graph")
@@ -170,6 +172,7 @@ class MainWindow(QMainWindow):
         left.setMinimumWidth(300)
         left.setMaximumWidth(420)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
+        self.resizeDocks([dock], [380], Qt.Orientation.Horizontal)  # room for the picker's columns
 
         # long work shows in the status bar with a cancel button
         self.busy_label = QLabel("")

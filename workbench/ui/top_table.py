@@ -6,6 +6,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyMod
 from PySide6.QtWidgets import QHeaderView, QLineEdit, QTableView, QVBoxLayout, QWidget
 
 from ..analysis.top import FunctionRow, top_functions
+from ..model.frames import Frame
 from ..model.profile import Profile
 from .units import format_value
 
@@ -64,9 +65,16 @@ class TopModel(QAbstractTableModel):
 
 
 class TopFunctionsView(QWidget):
-    """Double-click a row to focus the flame graph on that function (``frameActivated``)."""
+    """Double-click a row to focus the flame graph on that function (``frameActivated``).
+
+    Selection is linked both ways: selecting a row emits ``frameSelected`` (the flame graph
+    outlines that function's boxes) and ``select_frame`` marks the row of a function clicked
+    in the flame graph. The selection is held as a Frame, not a row or an id, so it survives
+    live refreshes, re-sorting and filtering.
+    """
 
     frameActivated = Signal(int)
+    frameSelected = Signal(object)  # Frame | None
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -90,6 +98,8 @@ class TopFunctionsView(QWidget):
         hh = self.table.horizontalHeader()
         hh.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.table.doubleClicked.connect(self._activated)
+        self.table.selectionModel().currentRowChanged.connect(self._row_changed)
+        self.selected: Frame | None = None
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.filter)
@@ -108,6 +118,38 @@ class TopFunctionsView(QWidget):
         rows = top_functions(profile, sample_index, limit=MAX_ROWS)
         unit = profile.sample_types[sample_index].unit
         self.model.set_rows(rows, sample_index, unit, float(profile.totals()[sample_index]))
+        self._show_selected()
+
+    def select_frame(self, frame: Frame | None) -> None:
+        """Mark ``frame``'s row (from a click in the flame graph) without echoing it back."""
+        self.selected = frame
+        self._show_selected()
+
+    def _show_selected(self) -> None:
+        row = -1
+        if self.selected is not None:
+            row = next((i for i, r in enumerate(self.model.rows) if r.frame == self.selected), -1)
+        sm = self.table.selectionModel()
+        sm.blockSignals(True)
+        try:
+            if row < 0:
+                sm.clearSelection()
+                return
+            idx = self.proxy.mapFromSource(self.model.index(row, 0))
+            if not idx.isValid():  # filtered out: keep the selection, show nothing
+                sm.clearSelection()
+                return
+            sm.setCurrentIndex(idx, sm.SelectionFlag.ClearAndSelect | sm.SelectionFlag.Rows)
+            self.table.scrollTo(idx)
+        finally:
+            sm.blockSignals(False)
+
+    def _row_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        src = self.proxy.mapToSource(current)
+        frame = self.model.rows[src.row()].frame if src.isValid() else None
+        if frame is not None and frame != self.selected:
+            self.selected = frame
+            self.frameSelected.emit(frame)
 
     def _activated(self, index: QModelIndex) -> None:
         src = self.proxy.mapToSource(index)

@@ -244,3 +244,38 @@ def test_heap_snapshot_on_demand_by_constructor() -> None:
         assert "clients: Map" in path, path
     finally:
         svc.stop()
+
+
+def test_record_cli_heap_snapshot_action(tmp_path) -> None:
+    """``record --action heap-snapshot`` (no @: just before the end) lands the snapshot in the .wbs;
+    an action no chosen source offers is refused before anything attaches."""
+    from workbench.formats.wbs import load_session
+
+    svc = start_service("--inspect=127.0.0.1:0", extra_env=SERVICE_ENV)
+    out = tmp_path / "node.wbs"
+    try:
+        base = [sys.executable, "-m", "workbench.cli.main", "record", "--pid", str(svc.pid), "--source", "inspector"]
+        bad = subprocess.run(
+            [*base, "--action", "core-dump", "-d", "3", "-o", str(out)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert bad.returncode == 2 and "offered: heap-snapshot (inspector)" in bad.stderr, bad.stderr
+        assert not out.exists()
+        proc = subprocess.run(
+            [*base, "--action", "heap-snapshot", "-d", "4", "-o", str(out)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        alive = svc.proc.poll() is None
+    finally:
+        svc.stop()
+    assert proc.returncode == 0, proc.stderr
+    assert alive
+    session = load_session(out)
+    snap = session.profiles[f"inspector:{svc.pid}:snapshot"]
+    assert "ClientConnection" in {f.function for f in snap.frames}

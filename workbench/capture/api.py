@@ -56,6 +56,36 @@ class Option:
 
 
 @dataclass(frozen=True, slots=True)
+class Action:
+    """A one-off request to a running capture, such as a full heap snapshot.
+
+    A plugin declares them in an optional ``actions`` tuple; its handle then has
+    ``run_action(name)``. The GUI shows one button per action while the capture runs, the
+    CLI takes ``record --action NAME[@SECONDS]``. ``run_action`` only asks (it must not
+    block: the GUI calls it on its thread); the result reaches the session as batches.
+    """
+
+    name: str
+    label: str
+    help: str = ""
+
+
+def plugin_actions(plugin: object) -> tuple[Action, ...]:
+    """The actions a plugin declares (none for plugins written before actions existed)."""
+    return tuple(a for a in getattr(plugin, "actions", ()) or () if isinstance(a, Action))
+
+
+def run_action(plugin_name: str, handle: object, action: str) -> None:
+    """Ask a running capture for ``action``; a typed error if it offers no such thing."""
+    from ..errors import PluginError
+
+    fn = getattr(handle, "run_action", None)
+    if not callable(fn):
+        raise PluginError(f"{plugin_name}: this capture takes no actions", "run the action on a source that lists it")
+    fn(action)
+
+
+@dataclass(frozen=True, slots=True)
 class Check:
     """One preflight result; a failed check always carries a fix."""
 

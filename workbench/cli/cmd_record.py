@@ -61,6 +61,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="capture when a series crosses a threshold, e.g. 'process.rss_bytes>200e6 for 5s -> cpu 10s' "
         "(METRIC OP VALUE [for DURATION] -> cpu|heap DURATION; rate(METRIC) for counters); repeatable",
     )
+    p.add_argument(
+        "--action",
+        action="append",
+        default=None,
+        metavar="NAME[@SECONDS]",
+        help="ask a source for a one-off action SECONDS after the start (without @: one second before "
+        "the end), e.g. 'heap-snapshot' (inspector); repeatable",
+    )
     p.add_argument("-o", "--output", required=True, help="output file; format by extension")
 
 
@@ -92,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
         asking = next(p for p in plugins if needs_consent(p))
         given["yes"] = ask(asking, target, False)
     rules = _trigger_rules(args, target)
+    actions = _parse_actions(getattr(args, "action", None) or [], plugins, float(args.duration))
 
     session = Session()
     session.info.title = f"record {target.label()}"
@@ -110,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
             store.attach(session)
         if rules:
             triggers = _start_triggers(session, rules, target, given)
-        interrupted = _wait(handles[0][1], float(args.duration))
+        interrupted = _wait(handles[0][1], float(args.duration), _scheduled(actions, dict(handles)))
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -186,12 +195,56 @@ def _open_store(out: Path) -> Any:
     return SessionStore(str(out))
 
 
-def _wait(main: Any, duration: float) -> bool:
-    """Until ``duration`` passes or the main capture ends by itself; True if Ctrl+C ended it."""
-    deadline = time.monotonic() + duration
+# an action without @ runs this long before the end, so the source still runs to serve it
+END_ACTION_LEAD_S = 1.0
+
+
+def _parse_actions(specs: list[str], plugins: list[Any], duration: float) -> list[tuple[float, str, str]]:
+    """``NAME[@SECONDS]`` -> (seconds after start, source, action), checked before attaching."""
+    from ..capture import plugin_actions
+    from ..errors import PluginError
+
+    offered = {a.name: p.name for p in plugins for a in plugin_actions(p)}
+    out = []
+    for spec in specs:
+        name, _, at = spec.partition("@")
+        if name not in offered:
+            have = ", ".join(f"{n} ({src})" for n, src in offered.items()) or "none"
+            raise PluginError(
+                f"--action {spec!r}: no source of this recording offers {name!r} (offered: {have})",
+                "pick one of the offered actions, or add the --source that offers it (heap-snapshot: inspector)",
+            )
+        try:
+            seconds = float(at) if at else max(0.0, duration - END_ACTION_LEAD_S)
+        except ValueError:
+            seconds = -1.0
+        if not 0.0 <= seconds < duration:
+            raise PluginError(
+                f"--action {spec!r}: the time must be seconds within the {duration:g} s recording",
+                f"write e.g. {name}@{duration / 2:g}",
+            )
+        out.append((seconds, offered[name], name))
+    return sorted(out)
+
+
+def _scheduled(actions: list[tuple[float, str, str]], handles: dict[str, Any]) -> list[tuple[float, Any]]:
+    from ..capture import run_action
+
+    return [(at, lambda src=src, name=name: run_action(src, handles[src], name)) for at, src, name in actions]
+
+
+def _wait(main: Any, duration: float, scheduled: list[tuple[float, Any]] | None = None) -> bool:
+    """Until ``duration`` passes or the main capture ends by itself, running each scheduled
+    call at its time (seconds after the start); True if Ctrl+C ended it."""
+    start = time.monotonic()
+    deadline = start + duration
+    todo = list(scheduled or [])
     try:
         while (left := deadline - time.monotonic()) > 0:
-            if main.join(min(left, 0.2)):
+            while todo and time.monotonic() - start >= todo[0][0]:
+                todo.pop(0)[1]()
+            step = min(left, 0.2) if not todo else max(0.0, min(left, 0.2, start + todo[0][0] - time.monotonic()))
+            if main.join(step):
                 break
     except KeyboardInterrupt:
         return True

@@ -29,7 +29,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..capture.api import CaptureHandle, CapturePlugin, Option, Sink, Target, resolve_options
+from ..capture.api import (
+    Action,
+    CaptureHandle,
+    CapturePlugin,
+    Option,
+    Sink,
+    Target,
+    plugin_actions,
+    resolve_options,
+    run_action,
+)
 from ..capture.registry import PluginEntry, PluginRegistry
 from ..capture.triggers import SYNTAX, TriggerEngine, check_starter_target, parse_trigger, registry_starter
 from ..capture.worker import Job
@@ -139,6 +149,9 @@ class CapturePanel(QWidget):
         btns.addWidget(self.start_btn)
         btns.addWidget(self.pause_btn)
         btns.addWidget(self.stop_btn)
+        # one button per action a running source offers (a heap snapshot), shown while it runs
+        self.actions_row = QHBoxLayout()
+        self.action_btns: dict[tuple[str, str], QPushButton] = {}
         self.plugins_box = QVBoxLayout()
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -146,6 +159,7 @@ class CapturePanel(QWidget):
         lay.addLayout(self.plugins_box)
         lay.addWidget(self.trigger_edit)
         lay.addLayout(btns)
+        lay.addLayout(self.actions_row)
         lay.addWidget(self.status)
         lay.addStretch(1)
         self._build()
@@ -334,6 +348,7 @@ class CapturePanel(QWidget):
 
     def _stop_running(self) -> None:
         running, self.running = self.running, []
+        self._update_actions()  # a stopping capture takes no more requests
         self.stop_btn.setEnabled(False)
         self.status.setText("stopping…")
 
@@ -393,6 +408,33 @@ class CapturePanel(QWidget):
         self.start_btn.setEnabled(not paused)
         self.stop_btn.setEnabled(bool(self.running) or paused)
         self.pause_btn.setEnabled(bool(self.running) or paused)
+        self._update_actions()
+
+    def _update_actions(self) -> None:
+        wanted: dict[tuple[str, str], tuple[Running, Action]] = {}
+        for r in self.running:
+            ctl = self.controls.get(r.name)
+            for a in plugin_actions(ctl.entry.plugin if ctl is not None else None):
+                wanted[(r.name, a.name)] = (r, a)
+        for key in [k for k in self.action_btns if k not in wanted]:
+            self.action_btns.pop(key).deleteLater()
+        for key, (r, a) in wanted.items():
+            if key in self.action_btns:
+                continue
+            btn = QPushButton(f"{a.label} ({r.name})")
+            btn.setToolTip(plain_tooltip(a.help) if a.help else "")
+            btn.clicked.connect(lambda _c=False, r=r, a=a: self._run_action(r, a))
+            self.actions_row.addWidget(btn)
+            self.action_btns[key] = btn
+
+    def _run_action(self, r: Running, a: Action) -> None:
+        try:
+            run_action(r.name, r.handle, a.name)
+        except WorkbenchError as exc:
+            self.error.emit(exc)
+            return
+        if isinstance(self.sink, Session):
+            self.sink.put(EventBatch(time.time(), "action", f"{r.name}: {a.label.lower()} requested", r.name))
 
     def poll_status(self) -> None:
         if not self.running:

@@ -22,7 +22,7 @@ from typing import Any, BinaryIO
 
 from workbench.capture.api import CaptureStatus, Sink
 from workbench.capture.worker import Job
-from workbench.errors import CaptureError, LimitExceeded, TargetExited, WorkbenchError
+from workbench.errors import CaptureError, LimitExceeded, PluginError, TargetExited, WorkbenchError
 from workbench.formats.devtools import cpuprofile_stacks, heapprofile_stacks, heapsnapshot_stacks
 from workbench.model import (
     INUSE_OBJECTS,
@@ -39,6 +39,7 @@ from workbench.model import (
 from .cdp import CdpClient
 
 SOURCE = "inspector"
+SNAPSHOT_TIMEOUT_S = 300.0  # serialising a heap of several GB takes minutes; longer is a hang
 # V8 samples on a wall clock: idle time is an "(idle)" frame, so the values are wall time
 CPU_TYPES = (SAMPLES, WALL_NS)
 HEAP_TYPES = (INUSE_SPACE, INUSE_OBJECTS)
@@ -71,6 +72,7 @@ class InspectorCapture:
         self._counts = {"cpu": 0, "heap": 0, "metrics": 0, "snapshot": 0}
         self._error: WorkbenchError | None = None
         self._snapshot_wanted = threading.Event()
+        self._in_full_snapshot = False
         self.snapshot_max_bytes = int(opts.get("snapshot_max_mb") or 1024) * 1024 * 1024
         self._job: Job[None] = Job(self._run, name="inspector")
 
@@ -123,6 +125,10 @@ class InspectorCapture:
                     wait = min(wait, self.deadline - time.time())
                 if wait > 0 and self._sleep(job, wait):
                     break
+            if self._snapshot_wanted.is_set():
+                # asked for just before the end (the CLI's --action without @): still taken
+                self._snapshot_wanted.clear()
+                self._heap_snapshot_full()
             self._detach(final=True)
         except WorkbenchError as exc:
             with self._lock:
@@ -148,6 +154,11 @@ class InspectorCapture:
         """Ask for one full heap snapshot (on demand: it pauses the target while V8 writes it)."""
         self._snapshot_wanted.set()
 
+    def run_action(self, name: str) -> None:
+        if name != "heap-snapshot":
+            raise PluginError(f"inspector: no action {name!r}", "the inspector's action is heap-snapshot")
+        self.request_heap_snapshot()
+
     def _heap_snapshot_full(self) -> None:
         """HeapProfiler.takeHeapSnapshot streamed into a temp file, summarised by constructor, deleted."""
         fd, path = tempfile.mkstemp(prefix="wb-node-", suffix=".heapsnapshot")
@@ -167,12 +178,13 @@ class InspectorCapture:
             fh.write(data)
 
         t = time.time()
+        self._in_full_snapshot = True
         try:
             with os.fdopen(fd, "wb") as fh:
                 self.client.call(
                     "HeapProfiler.takeHeapSnapshot",
                     {"reportProgress": False},
-                    timeout=300.0,
+                    timeout=SNAPSHOT_TIMEOUT_S,
                     on_event=lambda m, p: chunk(m, p, fh),
                 )
             table = FrameTable()
@@ -182,6 +194,7 @@ class InspectorCapture:
                 self._error = exc
             return
         finally:
+            self._in_full_snapshot = False
             with contextlib.suppress(OSError):
                 os.unlink(path)
         meta = {"pid": str(self.pid), "runtime": "node", "snapshot_bytes": str(written)}
@@ -262,7 +275,9 @@ class InspectorCapture:
     # ------------------------------------------------------------ handle
     def stop(self) -> None:
         self._job.cancel()
-        self._job.wait(10.0)
+        if not self._job.wait(10.0) and self._in_full_snapshot:
+            # V8 is still streaming a snapshot the user asked for: it is worth the wait
+            self._job.wait(SNAPSHOT_TIMEOUT_S)
 
     def join(self, timeout: float | None = None) -> bool:
         return self._job.wait(timeout)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from workbench.capture.api import Check, Option, Sink, Target, TargetKind, resolve_options
+from workbench.capture.api import Action, Check, Option, Sink, Target, TargetKind, resolve_options
 from workbench.errors import ConsentRequired, WorkbenchError
 
 from .capture import InspectorCapture
@@ -38,6 +38,15 @@ class InspectorPlugin:
         Option("heap_sampling_bytes", int, 32768, "mean bytes between heap samples (V8's default 32 KiB)"),
         Option("interval", float, 1.0, "seconds between heap usage polls"),
         Option("snapshot_max_mb", int, 1024, "largest full heap snapshot taken on demand (MiB)"),
+    )
+
+    actions: tuple[Action, ...] = (
+        Action(
+            "heap-snapshot",
+            "Heap snapshot",
+            "a full V8 heap snapshot, summarised by constructor under retainer paths "
+            "(inspector:<pid>:snapshot); the target pauses while V8 writes it",
+        ),
     )
 
     def consent_text(self, target: Target) -> str:

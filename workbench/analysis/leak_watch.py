@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 
-from ..model.findings import Finding
+from ..model.findings import CENSUS_SOURCE, Finding
 from ..model.profile import ProfileBatch, profile_from_stacks
 from ..model.session import Batch, Session
 from .leak_sources import SiteTracker, series_candidates
@@ -54,11 +54,7 @@ class LeakWatch:
 
     def candidates(self, session: Session) -> list[Candidate]:
         with session.lock():
-            hints = {
-                f.name: (f.kind, f.where)
-                for f in session.findings
-                if not f.suspect and f.unit == "items" and f.evidence.startswith("census")
-            }
+            hints = {f.name: (f.kind, f.where) for f in session.findings if f.source == CENSUS_SOURCE}
             cands = series_candidates(dict(session.series), hints)
         with self._lock:
             if self.go_goroutines.sites:

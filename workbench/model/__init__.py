@@ -1,6 +1,6 @@
 """The Qt-free data model: frames, profiles, series, findings and the session."""
 
-from .findings import Finding
+from .findings import CENSUS_SOURCE, Finding
 from .frames import FRAMES_OVERFLOW, NODES_OVERFLOW, TRUNCATED_STACK, Frame, FrameTable, Runtime, package_of
 from .profile import (
     ALLOC_OBJECTS,
@@ -25,6 +25,7 @@ from .series import RingSeries, SeriesPoint
 from .session import Batch, EventBatch, FindingsBatch, SeriesBatch, Session
 
 __all__ = [
+    "CENSUS_SOURCE",
     "ALLOC_OBJECTS",
     "ALLOC_SPACE",
     "CPU_NS",

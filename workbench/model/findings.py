@@ -8,6 +8,10 @@ from typing import Any
 KINDS = ("map", "buffer", "list", "set", "goroutines", "objects", "pool")
 
 
+# the runtime agent's container census: one finding per container, a naming hint, not a verdict
+CENSUS_SOURCE = "agent.census"
+
+
 @dataclass(slots=True)
 class Finding:
     """One suspect. Field names are the CLI's JSON contract (DESIGN.md)."""
@@ -25,6 +29,9 @@ class Finding:
     t: float = 0.0
     stack: list[str] = field(default_factory=list)  # root-first frames that fill it
     sparkline: list[float] = field(default_factory=list)
+    # what produced it, for consumers that pick findings by producer (the leak engine takes
+    # CENSUS ones as naming hints); "" for older sessions and third-party plugins
+    source: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

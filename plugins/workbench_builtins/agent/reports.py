@@ -26,7 +26,7 @@ import collections
 import re
 from typing import Any
 
-from workbench.model.findings import Finding
+from workbench.model.findings import CENSUS_SOURCE, Finding
 from workbench.model.series import SeriesPoint
 from workbench.model.session import Batch, EventBatch, FindingsBatch, SeriesBatch
 
@@ -188,6 +188,7 @@ class ReportConverter:
             t=t,
             sparkline=[float(v) for _, v in hist],
             stack=site,
+            source=CENSUS_SOURCE,
         )
 
     def _pools(self, msg: dict[str, Any]) -> list[Batch]:

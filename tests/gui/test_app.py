@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from PySide6.QtCore import Qt
 
 from tests.helpers.gui import small_profile
 from workbench.formats import write_profile
@@ -154,3 +155,22 @@ def test_selftest_command(tmp_path) -> None:
     if failed:
         assert "problem(s):" in res.stderr
     assert img.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_picker_lists_profilable_runtimes_first_and_keeps_the_users_order(window) -> None:
+    from workbench.ui.targets import ProcessRow
+
+    picker = window.picker
+    rows = [
+        ProcessRow(1, "init", "other", "root", ""),
+        ProcessRow(2, "locked", "?", "other", ""),
+        ProcessRow(3, "gw", "go go1.22", "u", ""),
+        ProcessRow(4, "web", "node", "u", ""),
+        ProcessRow(5, "api", "python 3.12", "u", ""),
+    ]
+    picker.set_rows(rows)
+    order = [picker.tree.topLevelItem(i).text(1) for i in range(5)]
+    assert order == ["api", "gw", "web", "init", "locked"]
+    picker.tree.sortByColumn(0, Qt.SortOrder.DescendingOrder)  # the user clicks the PID header
+    picker.set_rows(rows)  # a refresh
+    assert [picker.tree.topLevelItem(i).text(0) for i in range(5)] == ["5", "4", "3", "2", "1"]

@@ -42,6 +42,26 @@ class ProcessRow:
     cmdline: str
 
 
+# what the workbench can profile comes first when sorting by runtime; unreadable ("?") last
+_RUNTIME_RANK = {"python": 0, "go": 1, "node": 2, "other": 3, "?": 4}
+
+
+def runtime_rank(runtime: str) -> tuple[int, str]:
+    return (_RUNTIME_RANK.get(runtime.split(" ", 1)[0], 3), runtime)
+
+
+class _ProcessItem(QTreeWidgetItem):
+    # the whole comparison here: PySide6 recurses when __lt__ calls the base class's
+    def __lt__(self, other: QTreeWidgetItem) -> bool:
+        tree = self.treeWidget()
+        col = tree.sortColumn() if tree is not None else 0
+        if col == 0:
+            return int(self.data(0, Qt.ItemDataRole.UserRole) or 0) < int(other.data(0, Qt.ItemDataRole.UserRole) or 0)
+        if col == 2:
+            return runtime_rank(self.text(2)) < runtime_rank(other.text(2))
+        return self.text(col).lower() < other.text(col).lower()
+
+
 def list_processes(job: Job[list[ProcessRow]] | None = None) -> list[ProcessRow]:
     """Every readable process with its detected runtime; skips ourselves."""
     from ..capture.targets import detect_runtime
@@ -87,6 +107,7 @@ class TargetPicker(QWidget):
         self.tree.setHeaderLabels(["PID", "name", "runtime", "user"])
         self.tree.setRootIsDecorated(False)
         self.tree.setSortingEnabled(True)
+        self.tree.sortByColumn(2, Qt.SortOrder.AscendingOrder)
         self.tree.itemDoubleClicked.connect(self._pick_item)
         self.url = QLineEdit()
         self.url.setPlaceholderText("pprof URL, e.g. http://127.0.0.1:6060")
@@ -128,17 +149,19 @@ class TargetPicker(QWidget):
         self.set_rows(job.result)
 
     def set_rows(self, rows: list[ProcessRow]) -> None:
+        # a refresh keeps the order the user chose (runtime, profilable first, until then)
+        col, order = self.tree.sortColumn(), self.tree.header().sortIndicatorOrder()
         self.tree.setSortingEnabled(False)
         self.tree.clear()
         for r in rows:
-            item = QTreeWidgetItem([str(r.pid), r.name, r.runtime, r.user])
+            item = _ProcessItem([str(r.pid), r.name, r.runtime, r.user])
             item.setData(0, Qt.ItemDataRole.UserRole, r.pid)
             item.setData(0, Qt.ItemDataRole.DisplayRole, r.pid)  # numeric sort
             item.setToolTip(1, plain_tooltip(r.cmdline))
             item.setData(1, Qt.ItemDataRole.UserRole, r.cmdline)
             self.tree.addTopLevelItem(item)
         self.tree.setSortingEnabled(True)
-        self.tree.sortByColumn(2, Qt.SortOrder.AscendingOrder)
+        self.tree.sortByColumn(col, order)
         self.status.setText(f"{len(rows)} processes")
         self._apply_filter(self.filter.text())
 

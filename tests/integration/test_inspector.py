@@ -6,6 +6,7 @@ leak and series assertions; the other tests attach for a couple of seconds each.
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
@@ -255,22 +256,11 @@ def test_record_cli_heap_snapshot_action(tmp_path) -> None:
     out = tmp_path / "node.wbs"
     try:
         base = [sys.executable, "-m", "workbench.cli.main", "record", "--pid", str(svc.pid), "--source", "inspector"]
-        bad = subprocess.run(
-            [*base, "--action", "core-dump", "-d", "3", "-o", str(out)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        record = functools.partial(subprocess.run, capture_output=True, text=True, timeout=120, check=False)
+        bad = record([*base, "--action", "core-dump", "-d", "3", "-o", str(out)])
         assert bad.returncode == 2 and "offered: heap-snapshot (inspector)" in bad.stderr, bad.stderr
         assert not out.exists()
-        proc = subprocess.run(
-            [*base, "--action", "heap-snapshot", "-d", "4", "-o", str(out)],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        proc = record([*base, "--action", "heap-snapshot", "-d", "4", "-o", str(out)])
         alive = svc.proc.poll() is None
     finally:
         svc.stop()

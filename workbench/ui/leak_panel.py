@@ -24,6 +24,7 @@ EMPTY_TEXT = (
     "  - the Python runtime agent (largest containers and their growth, GC),\n"
     "  - memray (live allocations by stack),\n"
     "  - pprof heap and goroutine profiles of a Go service (by URL),\n"
+    "  - the Node.js inspector (heap sampling by allocation site),\n"
     "  - `workbench leaks --pid/--url` from the command line.\n"
     "Capture for a few minutes under load: growth needs time to show."
 )

@@ -96,6 +96,7 @@ def bench_attach(repeats: int) -> None:
     plugin = default_registry().load("memray")
     print("== attach (preflight + gdb injection + reader connected + first snapshot)")
     rows = []
+    details: list[dict[str, float]] = []
     for _ in range(repeats):
         p = start([PY, "-c", WORKLOAD])
         try:
@@ -106,16 +107,27 @@ def bench_attach(repeats: int) -> None:
             h = plugin.start(Target.from_pid(p.pid), {"interval": 0.1}, s)
             wait_samples(h, 1)
             t_first = time.perf_counter() - t0
-            attach_s = float(h.status().extra.get("attach_s", float("nan")))
+            extra = h.status().extra
+            attach_s = float(extra.get("attach_s", float("nan")))
+            parts = dict(extra.get("attach_timings", {}))
+            parts["helper_start"] = float(extra.get("helper_start_s", float("nan")))
             t1 = time.perf_counter()
             h.stop()
             t_stop = time.perf_counter() - t1
             rows.append((t_pre, attach_s, t_first, t_stop))
+            details.append(parts)
         finally:
             stop(p)
     for name, i in (("preflight", 0), ("inject+connect (helper)", 1), ("to first snapshot", 2), ("stop+detach", 3)):
         vals = [r[i] for r in rows]
         print(f"  {name:26s} median {statistics.median(vals):6.2f} s   min {min(vals):6.2f}   max {max(vals):6.2f}")
+    # inside the helper: its start-up, gdb (memray imported meanwhile: overlap), the target's
+    # side-channel connection, memray starting in the target (listen), the reader connecting
+    for key in ("helper_start", "overlap_s", "gdb_s", "accept_s", "listen_s", "connect_s"):
+        vals = [float(d[key]) for d in details if key in d]
+        if vals:
+            name = "  " + key.removesuffix("_s")
+            print(f"  {name:26s} median {statistics.median(vals):6.2f} s   min {min(vals):6.2f}   max {max(vals):6.2f}")
     print(f"  budget: attach to first view < 2 s; load average now {os.getloadavg()[0]:.1f}")
 
 

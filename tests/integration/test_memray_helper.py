@@ -120,3 +120,59 @@ def test_gdb_missing_says_which_package(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     checks = {c.name: c for c in plugin.preflight(Target.from_pid(os.getpid()))}
     assert not checks["gdb"].ok and checks["gdb"].fix == "install gdb: apt-get install gdb"
+
+
+def test_gdb_script_is_memrays_without_its_two_listings(tmp_path) -> None:
+    from pathlib import Path
+
+    files = helper._memray_files()
+    assert files is not None, "memray's injector and _attach.gdb are found without importing memray"
+    lib, script = files
+    assert lib.endswith(".so") and script.endswith("_attach.gdb")
+    original = Path(script).read_text(encoding="utf-8").splitlines()
+    trimmed = Path(helper._trimmed_script(script, str(tmp_path))).read_text(encoding="utf-8").splitlines()
+    dropped = [ln.strip() for ln in original if ln not in trimmed]
+    assert sorted(dropped) == ["bt", "info sharedlibrary"]
+    assert [ln for ln in original if ln.strip() not in ("bt", "info sharedlibrary")] == trimmed
+
+
+def test_gdb_output_is_read_like_memray_does() -> None:
+    import os
+
+    assert helper._gdb_error('$1 = "MEMRAY: Attached to process."\n$12 = "SUCCESS"\n', 0, os.getpid()) is None
+    gone = helper._gdb_error("ptrace: No such process.\n", 1, 2**22 + 12345)
+    assert gone is not None and "does not exist" in gone
+    old = helper._gdb_error(
+        '$1 = "MEMRAY: Attached to process."\n$2 = "MEMRAY: Checking if process is Python 3.7+."\n', 1, 1
+    )
+    assert old is not None and helper._classify(old)[0] == "unsupported"
+
+
+def test_listening_sees_a_listening_port_of_the_process() -> None:
+    import os
+    import socket
+
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        port = srv.getsockname()[1]
+        assert helper._listening(os.getpid(), port) is False  # bound, not listening
+        srv.listen(1)
+        assert helper._listening(os.getpid(), port) is True
+
+
+def test_import_prefix_restores_the_switch_interval() -> None:
+    import sys
+
+    before = sys.getswitchinterval()
+    ns: dict[str, object] = {}
+    exec(compile(helper.IMPORT_PREFIX, "_memray_attach_hook.py", "exec"), ns)
+    assert sys.getswitchinterval() == before
+    assert "memray" in ns and not [k for k in ns if k.startswith("_wb")]
+    missing = helper.IMPORT_PREFIX.replace("import memray", "import no_such_module_for_this_test")
+    try:
+        exec(compile(missing, "_memray_attach_hook.py", "exec"), {})
+    except ModuleNotFoundError as exc:
+        assert "no_such_module_for_this_test" in repr(exc)
+    else:
+        raise AssertionError("the import error must reach memray's side channel")
+    assert sys.getswitchinterval() == before

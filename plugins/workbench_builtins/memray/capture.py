@@ -127,6 +127,7 @@ class MemrayCapture:
         ]
         if native:
             cmd.append("--native")
+        self._t_spawn = time.time()
         self._proc = subprocess.Popen(
             cmd,
             stdin=subprocess.PIPE,
@@ -315,6 +316,13 @@ class MemrayCapture:
         with self._lock:
             self._status.message = "attached"
             self._status.extra["attach_s"] = float(msg.get("attach_s", 0.0))
+            # where the attach went: helper start-up, gdb (memray imported meanwhile), memray's
+            # activation in the target (listen_s) and the reader's connection
+            timings = msg.get("timings")
+            if isinstance(timings, dict):
+                self._status.extra["attach_timings"] = {str(k): float(v) for k, v in timings.items()}
+            if "t_run" in msg:  # the helper's own start-up: interpreter, stdlib imports
+                self._status.extra["helper_start_s"] = max(0.0, float(msg["t_run"]) - self._t_spawn)
         self._attached.set()
         self.sink.put(
             EventBatch(self._t_attached, "capture", f"memray attached to PID {self.pid}", self.finding_target)

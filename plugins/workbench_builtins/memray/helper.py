@@ -1,12 +1,13 @@
 """The memray reader helper: a child process that attaches memray to a PID and streams snapshots.
 
 Run as ``python .../workbench_builtins/memray/helper.py --pid PID ...`` by the plugin. It
-uses memray's own attach machinery (``memray.commands.attach``: gdb injects memray's
-``_inject`` library, which execs memray's attach payload in the target) in live mode,
-reads with ``memray.SocketReader``, and writes one JSON object per line to stdout.
-A snapshot holds the GIL for as long as it takes to aggregate a large heap, which is
-why this runs here and not in the workbench. Imports only the stdlib and memray, so
-it starts fast.
+attaches the way ``memray attach`` does in live mode (gdb runs memray's own
+``_attach.gdb``, which loads memray's ``_inject`` library into the target; its thread
+fetches memray's attach payload from our side channel and runs it), reads with
+``memray.SocketReader``, and writes one JSON object per line to stdout. A snapshot
+holds the GIL for as long as it takes to aggregate a large heap, which is why this
+runs here and not in the workbench. Imports only the stdlib and memray, and memray
+is imported while gdb attaches, so it starts fast.
 
 Messages (``type``): ``attached``, ``snapshot``, ``error`` (``kind``, ``message``,
 ``fix``), ``ended`` (``reason``, ``detached``, ``detach_error``).
@@ -25,9 +26,12 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from typing import Any
@@ -41,6 +45,27 @@ MAX_FRAMES = 1_000_000
 MAX_TRACE_CACHE = 200_000
 PY_SUFFIXES = (".py", ".pyw", ".pyx")
 DETACH_TIMEOUT_S = 15.0
+# Run before memray's own payload, in the same namespace. The payload's slow part is
+# `import memray` in the target, and in a target whose main thread is busy in Python every
+# file the import reads gives the GIL away, to get it back only after the switch interval
+# (5 ms): the import took 0.5-1.2 s there, 0.25-0.4 s with the interval at 1 ms. The
+# interval goes back as soon as the import ends (unless the target changed it meanwhile);
+# an import error is the same ImportError the payload itself would raise.
+IMPORT_PREFIX = """\
+import sys as _wb_sys
+_wb_interval = _wb_sys.getswitchinterval()
+_wb_sys.setswitchinterval(min(_wb_interval, 0.001))
+_wb_ours = _wb_sys.getswitchinterval()
+try:
+    import memray
+finally:
+    if _wb_sys.getswitchinterval() == _wb_ours:
+        _wb_sys.setswitchinterval(_wb_interval)
+    del _wb_sys, _wb_interval, _wb_ours
+"""
+FIRST_SNAPSHOT_S = 0.2  # the first snapshot's wait (later ones wait the full interval)
+LISTEN_WAIT_S = 10.0
+LISTEN_POLL_S = 0.01
 
 
 class Emitter:
@@ -195,23 +220,173 @@ def _classify(err: str) -> tuple[str, str]:
     return "attach_failed", "run `memray attach --verbose PID` to see gdb's output"
 
 
-def _inject(pid: int, payload: str, state: State) -> None:
-    """Run memray's attach payload in the target; returns the target-side error text, if any."""
-    from memray._errors import MemrayCommandError
-    from memray.commands.attach import AttachCommand
+def _injector_name() -> str:
+    """memray's own choice of its injector's ABI tag (``memray.commands.attach.debugger_inject``)."""
+    import sysconfig
 
-    cmd = AttachCommand()
-    state.phase = "inject"
+    free_threaded = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+    return "_inject.abi3t.so" if free_threaded and sys.version_info >= (3, 15) else "_inject.abi3.so"
+
+
+def _memray_files() -> tuple[str, str] | None:
+    """memray's injector library and gdb script, found without importing memray.
+
+    Importing memray (its extension module and attach machinery) then overlaps with
+    gdb's attach instead of delaying it. None when they are not where memray's own
+    ``debugger_inject`` would look; the caller then imports memray first and asks it.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("memray")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    root = next(iter(spec.submodule_search_locations))
+    lib = os.path.join(root, _injector_name())
+    script = os.path.join(root, "commands", "_attach.gdb")
+    return (lib, script) if os.path.isfile(lib) and os.path.isfile(script) else None
+
+
+def _memray_files_imported() -> tuple[str, str]:
+    import memray
+
+    _import_attach_machinery()
+    from memray.commands.attach import GDB_SCRIPT
+
+    return os.path.join(os.path.dirname(memray._memray.__file__), _injector_name()), str(GDB_SCRIPT)
+
+
+def _trimmed_script(script: str, directory: str) -> str:
+    """memray's ``_attach.gdb`` without its two diagnostic listings, as a file in ``directory``.
+
+    ``bt`` at the breakpoint (a full backtrace with arguments, read from the debug
+    information) and ``info sharedlibrary`` only print; the target is stopped while they
+    do (~0.07 s of ~0.5 s). Every other line is memray's, unchanged.
+    """
+    with open(script, encoding="utf-8") as fh:
+        lines = fh.read().splitlines(keepends=True)
+    kept = [ln for ln in lines if ln.strip() not in ("bt", "info sharedlibrary")]
+    out = os.path.join(directory, "attach.gdb")
+    with open(out, "w", encoding="utf-8") as fh:
+        fh.writelines(kept)
+    return out
+
+
+def _gdb_command(gdb: str, pid: int, side_port: int, files: tuple[str, str]) -> list[str]:
+    """``memray attach``'s gdb command line (memray's ``_attach.gdb``), minus two slow defaults.
+
+    The target's ``pythonX.Y-gdb.py`` is not auto-loaded and debuginfod is not asked
+    for symbols: memray's script needs neither, and either can cost a busy second.
+    """
+    lib, script = files
+    return [
+        gdb,
+        "-batch",
+        "-p",
+        str(pid),
+        "-nx",
+        "-nw",
+        "-iex=set auto-solib-add off",
+        "-iex=set auto-load python-scripts off",
+        "-iex=set debuginfod enabled off",
+        f"-ex=set $rtld_now={os.RTLD_NOW}",
+        f'-ex=set $libpath="{lib}"',
+        f"-ex=set $port={side_port}",
+        f"-x={script}",
+    ]
+
+
+def _gdb_error(output: str, returncode: int, pid: int) -> str | None:
+    """memray's reading of its gdb session (``debugger_inject``): None on success, else why."""
+    lines = [ln for ln in output.splitlines() if not ln.startswith("(gdb)")]
+    if returncode == 0 and any(' "SUCCESS"' in ln for ln in lines):
+        return None
+    if "--help" in output:
+        return "The debugger failed to parse our command line arguments."
+    if "error: attach failed: " in output or "ptrace: " in output:
+        errmsg = "Failed to attach a debugger to the process.\n"
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return errmsg + "The given process ID does not exist."
+        except PermissionError:
+            return errmsg + "The given process ID is owned by a different user."
+        return errmsg + "You most likely do not have permission to trace the process."
+    if "MEMRAY: Attached to process." not in output:
+        return "Failed to execute our gdb script."
+    if "MEMRAY: Checking if process is Python 3.7+." in output and "MEMRAY: Process is Python 3.7+." not in output:
+        return "The process does not seem to be running Python 3.7 or newer."
+    if "cannot open shared object file" in output:
+        return (
+            "The target process couldn't open the memray shared library. This can occur if the memray "
+            "installation is owned by a different user and is inaccessible to the target process."
+        )
+    return "An unexpected error occurred in gdb: " + " ".join(lines[-3:])[:300]
+
+
+def _control_channel(
+    pid: int, state: State, files: tuple[str, str] | None, overlap: Any = None, phase: str = "inject"
+) -> tuple[socket.socket, dict[str, float]]:
+    """memray's injection (``inject_control_channel`` with gdb): the socket its thread in the target reads.
+
+    ``overlap`` runs while gdb attaches (the helper imports memray there). While gdb
+    runs, SIGINT/SIGTERM only set the stop flag (see the module docstring).
+    """
+    gdb = shutil.which("gdb")
+    if gdb is None:
+        raise _AttachError("Cannot find a supported gdb executable.")
+    timings: dict[str, float] = {}
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as server:
+        server.bind(("localhost", 0))
+        server.listen(1)
+        state.phase = phase
+        try:
+            t0 = time.monotonic()
+            if files is None:
+                files = _memray_files_imported()
+            with tempfile.TemporaryDirectory(prefix="wb-memray-") as tmp:
+                script = _trimmed_script(files[1], tmp)
+                proc = subprocess.Popen(
+                    _gdb_command(gdb, pid, server.getsockname()[1], (files[0], script)),
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                    errors="replace",
+                )
+                try:
+                    if overlap is not None:
+                        overlap()
+                        timings["overlap_s"] = time.monotonic() - t0
+                finally:
+                    output, _ = proc.communicate()  # gdb always finishes (and detaches) first
+            timings["gdb_s"] = time.monotonic() - t0
+        finally:
+            state.phase = "start"
+        err = _gdb_error(output, proc.returncode, pid)
+        if err:
+            raise _AttachError(err)
+        server.settimeout(10)
+        try:
+            client = server.accept()[0]
+        except TimeoutError:
+            raise _AttachError(f"Timed out waiting for connection from pid {pid}") from None
+    timings["accept_s"] = time.monotonic() - t0 - timings["gdb_s"]
+    return client, timings
+
+
+def _inject(
+    pid: int, payload: Any, state: State, files: tuple[str, str] | None, overlap: Any = None
+) -> dict[str, float]:
+    """Run memray's attach payload in the target; its errors come back on the side channel.
+
+    ``payload`` is called after gdb finished (and ``overlap`` with it), so it may use
+    what the overlap imported.
+    """
     if state.stop.is_set():  # stopped before gdb even started: nothing to undo
         raise _AttachError("stopped before attaching")
+    client, timings = _control_channel(pid, state, files, overlap)
     try:
-        client = cmd.inject_control_channel(cmd.resolve_debugger("gdb"), pid)
-    except MemrayCommandError as exc:
-        raise _AttachError(str(exc)) from None
-    finally:
-        state.phase = "start"
-    try:
-        client.sendall(payload.encode("utf-8"))
+        client.sendall(payload().encode("utf-8"))
         client.shutdown(socket.SHUT_WR)
     except OSError as exc:
         client.close()
@@ -219,6 +394,7 @@ def _inject(pid: int, payload: str, state: State) -> None:
             f"lost the target while sending memray's payload ({exc}); the process does not exist any more?"
         ) from None
     threading.Thread(target=_watch_side_channel, args=(client, state), name="memray-side", daemon=True).start()
+    return timings
 
 
 class _AttachError(Exception):
@@ -231,10 +407,8 @@ def _watch_side_channel(client: socket.socket, state: State) -> None:
     In live mode the tracker blocks until our reader connects, so a failed payload
     would leave the reader waiting forever; like ``memray attach``, we interrupt it.
     """
-    from memray.commands.attach import recvall
-
     try:
-        err = recvall(client)
+        err = _recvall(client)
     except OSError as exc:
         err = f"control channel: {exc!r}"
     finally:
@@ -249,13 +423,10 @@ def _watch_side_channel(client: socket.socket, state: State) -> None:
 
 def _detach(pid: int, state: State) -> str:
     """memray's DEACTIVATE payload (the ``memray detach`` path); '' when it worked."""
-    from memray._errors import MemrayCommandError
-    from memray.commands.attach import PAYLOAD, AttachCommand, recvall
+    from memray.commands.attach import PAYLOAD
 
     if not _alive(pid):
         return "target has exited"
-    cmd = AttachCommand()
-    state.phase = "detach"
     # A target blocked in a long sleep never runs the code gdb waits for; SIGCONT makes
     # gdb give up and detach cleanly (see capture.py), and closing our reader then ends
     # the tracking anyway (memray deactivates a tracker whose socket is gone).
@@ -263,16 +434,21 @@ def _detach(pid: int, state: State) -> str:
     nudge.daemon = True
     nudge.start()
     try:
-        client = cmd.inject_control_channel(cmd.resolve_debugger("gdb"), pid)
-        client.sendall(PAYLOAD.format(tracker_call=None, mode="DEACTIVATE", duration=None).encode("utf-8"))
-        client.shutdown(socket.SHUT_WR)
+        client, _ = _control_channel(pid, state, _memray_files(), phase="detach")
         with contextlib.closing(client):
+            client.sendall(PAYLOAD.format(tracker_call=None, mode="DEACTIVATE", duration=None).encode("utf-8"))
+            client.shutdown(socket.SHUT_WR)
             client.settimeout(30)
-            return recvall(client)
-    except (MemrayCommandError, OSError) as exc:
+            return _recvall(client)
+    except (_AttachError, OSError) as exc:
         return str(exc) or type(exc).__name__
     finally:
         nudge.cancel()
+
+
+def _recvall(sock: socket.socket) -> str:
+    """memray's ``recvall``: everything until the peer closes."""
+    return b"".join(iter(lambda: sock.recv(4096), b"")).decode("utf-8", "replace")
 
 
 def _alive(pid: int) -> bool:
@@ -329,7 +505,58 @@ def _import_attach_machinery() -> None:
         import memray.commands.attach  # noqa: F401
 
 
+def _import_memray() -> None:
+    """What the reader needs; runs while gdb attaches (``_control_channel``'s overlap)."""
+    import memray  # noqa: F401
+
+    _import_attach_machinery()
+
+
+def _free_port() -> int:
+    """memray's ``_get_free_port`` (``memray attach``'s live port), without importing memray."""
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind(("", 0))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        return int(sock.getsockname()[1])
+
+
+def _listening(pid: int, port: int) -> bool | None:
+    """Whether a socket in the target's network namespace listens on ``port`` (None: cannot tell)."""
+    suffix = f":{port:04X}"
+    readable = False
+    for name in ("tcp", "tcp6"):
+        try:
+            with open(f"/proc/{pid}/net/{name}", "rb") as fh:
+                lines = fh.read().decode("ascii", "replace").splitlines()[1:]
+        except OSError:
+            continue
+        readable = True
+        for line in lines:
+            parts = line.split(None, 4)
+            if len(parts) > 3 and parts[3] == "0A" and parts[1].endswith(suffix):  # 0A: TCP_LISTEN
+                return True
+    return False if readable else None
+
+
+def _wait_listening(pid: int, port: int, state: State) -> None:
+    """Wait until memray's tracker in the target listens, then connect once.
+
+    ``SocketReader`` retries a refused connection only every 500 ms, and the payload
+    (``import memray`` in the target) is rarely done at the first try: watching the
+    target's listening sockets instead connects within ~10 ms of the tracker being
+    ready. Gives up quietly (``SocketReader`` then waits as before) when the table
+    cannot be read, memray reported an error, or the target is gone.
+    """
+    end = time.monotonic() + LISTEN_WAIT_S
+    while not state.side_error and time.monotonic() < end:
+        found = _listening(pid, port)
+        if found is None or found or not _alive(pid):
+            return
+        time.sleep(LISTEN_POLL_S)
+
+
 def run(args: argparse.Namespace) -> int:
+    t_run = time.time()
     emit = Emitter()
     state = State()
     _install_signals(state)
@@ -346,21 +573,20 @@ def run(args: argparse.Namespace) -> int:
             }
         )
         return 2
-    import memray
-
-    _import_attach_machinery()
-    from memray.commands.attach import PAYLOAD
-    from memray.commands.run import _get_free_port
-
-    port = _get_free_port()
+    t0 = time.monotonic()
+    port = _free_port()
     tracker_call = (
         f"memray.Tracker(destination=memray.SocketDestination(server_port={port}),"
         f" native_traces={bool(args.native)}, follow_fork=False, trace_python_allocators=False)"
     )
-    payload = PAYLOAD.format(tracker_call=tracker_call, mode="ACTIVATE", duration=None)
-    t0 = time.monotonic()
+
+    def payload() -> str:
+        from memray.commands.attach import PAYLOAD
+
+        return IMPORT_PREFIX + PAYLOAD.format(tracker_call=tracker_call, mode="ACTIVATE", duration=None)
+
     try:
-        _inject(args.pid, payload, state)
+        timings = _inject(args.pid, payload, state, _memray_files(), overlap=_import_memray)
     except _AttachError as exc:
         if state.stop.is_set():
             emit({"type": "error", "kind": "interrupted", "message": "attach interrupted", "fix": ""})
@@ -370,6 +596,8 @@ def run(args: argparse.Namespace) -> int:
             kind, fix = "target_not_found", "the target exited during attach; start it again"
         emit({"type": "error", "kind": kind, "message": " ".join(str(exc).split()), "fix": fix})
         return 2
+    import memray
+
     frames = FrameInterner()
     cache: dict[Any, tuple[int, ...]] = {}
     ended = "stopped"
@@ -377,8 +605,13 @@ def run(args: argparse.Namespace) -> int:
         state.phase = "connect"
         if state.side_error:
             raise KeyboardInterrupt
+        t_listen = time.monotonic()
+        _wait_listening(args.pid, port, state)
+        t_connect = time.monotonic()
+        timings["listen_s"] = t_connect - t_listen
         reader_cm = memray.SocketReader(port)
         reader = reader_cm.__enter__()
+        timings["connect_s"] = time.monotonic() - t_connect
     except KeyboardInterrupt:
         state.phase = "start"
         err = state.side_error
@@ -409,6 +642,8 @@ def run(args: argparse.Namespace) -> int:
                 "type": "attached",
                 "t": time.time(),
                 "attach_s": time.monotonic() - t0,
+                "timings": {k: round(v, 4) for k, v in timings.items()},
+                "t_run": t_run,
                 "pid": reader.pid,
                 "native": bool(reader.has_native_traces),
                 "command_line": reader.command_line or "",
@@ -419,7 +654,9 @@ def run(args: argparse.Namespace) -> int:
             # stopped while attaching: live tracking starts empty, so give the target one
             # interval (at most a second) to allocate before the only snapshot
             time.sleep(min(args.interval, 1.0))
-        while not state.stop.wait(args.interval):
+        wait_s = min(args.interval, FIRST_SNAPSHOT_S)  # the first view comes early, then every interval
+        while not state.stop.wait(wait_s):
+            wait_s = args.interval
             if not reader.is_active:
                 # memray closed the stream: the target exited, or someone else (another
                 # attach, `memray detach`) ended this tracker

@@ -34,7 +34,7 @@ class MemrayPlugin:
     targets = frozenset({TargetKind.PID})
     options = (
         Option("native", bool, False, "track native (C/C++) frames as well"),
-        Option("interval", float, 1.0, "seconds between live-memory snapshots"),
+        Option("interval", float, 1.0, "seconds between live-memory snapshots (the first: at most 0.2 s after attach)"),
         Option("duration", float, 0.0, "seconds to capture, then detach (0: until stopped)"),
         Option("attach_timeout", float, 60.0, "seconds to wait for memray to start in the target"),
         Option("top", int, 10, "growing allocation sites reported per snapshot"),

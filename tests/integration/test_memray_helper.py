@@ -81,15 +81,19 @@ def test_frame_table_is_capped(monkeypatch) -> None:
     assert frames.take_new()[3][0] == "[frame table full]"
 
 
-def test_errors_are_classified_with_fixes() -> None:
+def test_errors_are_classified_with_fixes(monkeypatch) -> None:
     kind, fix = helper._classify("ModuleNotFoundError: No module named 'memray'")
     assert kind == "memray_missing" and "pip install memray" in fix
-    kind, fix = helper._classify("Failed to attach a debugger to the process.\nThe given process ID does not exist.")
-    assert kind == "target_not_found"
-    kind, fix = helper._classify("Cannot find a supported gdb executable.")
+    kind, fix = helper._classify("gdb not found on PATH")
     assert kind == "gdb_missing" and "apt-get install gdb" in fix
-    kind, _ = helper._classify("The process does not seem to be running Python 3.7 or newer.")
-    assert kind == "unsupported"
+    # gdb sessions as memray's script reports them, read by _gdb_error, then classified
+    gone = helper._gdb_error("ptrace: No such process.", 1, 2**22 + 7)
+    assert helper._classify(gone or "")[0] == "target_not_found"
+    not_py = helper._gdb_error("MEMRAY: Attached to process.\nMEMRAY: Checking if process is Python 3.7+.\n", 0, 1)
+    assert helper._classify(not_py or "")[0] == "unsupported"
+    denied = helper._gdb_error("MEMRAY: Attached to process.\nx.so: cannot open shared object file\n", 1, 1)
+    assert helper._classify(denied or "")[0] == "permission"
+    assert helper._gdb_error('MEMRAY: Attached to process.\n$1 = "SUCCESS"\n', 0, 1) is None
 
 
 def test_gdb_missing_says_which_package(tmp_path, monkeypatch) -> None:

@@ -213,7 +213,7 @@ def _classify(err: str) -> tuple[str, str]:
             "permission",
             "run as root or as the target's user, and allow ptrace (sysctl kernel.yama.ptrace_scope=0)",
         )
-    if "Cannot find a supported" in err:
+    if "gdb not found" in err or "Cannot find a supported" in err:
         return "gdb_missing", "install gdb (Debian/Ubuntu: apt-get install gdb); memray attach needs it"
     if "Python 3.7" in err:
         return "unsupported", "memray attaches only to CPython 3.7 or newer"
@@ -296,31 +296,34 @@ def _gdb_command(gdb: str, pid: int, side_port: int, files: tuple[str, str]) -> 
 
 
 def _gdb_error(output: str, returncode: int, pid: int) -> str | None:
-    """memray's reading of its gdb session (``debugger_inject``): None on success, else why."""
+    """None when memray's gdb script reported success, else what went wrong (for ``_classify``).
+
+    The markers are the ``MEMRAY:`` lines and the final ``"SUCCESS"`` that memray's
+    ``_attach.gdb`` prints; the texts are ours.
+    """
     lines = [ln for ln in output.splitlines() if not ln.startswith("(gdb)")]
     if returncode == 0 and any(' "SUCCESS"' in ln for ln in lines):
         return None
     if "--help" in output:
-        return "The debugger failed to parse our command line arguments."
+        return "gdb refused its command line (a gdb too old for memray's script?)"
     if "error: attach failed: " in output or "ptrace: " in output:
-        errmsg = "Failed to attach a debugger to the process.\n"
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
-            return errmsg + "The given process ID does not exist."
+            return f"gdb could not attach: PID {pid} does not exist"
         except PermissionError:
-            return errmsg + "The given process ID is owned by a different user."
-        return errmsg + "You most likely do not have permission to trace the process."
+            return f"gdb could not attach: PID {pid} belongs to a different user"
+        return f"gdb could not attach to PID {pid}: ptrace permission denied"
     if "MEMRAY: Attached to process." not in output:
-        return "Failed to execute our gdb script."
+        return "gdb did not get through memray's attach script"
     if "MEMRAY: Checking if process is Python 3.7+." in output and "MEMRAY: Process is Python 3.7+." not in output:
-        return "The process does not seem to be running Python 3.7 or newer."
+        return f"PID {pid} does not run Python 3.7 or newer"
     if "cannot open shared object file" in output:
         return (
-            "The target process couldn't open the memray shared library. This can occur if the memray "
-            "installation is owned by a different user and is inaccessible to the target process."
+            "the target could not load memray's injector library: permission denied for the target's user "
+            "on the memray install?"
         )
-    return "An unexpected error occurred in gdb: " + " ".join(lines[-3:])[:300]
+    return "gdb failed: " + " ".join(lines[-3:])[:300]
 
 
 def _control_channel(
@@ -333,7 +336,7 @@ def _control_channel(
     """
     gdb = shutil.which("gdb")
     if gdb is None:
-        raise _AttachError("Cannot find a supported gdb executable.")
+        raise _AttachError("gdb not found on PATH")
     timings: dict[str, float] = {}
     with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as server:
         server.bind(("localhost", 0))

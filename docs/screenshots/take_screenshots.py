@@ -66,6 +66,7 @@ def main() -> int:
         if not win.capture.running:
             print("capture did not start:", win.banner.text(), file=sys.stderr)
             return 1
+        win.picker.refresh()  # again, now that the demo service runs: it is the row to see
         pump(app, CAPTURE_S)
         win.picker.filter.setText("python")
         keys = [k for k in win.session.profile_keys() if k.startswith("pyspy:")]

@@ -176,7 +176,8 @@ class TimelineView(QWidget):
                 line = pg.InfiniteLine(
                     pos=e.t, angle=90, movable=False, pen=pg.mkPen(color, width=1, style=Qt.PenStyle.DashLine),
                     label=e.kind.rsplit(".", 1)[-1] if labelled else None,
-                    labelOpts={"position": 0.9, "color": color},
+                    # text to the right of its line: an event at the start of the axis stays readable
+                    labelOpts={"position": 0.9, "color": color, "anchors": [(0, 0.5), (0, 0.5)]},
                 )  # fmt: skip
                 line.setToolTip(f"{e.kind}: {e.text}")
                 c.plot.addItem(line, ignoreBounds=True)

@@ -24,6 +24,7 @@ from .units import format_value
 PEN_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#17becf", "#e377c2")
 MAX_MARKERS = 50  # the newest events; older ones stay in the session
 MAX_CURVES_PER_CHART = 8  # pool.* could match hundreds: keep a chart readable and bounded
+LEFT_AXIS_PX = 64  # room for a unit label and five digits of tick text
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +123,8 @@ class TimelineView(QWidget):
         plot.setMinimumHeight(70)
         if spec.unit:
             plot.setLabel("left", units=spec.unit)
+        # one left-axis width for every chart, so one moment sits at one x on all of them
+        plot.getAxis("left").setWidth(LEFT_AXIS_PX)
         plot.showGrid(x=True, y=True, alpha=0.2)
         plot.setMouseEnabled(x=True, y=False)
         plot.addLegend(offset=(-5, 5), labelTextSize="8pt")  # top right: the newest data is there

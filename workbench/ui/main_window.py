@@ -592,13 +592,6 @@ class MainWindow(QMainWindow):
             self.open_files(paths)
 
     # ------------------------------------------------------------- lifecycle
-    def changeEvent(self, ev) -> None:
-        from PySide6.QtCore import QEvent
-
-        if ev.type() == QEvent.Type.PaletteChange:
-            self.timeline.apply_palette()
-        super().changeEvent(ev)
-
     def closeEvent(self, ev) -> None:
         self.timer.stop()
         self.capture.stop_all_blocking()

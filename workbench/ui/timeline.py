@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
@@ -135,6 +135,13 @@ class TimelineView(QWidget):
         chart.region.sigRegionChanged.connect(lambda _r, c=chart: self._region_moved(c))
         self.charts.append(chart)
         plot.hide()
+
+    def changeEvent(self, ev) -> None:
+        # a palette reaches this widget once it has propagated (a window's setPalette, the
+        # platform switching to dark); pyqtgraph paints its own background, so pass it on
+        if ev.type() == QEvent.Type.PaletteChange:
+            self.apply_palette()
+        super().changeEvent(ev)
 
     def apply_palette(self) -> None:
         """Follow the widget palette (light or dark)."""

@@ -87,3 +87,22 @@ def test_bad_trigger_rule_is_a_banner_and_starts_nothing(qtbot, window, busy_chi
     window.capture.start()
     assert window.banner.isVisible() and "trigger" in window.banner.text().lower()
     assert not window.capture.running and window.capture.triggers is None
+
+
+def test_stop_while_the_start_is_in_flight_stops_what_it_started(qtbot, window, busy_child) -> None:
+    """Stop pressed before the attach finished: the capture that attaches afterwards is stopped
+    at once (it used to join the running list after the stop and run on)."""
+    import psutil
+
+    panel = window.capture
+    panel.set_target(Target.from_pid(busy_child.pid))
+    panel.select(["pyspy"])
+    panel.start()
+    panel.stop()  # the start job is still attaching py-spy
+    assert panel._starting is None and len(panel._abandoned) == 1
+    qtbot.waitUntil(lambda: not panel._abandoned, timeout=20_000)  # its result arrived, and was stopped
+    qtbot.waitUntil(lambda: panel._pending is not None and panel._pending.done, timeout=20_000)
+    assert not panel.running
+    me = psutil.Process()
+    spies = [p for p in me.children(recursive=True) if "py-spy" in " ".join(p.cmdline())]
+    assert not spies, [p.cmdline() for p in spies]

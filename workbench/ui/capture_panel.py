@@ -119,6 +119,10 @@ class CapturePanel(QWidget):
         self.controls: dict[str, PluginControls] = {}
         self.running: list[Running] = []
         self._pending: Job[Any] | None = None
+        # a start still in flight when Stop or Pause is pressed: its captures, when they come,
+        # are stopped at once instead of joining self.running (else the stop would be lost)
+        self._starting: Job[Any] | None = None
+        self._abandoned: set[Job[Any]] = set()
         self._relay = JobRelay()
         self._relay.done.connect(self._on_job)
         self.target_label = QLabel("target: none (pick a process or enter a URL)")
@@ -301,7 +305,9 @@ class CapturePanel(QWidget):
                     errors.append(exc)
             return ("start", started, errors)
 
-        self._submit(Job(work, name="capture-start"))
+        job: Job[Any] = Job(work, name="capture-start")
+        self._starting = job
+        self._submit(job)
 
     def ask_consent(self, plugin: CapturePlugin, target: Target) -> bool:
         """Ask the user (modal on purpose: consent must be an explicit act, never a default)."""
@@ -348,10 +354,15 @@ class CapturePanel(QWidget):
 
     def _stop_running(self) -> None:
         running, self.running = self.running, []
+        if self._starting is not None:
+            self._abandoned.add(self._starting)
+            self._starting = None
         self._update_actions()  # a stopping capture takes no more requests
         self.stop_btn.setEnabled(False)
         self.status.setText("stopping…")
+        self._submit_stop(running)
 
+    def _submit_stop(self, running: list[Running]) -> None:
         def work(job: Job[Any]) -> tuple[str, list[Running], list[WorkbenchError]]:
             errors: list[WorkbenchError] = []
             for r in running:
@@ -368,7 +379,15 @@ class CapturePanel(QWidget):
         if self.triggers is not None:
             self.triggers.stop(timeout)
             self.triggers = None
-        for r in self.running:
+        running = list(self.running)
+        # starts still in flight would attach after we are gone: wait for them and stop theirs
+        in_flight = [*self._abandoned, *([self._starting] if self._starting is not None else [])]
+        for job in in_flight:
+            if job.wait(timeout) and job.error is None and job.result is not None:
+                running.extend(job.result[1])
+        self._abandoned.clear()
+        self._starting = None
+        for r in running:
             try:
                 r.handle.stop()
                 r.handle.join(timeout)
@@ -384,6 +403,7 @@ class CapturePanel(QWidget):
 
     def _on_job(self, job: Job[Any]) -> None:
         if job.error is not None:
+            self._abandoned.discard(job)
             self.error.emit(job.error)
             self._reset_buttons()
             return
@@ -391,7 +411,15 @@ class CapturePanel(QWidget):
         kind, runs, errors = result
         for e in errors:
             self.error.emit(e)
+        if kind == "start" and job in self._abandoned:
+            # Stop (or Pause) came while this start was in flight: stop what it started
+            self._abandoned.discard(job)
+            if runs:
+                self._submit_stop(runs)
+            return
         if kind == "start":
+            if job is self._starting:
+                self._starting = None
             self.running.extend(runs)
             if runs:
                 self._poll.start()

@@ -243,8 +243,8 @@ def _wait(main: Any, duration: float, scheduled: list[tuple[float, Any]] | None 
         while (left := deadline - time.monotonic()) > 0:
             while todo and time.monotonic() - start >= todo[0][0]:
                 todo.pop(0)[1]()
-            step = min(left, 0.2) if not todo else max(0.0, min(left, 0.2, start + todo[0][0] - time.monotonic()))
-            if main.join(step):
+            due = start + todo[0][0] if todo else deadline
+            if main.join(max(0.0, min(left, 0.2, due - time.monotonic()))):
                 break
     except KeyboardInterrupt:
         return True

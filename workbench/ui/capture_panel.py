@@ -439,30 +439,32 @@ class CapturePanel(QWidget):
         self._update_actions()
 
     def _update_actions(self) -> None:
-        wanted: dict[tuple[str, str], tuple[Running, Action]] = {}
+        wanted: dict[tuple[str, str], Action] = {}
         for r in self.running:
             ctl = self.controls.get(r.name)
             for a in plugin_actions(ctl.entry.plugin if ctl is not None else None):
-                wanted[(r.name, a.name)] = (r, a)
+                wanted[(r.name, a.name)] = a
         for key in [k for k in self.action_btns if k not in wanted]:
             self.action_btns.pop(key).deleteLater()
-        for key, (r, a) in wanted.items():
-            if key in self.action_btns:
+        for (source, name), a in wanted.items():
+            if (source, name) in self.action_btns:
                 continue
-            btn = QPushButton(f"{a.label} ({r.name})")
+            btn = QPushButton(f"{a.label} ({source})")
             btn.setToolTip(plain_tooltip(a.help) if a.help else "")
-            btn.clicked.connect(lambda _c=False, r=r, a=a: self._run_action(r, a))
+            btn.clicked.connect(lambda _c=False, source=source, a=a: self._run_action(source, a))
             self.actions_row.addWidget(btn)
-            self.action_btns[key] = btn
+            self.action_btns[(source, name)] = btn
 
-    def _run_action(self, r: Running, a: Action) -> None:
+    def _run_action(self, source: str, a: Action) -> None:
+        # the handle is looked up at the click: a button outlives a pause and resume of its source
         try:
-            run_action(r.name, r.handle, a.name)
+            for r in [r for r in self.running if r.name == source]:
+                run_action(source, r.handle, a.name)
         except WorkbenchError as exc:
             self.error.emit(exc)
             return
         if isinstance(self.sink, Session):
-            self.sink.put(EventBatch(time.time(), "action", f"{r.name}: {a.label.lower()} requested", r.name))
+            self.sink.put(EventBatch(time.time(), "action", f"{source}: {a.label.lower()} requested", source))
 
     def poll_status(self) -> None:
         if not self.running:

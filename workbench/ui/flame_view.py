@@ -176,7 +176,6 @@ class FlameGraphView(QWidget):
         self.canvas.zoomChanged.connect(self._update_crumbs)
         self.canvas.searchChanged.connect(self._on_match)
         self.canvas.nodeClicked.connect(self._remember_frame)
-        self._last_frame = -1
         QShortcut(QKeySequence.StandardKey.Find, self, self._focus_search)
 
     # --------------------------------------------------------------- public
@@ -208,7 +207,6 @@ class FlameGraphView(QWidget):
         if not len(nodes):
             return
         tot = p.total_values()[nodes, self.canvas.sample_index]
-        self._last_frame = frame_id
         self._each_canvas(lambda c: c.set_selected_frame(p.frames[frame_id]))
         self.canvas.zoom_to_node(int(nodes[int(np.argmax(tot))]))
 
@@ -245,17 +243,19 @@ class FlameGraphView(QWidget):
     def _remember_frame(self, node: int) -> None:
         p = self.canvas.profile
         if p is not None and 0 < node < p.n_nodes:
-            self._last_frame = int(p.frame[node])
-            frame = p.frames[self._last_frame]
+            frame = p.frames[int(p.frame[node])]
             self._each_canvas(lambda c: c.set_selected_frame(frame))
             self.frameSelected.emit(frame)
 
     def select_frame(self, frame: Frame | None) -> None:
         """Outline ``frame``'s boxes (a row picked in the top table); the sandwich uses it too."""
-        p = self.canvas.profile
-        fid = None if p is None or frame is None else p.frames.find(frame)
-        self._last_frame = -1 if fid is None else fid
         self._each_canvas(lambda c: c.set_selected_frame(frame))
+
+    def _selected_frame_id(self) -> int:
+        """The selected function's id in the shown profile, -1 if none (or not in it)."""
+        p, frame = self.canvas.profile, self.canvas.selected_frame
+        fid = None if p is None or frame is None else p.frames.find(frame)
+        return -1 if fid is None else fid
 
     def _update_crumbs(self) -> None:
         while self.crumbs.count():
@@ -283,7 +283,7 @@ class FlameGraphView(QWidget):
     def _current_transform(self) -> Transform:
         sandwich = -1
         if self.sandwich_btn.isChecked():
-            sandwich = self._last_frame
+            sandwich = self._selected_frame_id()
             hov = self.canvas.hover_node
             p = self.canvas.profile
             if sandwich < 0 and p is not None and hov > 0:

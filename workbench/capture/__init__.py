@@ -1,24 +1,40 @@
 """Capture: the plugin API, discovery and the worker pattern."""
 
 from .api import (
+    ANY_RUNTIME,
+    FINDINGS,
+    LEAK_EVIDENCE,
+    RUNTIMES,
+    SERIES,
+    URL_TARGET,
     Action,
     CaptureHandle,
     CapturePlugin,
     CaptureStatus,
     Check,
     Option,
+    PluginBase,
     Sink,
     Target,
     TargetKind,
     plugin_actions,
     resolve_options,
     run_action,
+    short_title,
 )
 from .registry import GROUP, PluginEntry, PluginRegistry, default_registry
 from .worker import Cancelled, Job, LatestOnly
 
 __all__ = [
+    "ANY_RUNTIME",
+    "FINDINGS",
     "GROUP",
+    "LEAK_EVIDENCE",
+    "RUNTIMES",
+    "SERIES",
+    "URL_TARGET",
+    "PluginBase",
+    "short_title",
     "Action",
     "CaptureHandle",
     "CapturePlugin",

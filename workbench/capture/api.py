@@ -1,10 +1,16 @@
-"""The plugin contract. A capture plugin is an object with these attributes and methods.
+"""The plugin contract: everything the core asks a capture plugin, declared, never guessed.
 
 Plugins are found through the ``workbench.plugins`` entry-point group; each entry point
 names a ``module:attr`` that is a ``CapturePlugin`` instance (or a zero-argument class).
+``PluginBase`` gives every optional declaration its default, so a plugin states only what
+differs. The core (GUI, ``record``, ``leaks``, ``doctor``, triggers) plans captures from
+these declarations alone (``workbench.capture.controller``): it names no plugin.
+
 Capture work happens on the plugin's own threads or child processes; the only way data
 reaches the workbench is ``sink.put(batch)`` with an immutable batch from
-``workbench.model`` (ProfileBatch, SeriesBatch, FindingsBatch, EventBatch).
+``workbench.model`` (ProfileBatch, SeriesBatch, FindingsBatch, EventBatch). A
+``ProfileBatch`` carries a ``ProfileKey`` whose ``kind`` says what it holds (cpu, heap,
+goroutine, ...): consumers dispatch on that kind.
 """
 
 from __future__ import annotations
@@ -70,19 +76,9 @@ class Action:
     help: str = ""
 
 
-def plugin_actions(plugin: object) -> tuple[Action, ...]:
-    """The actions a plugin declares (none for plugins written before actions existed)."""
-    return tuple(a for a in getattr(plugin, "actions", ()) or () if isinstance(a, Action))
-
-
-def run_action(plugin_name: str, handle: object, action: str) -> None:
-    """Ask a running capture for ``action``; a typed error if it offers no such thing."""
-    from ..errors import PluginError
-
-    fn = getattr(handle, "run_action", None)
-    if not callable(fn):
-        raise PluginError(f"{plugin_name}: this capture takes no actions", "run the action on a source that lists it")
-    fn(action)
+def plugin_actions(plugin: CapturePlugin | None) -> tuple[Action, ...]:
+    """The actions a plugin declares."""
+    return tuple(plugin.actions) if plugin is not None else ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,16 +124,91 @@ class CaptureHandle(Protocol):
         """Wait until the capture has ended by itself (duration, target exit); True if ended."""
 
 
+# Runtimes a PID can be (``workbench.capture.targets.detect_runtime``), and the key a URL
+# target is planned under (a URL's runtime is not known before a source reads it).
+RUNTIMES = ("python", "go", "node", "other")
+URL_TARGET = "url"
+ANY_RUNTIME = "*"
+
+# What a source provides besides profile kinds (``workbench.model.keys.PROFILE_KINDS``):
+SERIES = "series"  # time series (process stats, memstats, GC, pools)
+FINDINGS = "findings"  # findings (census of containers, pool saturation)
+LEAK_EVIDENCE = "leak-evidence"  # snapshots the leak engine judges growth from
+
+
 @runtime_checkable
 class CapturePlugin(Protocol):
+    """What the core asks of a plugin. Subclass ``PluginBase`` for the defaults."""
+
     name: str
-    title: str
-    targets: frozenset[TargetKind]
+    title: str  # "Python CPU (py-spy)": short part before " (" is the label, the rest a tooltip
+    targets: frozenset[TargetKind]  # PID and/or URL
+    runtimes: frozenset[str]  # runtimes of a PID it reads (RUNTIMES, or ANY_RUNTIME)
     options: tuple[Option, ...]
+    actions: tuple[Action, ...]
+    provides: frozenset[str]  # profile kinds (cpu, wall, heap, goroutine...), SERIES, FINDINGS
+    default_for: frozenset[str]  # runtimes (and URL_TARGET) it is a default source for
+    # the options that make it capture one profile kind for a trigger or a --profile choice
+    kind_options: dict[str, dict[str, Any]]
+
+    def consent_text(self, target: Target) -> str | None:
+        """None when the source leaves the target as it is; else what it will run there,
+        shown before an explicit yes (GUI dialog, CLI prompt or --yes)."""
+
+    def applies_to(self, target: Target, runtime: str) -> bool:
+        """Whether it can capture ``target`` (``runtime`` is "" for a URL)."""
+
+    def locate(self, target: Target, runtime: str) -> Target | None:
+        """The target it captures for ``target``: itself, another (a Go PID's own pprof URL,
+        found among its listening sockets), or None when there is none. May do I/O."""
 
     def preflight(self, target: Target) -> list[Check]: ...
 
     def start(self, target: Target, options: dict[str, Any], sink: Sink) -> CaptureHandle: ...
+
+
+class PluginBase:
+    """Defaults for every optional declaration of ``CapturePlugin``."""
+
+    name: str = ""
+    title: str = ""
+    targets: frozenset[TargetKind] = frozenset({TargetKind.PID})
+    runtimes: frozenset[str] = frozenset({ANY_RUNTIME})
+    options: tuple[Option, ...] = ()
+    actions: tuple[Action, ...] = ()
+    provides: frozenset[str] = frozenset()
+    default_for: frozenset[str] = frozenset()
+    kind_options: dict[str, dict[str, Any]] = {}  # noqa: RUF012 (read-only by contract)
+
+    def consent_text(self, target: Target) -> str | None:
+        return None
+
+    def applies_to(self, target: Target, runtime: str) -> bool:
+        if target.kind not in self.targets:
+            return False
+        if target.kind is TargetKind.URL:
+            return True
+        return ANY_RUNTIME in self.runtimes or runtime in self.runtimes
+
+    def locate(self, target: Target, runtime: str) -> Target | None:
+        return target if self.applies_to(target, runtime) else None
+
+    def preflight(self, target: Target) -> list[Check]:
+        return []
+
+    def start(self, target: Target, options: dict[str, Any], sink: Sink) -> CaptureHandle:
+        raise NotImplementedError  # every plugin implements start; the base only types it
+
+
+def plugin_title(plugin: CapturePlugin) -> str:
+    return plugin.title or plugin.name
+
+
+def short_title(plugin: CapturePlugin) -> str:
+    """The label part of the title ("Python CPU"); the whole title is the tooltip."""
+    title = plugin_title(plugin)
+    short = title.split(" (", 1)[0].split(": ", 1)[0]
+    return short if short == plugin.name else f"{short} ({plugin.name})"
 
 
 def resolve_options(plugin: CapturePlugin, given: dict[str, Any]) -> dict[str, Any]:

@@ -17,6 +17,23 @@ from ..errors import PluginError
 from .api import CapturePlugin
 
 GROUP = "workbench.plugins"
+# everything the core asks of a plugin (``CapturePlugin``); ``PluginBase`` supplies the optional ones
+REQUIRED = (
+    "name",
+    "title",
+    "targets",
+    "runtimes",
+    "options",
+    "actions",
+    "provides",
+    "default_for",
+    "kind_options",
+    "consent_text",
+    "applies_to",
+    "locate",
+    "preflight",
+    "start",
+)
 
 
 @dataclass(slots=True)
@@ -65,9 +82,11 @@ class PluginRegistry:
             try:
                 obj = self._eps[name].load()
                 plugin = obj() if isinstance(obj, type) else obj
-                for attr in ("name", "targets", "options", "preflight", "start"):
-                    if not hasattr(plugin, attr):
-                        raise TypeError(f"missing attribute {attr!r}")
+                missing = [a for a in REQUIRED if not hasattr(plugin, a)]
+                if missing:
+                    raise TypeError(
+                        f"missing {', '.join(missing)} (subclass workbench.capture.PluginBase for the defaults)"
+                    )
                 entry.plugin = plugin
             except Exception as exc:  # a broken plugin must never take the app down
                 entry.error = f"{type(exc).__name__}: {exc}"

@@ -1,6 +1,7 @@
 """The Qt-free data model: frames, profiles, series, findings and the session."""
 
 from .findings import CENSUS_SOURCE, Finding
+from .keys import PROFILE_KINDS, ProfileKey
 from .frames import FRAMES_OVERFLOW, NODES_OVERFLOW, TRUNCATED_STACK, Frame, FrameTable, Runtime, package_of
 from .profile import (
     ALLOC_OBJECTS,
@@ -44,7 +45,9 @@ __all__ = [
     "Frame",
     "FrameTable",
     "Profile",
+    "PROFILE_KINDS",
     "ProfileBatch",
+    "ProfileKey",
     "ProfileLimits",
     "RingSeries",
     "Runtime",

@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .frames import NODES_OVERFLOW, TRUNCATED_STACK, Frame, FrameTable
+from .keys import ProfileKey
 
 IntArray = npt.NDArray[np.int64]
 I32Array = npt.NDArray[np.int32]
@@ -578,7 +579,7 @@ def merge_profiles(profiles: Iterable[Profile], name: str = "merged") -> Profile
 class ProfileBatch:
     """An immutable delta handed from a capture worker to the session."""
 
-    key: str  # which profile in the session, e.g. "pyspy:1234:cpu"
+    key: ProfileKey  # which profile in the session: (source, target, kind)
     sample_types: tuple[SampleType, ...]
     stacks: StackSet
     t0: float
@@ -586,3 +587,15 @@ class ProfileBatch:
     source: str = ""
     meta: dict[str, str] = field(default_factory=dict)
     replace: bool = False  # a snapshot (heap in-use) replaces instead of adding
+    runtime: str = ""  # python | go | node: which runtime's rules (leak thresholds) apply
+
+    def __post_init__(self) -> None:
+        if isinstance(self.key, str):  # a stored text (tests, sessions written before keys were data)
+            self.key = ProfileKey.parse(self.key)
+        if not self.source:
+            self.source = self.key.source
+
+    @property
+    def kind(self) -> str:
+        """What the batch holds (``keys.CPU``, ``keys.HEAP``, ...): what consumers dispatch on."""
+        return self.key.kind

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from .findings import Finding
+from .keys import ProfileKey
 from .profile import Profile, ProfileBatch
 from .series import DEFAULT_CAPACITY, RingSeries, SeriesPoint
 
@@ -58,7 +59,8 @@ class Session:
 
     def __init__(self, series_capacity: int = DEFAULT_CAPACITY) -> None:
         self.info = SessionInfo()
-        self.profiles: dict[str, Profile] = {}
+        self.profiles: dict[str, Profile] = {}  # by ProfileKey.text (what is shown and stored)
+        self.keys: dict[str, ProfileKey] = {}  # the key each text stands for
         self.series: dict[str, RingSeries] = {}
         self.findings: list[Finding] = []
         self.events: list[EventBatch] = []
@@ -97,12 +99,14 @@ class Session:
 
     def _apply(self, batch: Batch) -> bool:
         if isinstance(batch, ProfileBatch):
-            prof = self.profiles.get(batch.key)
+            key = batch.key.text
+            prof = self.profiles.get(key)
             if prof is None or batch.replace or prof.sample_types != batch.sample_types:
                 if prof is None and len(self.profiles) >= MAX_PROFILES:
                     return self._drop("too many profiles")
-                prof = Profile(batch.sample_types, name=batch.key, source=batch.source)
-                self.profiles[batch.key] = prof
+                prof = Profile(batch.sample_types, name=key, source=batch.source)
+                self.profiles[key] = prof
+                self.keys[key] = batch.key
             prof.meta.update(batch.meta)
             prof.add_stackset(batch.stacks, batch.t0, batch.t1)
             return True
@@ -139,6 +143,28 @@ class Session:
     def profile_keys(self) -> list[str]:
         with self._lock:
             return list(self.profiles)
+
+    def key_of(self, text: str) -> ProfileKey:
+        """The ``ProfileKey`` a profile's text stands for (opened and loaded profiles included)."""
+        with self._lock:
+            key = self.keys.get(text)
+        return key if key is not None else ProfileKey.parse(text)
+
+    def add_profiles(self, profiles: Iterable[tuple[ProfileKey, Profile]]) -> list[str]:
+        """Add whole profiles (opened files, a loaded session) under the profile cap; the texts
+        of the keys added. All or nothing: a set that would pass the cap is refused whole."""
+        items = list(profiles)
+        with self._lock:
+            new = [k for k, _p in items if k.text not in self.profiles]
+            if len(self.profiles) + len(new) > MAX_PROFILES:
+                raise OverflowError(
+                    f"the session already holds {len(self.profiles)} profiles (limit {MAX_PROFILES})"
+                )
+            for key, prof in items:
+                self.profiles[key.text] = prof
+                self.keys[key.text] = key
+            self.version += 1
+            return [k.text for k, _p in items]
 
     def series_names(self) -> list[str]:
         with self._lock:

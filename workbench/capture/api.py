@@ -81,6 +81,16 @@ def plugin_actions(plugin: CapturePlugin | None) -> tuple[Action, ...]:
     return tuple(plugin.actions) if plugin is not None else ()
 
 
+def run_action(plugin_name: str, handle: object, action: str) -> None:
+    """Ask a running capture for ``action``; a typed error if it offers no such thing."""
+    from ..errors import PluginError
+
+    fn = getattr(handle, "run_action", None)
+    if not callable(fn):
+        raise PluginError(f"{plugin_name}: this capture takes no actions", "run the action on a source that lists it")
+    fn(action)
+
+
 @dataclass(frozen=True, slots=True)
 class Check:
     """One preflight result; a failed check always carries a fix."""

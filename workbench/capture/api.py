@@ -59,6 +59,9 @@ class Option:
     default: Any
     help: str = ""
     choices: tuple[str, ...] = ()
+    unit: str = ""  # shown next to the editor: "Hz", "s", "MiB"
+    advanced: bool = False  # rarely changed: folded away in the GUI until asked for
+    label: str = ""  # what the GUI calls it ("sampling rate"); the name when empty
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 
 from ..model.findings import CENSUS_SOURCE, Finding
+from ..model.keys import GOROUTINE, HEAP
 from ..model.profile import ProfileBatch, profile_from_stacks
 from ..model.session import Batch, Session
 from .leak_sources import SiteTracker, series_candidates
@@ -22,48 +23,46 @@ MIN_PY_HEAP_GROWTH_BYTES = 64 * 1024
 MIN_NODE_HEAP_GROWTH_BYTES = 256 * 1024  # V8 samples every ~32 KiB: less is sampling noise
 
 
+# (runtime, profile kind) -> (site tracker mode, sample column, smallest growth that counts);
+# the kind and runtime come with each ProfileBatch, so any source of that data feeds the engine
+_EVIDENCE: dict[tuple[str, str], tuple[str, str | None, float]] = {
+    ("go", GOROUTINE): ("go-goroutine", None, MIN_GOROUTINE_GROWTH),
+    ("go", HEAP): ("go-heap", "inuse_space", MIN_HEAP_GROWTH_BYTES),
+    ("python", HEAP): ("python-heap", "inuse_space", MIN_PY_HEAP_GROWTH_BYTES),
+    ("node", HEAP): ("node-heap", "inuse_space", MIN_NODE_HEAP_GROWTH_BYTES),
+}
+
+
 class LeakWatch:
     def __init__(self, policy: LeakPolicy | None = None) -> None:
         self.policy = policy or LeakPolicy()
-        self.go_heap = SiteTracker("go-heap")
-        self.go_goroutines = SiteTracker("go-goroutine")
-        self.py_heap = SiteTracker("python-heap")
-        self.node_heap = SiteTracker("node-heap")
+        self.trackers = {key: SiteTracker(mode) for key, (mode, _i, _m) in _EVIDENCE.items()}
         self._lock = threading.Lock()
 
     def on_batch(self, batch: Batch) -> None:
-        """Session listener: track heap and goroutine snapshots per allocation site."""
-        if not isinstance(batch, ProfileBatch):
-            return
-        kind = batch.key.rsplit(":", 1)[-1]
-        tracker: SiteTracker | None = None
-        index = None
-        if batch.source == "pprof" and kind == "heap":
-            tracker, index = self.go_heap, "inuse_space"
-        elif batch.source == "pprof" and kind == "goroutine":
-            tracker = self.go_goroutines
-        elif batch.source == "memray" and batch.replace:
-            tracker, index = self.py_heap, "inuse_space"
-        elif batch.source == "inspector" and kind == "heap":
-            tracker, index = self.node_heap, "inuse_space"
-        if tracker is None:
+        """Session listener: track heap (in-use snapshots) and goroutine profiles per site."""
+        if not isinstance(batch, ProfileBatch) or batch.key.prefix:
+            return  # a triggered capture is a one-off, not a point of the series
+        key = (batch.runtime, batch.kind)
+        tracker = self.trackers.get(key)
+        if tracker is None or (batch.kind == HEAP and not batch.replace):
             return
         prof = profile_from_stacks(batch.stacks, batch.sample_types)
         with self._lock:
-            tracker.observe(batch.t1, prof, index)
+            tracker.observe(batch.t1, prof, _EVIDENCE[key][1])
 
     def candidates(self, session: Session) -> list[Candidate]:
         with session.lock():
             hints = {f.name: (f.kind, f.where) for f in session.findings if f.source == CENSUS_SOURCE}
             cands = series_candidates(dict(session.series), hints)
         with self._lock:
-            if self.go_goroutines.sites:
+            goroutines = self.trackers[("go", GOROUTINE)]
+            if goroutines.sites:
                 # per-stack goroutine sites name the culprit; the overall count would repeat it
                 cands = [c for c in cands if c.kind != "goroutines"]
-            cands += self.go_heap.candidates("bytes", min_abs_growth=MIN_HEAP_GROWTH_BYTES)
-            cands += self.go_goroutines.candidates("goroutines", min_abs_growth=MIN_GOROUTINE_GROWTH)
-            cands += self.py_heap.candidates("bytes", min_abs_growth=MIN_PY_HEAP_GROWTH_BYTES)
-            cands += self.node_heap.candidates("bytes", min_abs_growth=MIN_NODE_HEAP_GROWTH_BYTES)
+            for key, tracker in self.trackers.items():
+                unit = "goroutines" if key[1] == GOROUTINE else "bytes"
+                cands += tracker.candidates(unit, min_abs_growth=_EVIDENCE[key][2])
         return cands
 
     def judge(self, session: Session) -> tuple[list[Finding], list[Finding]]:

@@ -2,6 +2,7 @@
 
 from .api import (
     ANY_RUNTIME,
+    CONSENT_OPTION,
     FINDINGS,
     LEAK_EVIDENCE,
     RUNTIMES,
@@ -27,6 +28,7 @@ from .worker import Cancelled, Job, LatestOnly
 
 __all__ = [
     "ANY_RUNTIME",
+    "CONSENT_OPTION",
     "FINDINGS",
     "GROUP",
     "LEAK_EVIDENCE",

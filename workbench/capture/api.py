@@ -147,6 +147,8 @@ ANY_RUNTIME = "*"
 SERIES = "series"  # time series (process stats, memstats, GC, pools)
 FINDINGS = "findings"  # findings (census of containers, pool saturation)
 LEAK_EVIDENCE = "leak-evidence"  # snapshots the leak engine judges growth from
+# the option through which a source that changes its target receives the user's yes
+CONSENT_OPTION = "yes"
 
 
 @runtime_checkable

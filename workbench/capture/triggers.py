@@ -1,6 +1,7 @@
 """Trigger rules: when a live series crosses a threshold, capture a profile of the next N seconds.
 
-A rule reads ``METRIC OP VALUE [for DURATION] -> cpu|heap DURATION``:
+A rule reads ``METRIC OP VALUE [for DURATION] -> KIND DURATION`` (KIND: a profile kind,
+cpu, wall, heap, goroutine...; the capture controller picks the source that provides it):
 
     process.rss_bytes>200e6 for 5s -> cpu 10s
     process.cpu_percent>=80 for 3s -> cpu 5s
@@ -18,7 +19,8 @@ fires on the first point past the threshold.
 The engine is a session listener plus one worker thread. The listener only compares
 numbers (it runs inside ``Session.put``, under the session lock); a firing is handed
 to the worker, which puts an ``EventBatch`` marker on the timeline, starts the capture
-through a caller-supplied starter, stops it after N seconds and stores its profiles
+through a caller-supplied starter (``CaptureController.kind_starter``: the same preflight
+and options as any other start), stops it after N seconds and stores its profiles
 under their own keys (``trigger<N>:<original key>``). A rule fires once per
 excursion: it re-arms when its condition turns false again. At most one triggered
 capture runs at a time and ``max_captures`` bounds how many a session can hold.
@@ -34,16 +36,17 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
 
 from ..errors import PluginError, WorkbenchError
+from ..model.keys import PROFILE_KINDS
 from ..model.profile import ProfileBatch
 from ..model.session import Batch, EventBatch, SeriesBatch, Session
-from .api import CaptureHandle, Sink, Target
+from .api import CaptureHandle, Sink
+from .controller import CaptureController, Plan
 
-KINDS = ("cpu", "heap")
-SYNTAX = "METRIC OP VALUE [for DURATION] -> cpu|heap DURATION, e.g. 'process.rss_bytes>200e6 for 5s -> cpu 10s'"
+KINDS = PROFILE_KINDS
+SYNTAX = "METRIC OP VALUE [for DURATION] -> KIND DURATION (KIND: cpu, wall, heap, goroutine...), e.g. 'process.rss_bytes>200e6 for 5s -> cpu 10s'"
 MAX_CAPTURE_S = 3600.0
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
@@ -161,22 +164,11 @@ class _KeyedSink:
 
     def put(self, batch: Batch) -> None:
         if isinstance(batch, ProfileBatch):
-            key = f"{self.prefix}:{batch.key}"
-            if key not in self.keys:
-                self.keys.append(key)
+            key = batch.key.with_prefix(self.prefix)
+            if key.text not in self.keys:
+                self.keys.append(key.text)
             meta = dict(batch.meta) | {"trigger": self.prefix}
-            self.session.put(
-                ProfileBatch(
-                    key,
-                    batch.sample_types,
-                    batch.stacks,
-                    batch.t0,
-                    batch.t1,
-                    source=batch.source,
-                    meta=meta,
-                    replace=batch.replace,
-                )
-            )
+            self.session.put(replace(batch, key=key, meta=meta))
         elif isinstance(batch, EventBatch):
             self.session.put(batch)
 
@@ -313,30 +305,10 @@ class TriggerEngine:
         self.session.put(EventBatch(self.clock(), "trigger-failed", f"{prefix}: {message}", self.target))
 
 
-# which source captures what, by target kind: py-spy/memray for a PID, pprof-fetch for a URL
-_SOURCES = {("pid", "cpu"): "pyspy", ("pid", "heap"): "memray", ("url", "cpu"): "pprof", ("url", "heap"): "pprof"}
-
-
-def registry_starter(target: Target, given: dict[str, Any] | None = None) -> Starter:
-    """A starter that captures with the registered plugins (``given``: CLI options for them, e.g. rate)."""
-    from .api import resolve_options
-    from .registry import default_registry
-
-    registry = default_registry()
-
-    def start(kind: str, seconds: float, sink: Sink) -> CaptureHandle:
-        plugin = registry.load(_SOURCES[(target.kind.value, kind)])
-        opts = dict(given or {}) | {"duration": seconds, "profile": kind, "cpu_seconds": max(1, round(seconds))}
-        return plugin.start(target, resolve_options(plugin, opts), sink)
-
-    return start
-
-
-def check_starter_target(target: Target, rules: list[TriggerRule]) -> None:
-    """Refuse rules a target cannot serve before anything attaches."""
+def check_rules(controller: CaptureController, plan: Plan, rules: list[TriggerRule]) -> None:
+    """Refuse rules the plan's target cannot serve before anything attaches."""
     for rule in rules:
-        if (target.kind.value, rule.kind) not in _SOURCES:
-            raise TriggerSyntaxError(
-                f"trigger {rule.text!r} cannot capture {rule.kind} from a {target.kind.value}",
-                "use --pid or --url with triggers",
-            )
+        try:
+            controller.source_for_kind(plan, rule.kind)
+        except PluginError as exc:
+            raise TriggerSyntaxError(f"trigger {rule.text!r}: {exc.message}", exc.fix) from exc

@@ -105,42 +105,22 @@ def _cpu_profile_free(url: str) -> list[dict[str, Any]]:
     return []
 
 
-# Built-in sources that apply to each kind of target; a built-in that does not apply is not
-# asked (the inspector's preflight fails, rightly, on a Go URL). Third-party plugins are
-# always asked: their preflight decides.
-_FOR_RUNTIME = {
-    "python": {"pyspy", "memray", "agent", "procstats"},
-    "node": {"inspector", "procstats"},
-    "go": {"procstats"},
-    "other": {"procstats"},
-}
-_FOR_URL = {"pprof": {"pprof"}, "inspector": {"inspector"}}
-_BUILTINS = set().union(*_FOR_RUNTIME.values(), *_FOR_URL.values())
-
-
-def _applicable(target: Any) -> set[str]:
-    if target.kind.value == "url":
-        url = str(target.value)
-        kind = "inspector" if url.startswith(("ws://", "wss://")) or "/json" in url else "pprof"
-        return _FOR_URL[kind]
-    from ..capture.targets import detect_runtime
+def _plugin_checks(target: Any) -> list[dict[str, Any]]:
+    """Every installed source that applies to the target (as it declares), at the target it
+    would capture (a Go PID's own pprof URL), with its preflight checks; a default source that
+    finds nothing to capture is a failure with a fix."""
+    from ..capture import URL_TARGET, default_registry
+    from ..capture.controller import CaptureController, runtime_of
     from ..errors import WorkbenchError
 
     try:
-        return _FOR_RUNTIME.get(detect_runtime(target.pid).runtime, _FOR_RUNTIME["other"])
+        runtime = runtime_of(target)
     except WorkbenchError:
-        return _BUILTINS
-
-
-def _plugin_checks(target: Any) -> list[dict[str, Any]]:
-    from ..capture import default_registry
-    from ..errors import WorkbenchError
-
+        runtime = ""
+    key = runtime if target.kind.value == "pid" else URL_TARGET
+    controller = CaptureController(_NoSink())
     out: list[dict[str, Any]] = []
-    applicable = _applicable(target)
     for entry in default_registry().entries():
-        if entry.name in _BUILTINS and entry.name not in applicable:
-            continue
         try:
             plugin = default_registry().load(entry.name)
         except WorkbenchError as exc:
@@ -148,27 +128,37 @@ def _plugin_checks(target: Any) -> list[dict[str, Any]]:
                 {"source": entry.name, "name": "plugin loads", "ok": False, "message": exc.message, "fix": exc.fix}
             )
             continue
-        if target.kind not in plugin.targets:
-            continue
         try:
-            checks = plugin.preflight(target)
+            located = plugin.locate(target, runtime)
         except WorkbenchError as exc:
-            out.append({"source": entry.name, "name": "preflight", "ok": False, "message": exc.message, "fix": exc.fix})
+            out.append({"source": entry.name, "name": "target", "ok": False, "message": exc.message, "fix": exc.fix})
             continue
-        except Exception as exc:  # a plugin bug must not hide the other checks
-            out.append(
-                {
-                    "source": entry.name,
-                    "name": "preflight",
-                    "ok": False,
-                    "message": f"preflight crashed: {type(exc).__name__}: {exc}",
-                    "fix": f"report a bug in {entry.dist}",
-                }
-            )
+        if located is None:
+            if key in plugin.default_for:
+                out.append(
+                    {
+                        "source": entry.name,
+                        "name": "target found",
+                        "ok": False,
+                        "message": f"a default source for {key} targets, but it found nothing to capture "
+                        f"for {target.label()}",
+                        "fix": "give the process what this source reads (a Go service: a net/http/pprof "
+                        "listener on loopback), or pass that address with --url",
+                    }
+                )
             continue
-        for c in checks:
-            out.append({"source": entry.name, "name": c.name, "ok": c.ok, "message": c.message, "fix": c.fix})
+        from ..capture.controller import PlannedSource
+
+        src = PlannedSource(plugin, located, {})
+        where = "" if located == target else f" at {located.label()}"
+        for c in controller.preflight(src):
+            out.append({"source": entry.name, "name": c.name + where, "ok": c.ok, "message": c.message, "fix": c.fix})
     return out
+
+
+class _NoSink:
+    def put(self, batch: Any) -> None:
+        """Doctor captures nothing."""
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,7 +9,6 @@ target that dies mid-check is an error (exit 2), never "no leaks".
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
 import time
@@ -27,86 +26,65 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--json", action="store_true", help='{"suspects": [...], "checked": [...]} (DESIGN.md)')
 
 
-def _plans(args: argparse.Namespace) -> list[tuple[str, dict[str, Any]]]:
-    """Which plugins to run, with which options, for this target."""
-    from ..capture.targets import detect_runtime
-    from ..errors import ConsentRequired, UnsupportedTarget
-
-    iv = max(0.5, float(args.interval))
-    if args.url:
-        return [("pprof", {"profile": "leaks", "interval": iv, "profile_interval": iv})]
-    info = detect_runtime(args.pid)
-    if info.runtime == "node":
-        # V8 heap sampling through the inspector; --yes lets it open a closed inspector (SIGUSR1)
-        return [
-            ("procstats", {"interval": 1.0}),
-            ("inspector", {"profile": "heap", "heap_interval": iv, "yes": args.yes}),
-        ]
-    if info.runtime != "python":
-        raise UnsupportedTarget(
-            f"PID {args.pid} is a {info.runtime} process; `leaks --pid` reads Python and Node processes",
-            "for a Go service use --url with its net/http/pprof address",
-        )
-    plans: list[tuple[str, dict[str, Any]]] = [("procstats", {"interval": 1.0})]
-    from ..capture import Target, default_registry
-    from .consent import ask
-
-    if args.yes or ask(default_registry().load("agent"), Target.from_pid(args.pid), False):
-        plans.append(("agent", {"yes": True, "census_interval": iv, "interval": iv}))
-        return plans
-    memray = default_registry().load("memray")
-    failed = [c for c in memray.preflight(Target.from_pid(args.pid)) if not c.ok]
-    if failed:
-        raise ConsentRequired(
-            f"no leak evidence source for PID {args.pid}: the runtime agent needs consent and memray "
-            f"is not usable there ({failed[0].message})",
-            f"re-run with --yes to inject the runtime agent, or {failed[0].fix}",
-        )
-    plans.append(("memray", {"interval": iv}))
-    return plans
-
-
 def run(args: argparse.Namespace) -> int:
     from ..analysis.leak_watch import LeakWatch
-    from ..capture import Target, default_registry, resolve_options
-    from ..errors import TargetExited, WorkbenchError
+    from ..capture import LEAK_EVIDENCE, Target
+    from ..capture.controller import LEAKS, CaptureController
+    from ..errors import ConsentRequired, TargetExited, UnsupportedTarget
     from ..model.session import Session
+    from .consent import terminal_consent
 
     target = Target.from_url(args.url) if args.url else Target.from_pid(args.pid)
     session = Session()
     watch = LeakWatch()
     session.add_listener(watch.on_batch)
-    handles = []
+    controller = CaptureController(session)
+    iv = max(0.5, float(args.interval))
+    # the same plan the GUI's leak watch runs: series sources plus the leak-evidence sources
+    # (an agent asks consent first; without it the next evidence source is tried)
+    plan = controller.plan(target, given={"interval": iv, "profile_interval": iv}, purpose=LEAKS)
+    refused = controller.ask_consent(plan, terminal_consent(bool(args.yes)))
+    evidence = [src for src in plan.sources if LEAK_EVIDENCE in src.plugin.provides]
+    if not evidence:
+        if refused:
+            raise ConsentRequired(
+                f"no leak evidence source for {target.label()}: {refused[0].message}",
+                "re-run with --yes to consent to the source that changes the target",
+            )
+        raise UnsupportedTarget(
+            f"no installed source reads leak evidence from {target.label()}"
+            + (f" (a {plan.runtime} process)" if plan.runtime else ""),
+            "leaks reads Python and Node processes by PID and Go services (by URL or PID)",
+        )
     try:
-        for name, opts in _plans(args):
-            plugin = default_registry().load(name)
-            for check in plugin.preflight(target):
-                if not check.ok and name != "procstats":
-                    raise WorkbenchError(f"{name}: {check.message}", check.fix)
-            handles.append((name, plugin.start(target, resolve_options(plugin, opts), session)))
+        errors = controller.start_first_of(plan)
+        running = controller.running()
+        if not any(LEAK_EVIDENCE in src.plugin.provides for src, _h in running):
+            first = errors[0] if errors else None
+            if first is None:
+                raise UnsupportedTarget(
+                    f"no leak evidence source started for {target.label()}", "see `workbench doctor`"
+                )
+            raise type(first)(f"no leak evidence source for {target.label()}: {first.message}", first.fix)
         deadline = time.monotonic() + max(1.0, float(args.duration))
         while time.monotonic() < deadline:
             time.sleep(0.25)
-            for name, h in handles:
+            for src, h in running:
                 st = h.status()
                 if st.error is not None:
                     if isinstance(st.error, TargetExited) or not _alive(target):
                         raise TargetExited(
-                            f"{target.label()} exited during the leak check ({name}: {st.error.message})",
+                            f"{target.label()} exited during the leak check ({src.name}: {st.error.message})",
                             "a check needs a running target; keep it up for --duration seconds",
                         )
                     raise st.error
-                if not st.running and name != "procstats":
+                if not st.running and LEAK_EVIDENCE in src.plugin.provides:
                     raise TargetExited(
-                        f"{name} capture of {target.label()} ended early: {st.message or 'target gone'}",
+                        f"{src.name} capture of {target.label()} ended early: {st.message or 'target gone'}",
                         "a check needs a running target; keep it up for --duration seconds",
                     )
     finally:
-        for _, h in handles:
-            with contextlib.suppress(WorkbenchError):
-                h.stop()
-        for _, h in handles:
-            h.join(10.0)
+        controller.stop(join=True)
     suspects, checked = watch.judge(session)
     if args.json:
         print(

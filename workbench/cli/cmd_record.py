@@ -1,7 +1,7 @@
 """``workbench record (--pid PID | --url URL) [--source NAME ...] ... -o OUT``.
 
-Generic over capture plugins: the sources are looked up in the plugin registry by
-name (defaults: pyspy + procstats for a PID, pprof for a URL), every CLI flag that
+Generic over capture plugins: the capture controller plans the sources (named with
+``--source``, else the target's runtime decides: DESIGN.md), every CLI flag that
 matches a plugin option name is handed to that plugin, and everything the plugins
 produce goes into one Session. A ``.wbs`` output is written while recording (the
 session store listens to the session), so a crash loses nothing; any other output
@@ -19,7 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-DEFAULT_SOURCES = {"pid": ["pyspy", "procstats"], "url": ["pprof"]}
+from ..model.keys import PROFILE_KINDS
+
 # CLI flags handed to plugins under the same option name (py-spy and pprof spellings)
 PLUGIN_FLAGS = (
     "rate",
@@ -44,7 +45,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--source", action="append", default=None, help="capture source (plugin name); repeatable")
     p.add_argument("-d", "--duration", type=float, default=10.0, help="seconds to capture (Ctrl+C ends early)")
     p.add_argument("-r", "--rate", type=int, default=None, help="samples per second")
-    p.add_argument("--profile", choices=["cpu", "heap", "allocs", "goroutine", "mutex", "block"], default=None)
+    p.add_argument(
+        "--profile",
+        choices=list(PROFILE_KINDS),
+        default=None,
+        help="which profile: the source that provides it is chosen (cpu: on-CPU only; wall: waiting included)",
+    )
     p.add_argument("--idle", action="store_true", default=None, help="include idle threads (py-spy)")
     p.add_argument("--gil", action="store_true", default=None, help="only threads holding the GIL (py-spy)")
     p.add_argument("--native", action="store_true", default=None, help="native frames (py-spy, memray)")
@@ -73,53 +79,67 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..capture import CaptureHandle, CapturePlugin, Target, default_registry
-    from ..errors import PluginError, TargetExited
+    from ..capture import Target
+    from ..capture.controller import CaptureController
+    from ..errors import CaptureError, PluginError, TargetExited
     from ..formats import detect_format
     from ..model import Session
+    from .consent import terminal_consent
 
     out = Path(args.output)
     fmt = detect_format(out)  # refuse an unknown extension before attaching to anything
     if args.duration is not None and args.duration <= 0:
         raise PluginError("--duration must be positive", "pass seconds, e.g. --duration 10")
     target = Target.from_pid(args.pid) if args.pid is not None else Target.from_url(args.url)
-    names: list[str] = args.source or DEFAULT_SOURCES[target.kind.value]
-    registry = default_registry()
-    plugins: list[CapturePlugin] = []
-    for name in dict.fromkeys(names):
-        plugin = registry.load(name)
-        if target.kind not in plugin.targets:
-            kinds = ", ".join(sorted(f"--{k.value}" for k in plugin.targets))
-            raise PluginError(f"source {name!r} cannot capture a {target.kind.value}", f"use {kinds} with it")
-        plugins.append(plugin)
-    given: dict[str, Any] = {k: getattr(args, k, None) for k in PLUGIN_FLAGS}
-    from .consent import ask, needs_consent
-
-    if any(needs_consent(p) for p in plugins) and not args.yes:
-        # ask once, naming what will run (the flag is the consent in scripts)
-        asking = next(p for p in plugins if needs_consent(p))
-        given["yes"] = ask(asking, target, False)
-    rules = _trigger_rules(args, target)
-    actions = _parse_actions(getattr(args, "action", None) or [], plugins, float(args.duration))
-
     session = Session()
+    controller = CaptureController(session)
+    given: dict[str, Any] = {k: getattr(args, k, None) for k in PLUGIN_FLAGS}
+    plan = controller.plan(target, args.source, given=given, profile=args.profile)
+    for note in plan.notes:
+        print(f"workbench: note: {note}", file=sys.stderr)
+    # ask once per source that changes the target, naming what will run (--yes is the consent in scripts)
+    refused = controller.ask_consent(plan, terminal_consent(bool(args.yes)))
+    if not plan.sources:
+        raise (
+            refused[0]
+            if refused
+            else CaptureError(
+                f"no capture source for {target.label()}", "name one with --source (see `workbench doctor`)"
+            )
+        )
+    for exc in refused:
+        print(f"workbench: warning: {exc}", file=sys.stderr)
+    rules = _trigger_rules(args, controller, plan)
+    actions = _parse_actions(getattr(args, "action", None) or [], plan, float(args.duration))
+
     session.info.title = f"record {target.label()}"
     session.info.targets.append(target.label())
-    handles: list[tuple[str, CaptureHandle]] = []
     store: Any = None
     triggers: Any = None
     interrupted = False
     try:
-        for plugin in plugins:
-            handles.append((plugin.name, plugin.start(target, dict(given), session)))
+        errors = controller.start(plan)
+        running = controller.running()
+        main_name = plan.sources[0].name
+        if not running or main_name not in {src.name for src, _h in running}:
+            # the first source is the recording's point: without it there is nothing to write
+            failed = next((e for e in errors if str(e).startswith(f"{main_name}:")), errors[0] if errors else None)
+            controller.stop(join=True)
+            if failed is not None:
+                raise failed
+        for exc in errors:
+            print(f"workbench: warning: {exc}", file=sys.stderr)
         if fmt == "wbs":
             # opened once the sources are attached, so a failed attach leaves no file;
             # attach() first writes what the session already holds, then every batch
             store = _open_store(out)
             store.attach(session)
         if rules:
-            triggers = _start_triggers(session, rules, target, given)
-        interrupted = _wait(handles[0][1], float(args.duration), _scheduled(actions, dict(handles)))
+            from ..capture.triggers import TriggerEngine
+
+            triggers = TriggerEngine(session, rules, controller.kind_starter(plan), target=target.label()).start()
+        main_handle = next(h for src, h in running if src.name == main_name)
+        interrupted = _wait(main_handle, float(args.duration), _scheduled(actions, controller))
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -128,15 +148,15 @@ def run(args: argparse.Namespace) -> int:
         try:
             if triggers is not None:
                 triggers.stop()  # a triggered capture still running is stopped and kept
-            for _name, h in handles:
-                h.stop()
+            ran = controller.running()
+            controller.stop()
+            statuses = {src.name: h.status() for src, h in ran}
             if store is not None:
                 store.close()
         finally:
             _restore_sigint(previous)
 
-    statuses = {name: h.status() for name, h in handles}
-    main_name = plugins[0].name
+    main_name = plan.sources[0].name
     main_status = statuses.get(main_name)
     if main_status is not None and main_status.error is not None and not isinstance(main_status.error, TargetExited):
         raise main_status.error
@@ -145,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"workbench: warning: {name}: {st.error}", file=sys.stderr)
 
     if fmt != "wbs":
-        _write_main_profile(session, main_name, out, fmt)
+        _write_main_profile(session, plan.sources[0], out, fmt)
     _summary(statuses, out, interrupted, session)
     if triggers is not None:
         st = triggers.stats
@@ -155,21 +175,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _trigger_rules(args: argparse.Namespace, target: Any) -> list[Any]:
+def _trigger_rules(args: argparse.Namespace, controller: Any, plan: Any) -> list[Any]:
     if not getattr(args, "trigger", None):
         return []
-    from ..capture.triggers import check_starter_target, parse_trigger
+    from ..capture.triggers import check_rules, parse_trigger
 
     rules = [parse_trigger(t) for t in args.trigger]
-    check_starter_target(target, rules)
+    check_rules(controller, plan, rules)
     return rules
-
-
-def _start_triggers(session: Any, rules: list[Any], target: Any, given: dict[str, Any]) -> Any:
-    from ..capture.triggers import TriggerEngine, registry_starter
-
-    opts = {k: v for k, v in given.items() if k not in ("duration", "profile")}
-    return TriggerEngine(session, rules, registry_starter(target, opts), target=target.label()).start()
 
 
 def _ignore_sigint() -> Any:
@@ -199,12 +212,11 @@ def _open_store(out: Path) -> Any:
 END_ACTION_LEAD_S = 1.0
 
 
-def _parse_actions(specs: list[str], plugins: list[Any], duration: float) -> list[tuple[float, str, str]]:
+def _parse_actions(specs: list[str], plan: Any, duration: float) -> list[tuple[float, str, str]]:
     """``NAME[@SECONDS]`` -> (seconds after start, source, action), checked before attaching."""
-    from ..capture import plugin_actions
     from ..errors import PluginError
 
-    offered = {a.name: p.name for p in plugins for a in plugin_actions(p)}
+    offered = {a.name: src.name for src in plan.sources for a in src.plugin.actions}
     out = []
     for spec in specs:
         name, _, at = spec.partition("@")
@@ -212,7 +224,7 @@ def _parse_actions(specs: list[str], plugins: list[Any], duration: float) -> lis
             have = ", ".join(f"{n} ({src})" for n, src in offered.items()) or "none"
             raise PluginError(
                 f"--action {spec!r}: no source of this recording offers {name!r} (offered: {have})",
-                "pick one of the offered actions, or add the --source that offers it (heap-snapshot: inspector)",
+                "pick one of the offered actions, or add the --source that offers it",
             )
         try:
             seconds = float(at) if at else max(0.0, duration - END_ACTION_LEAD_S)
@@ -227,10 +239,8 @@ def _parse_actions(specs: list[str], plugins: list[Any], duration: float) -> lis
     return sorted(out)
 
 
-def _scheduled(actions: list[tuple[float, str, str]], handles: dict[str, Any]) -> list[tuple[float, Any]]:
-    from ..capture import run_action
-
-    return [(at, lambda src=src, name=name: run_action(src, handles[src], name)) for at, src, name in actions]
+def _scheduled(actions: list[tuple[float, str, str]], controller: Any) -> list[tuple[float, Any]]:
+    return [(at, lambda src=src, name=name: controller.run_action(src, name)) for at, src, name in actions]
 
 
 def _wait(main: Any, duration: float, scheduled: list[tuple[float, Any]] | None = None) -> bool:
@@ -251,19 +261,20 @@ def _wait(main: Any, duration: float, scheduled: list[tuple[float, Any]] | None 
     return False
 
 
-def _write_main_profile(session: Any, main_name: str, out: Path, fmt: str) -> None:
+def _write_main_profile(session: Any, main: Any, out: Path, fmt: str) -> None:
     from ..errors import CaptureError
     from ..formats import write_profile
 
-    keys = [k for k in session.profile_keys() if k.startswith(f"{main_name}:")] or session.profile_keys()
+    texts = session.profile_keys()
+    keys = [t for t in texts if session.key_of(t).source == main.name and not session.key_of(t).prefix] or texts
     if not keys and session.series_names():
         raise CaptureError(
-            f"{main_name} records time series, not a profile, so {out.name} was not written",
-            "write a .wbs session (-o NAME.wbs) to keep series, or add a profiling --source such as pyspy",
+            f"{main.name} records time series, not a profile, so {out.name} was not written",
+            "write a .wbs session (-o NAME.wbs) to keep series, or add a profiling --source",
         )
     if not keys:
         raise CaptureError(
-            f"{main_name} captured no samples, so {out.name} was not written",
+            f"{main.name} captured no samples, so {out.name} was not written",
             "the target may be idle: record longer, or use --idle to include idle threads",
         )
     profile = session.profiles[keys[0]]

@@ -1,7 +1,7 @@
-"""Consent for sources that change the target (the runtime agent injects code).
+"""Consent on the command line for sources that change the target (the runtime agent injects code).
 
 ``--yes`` is the consent in scripts; on a terminal without it the user is asked, naming the
-PID and what will run there. Anything but an explicit yes is a no.
+target and what will run there. Anything but an explicit yes is a no.
 """
 
 from __future__ import annotations
@@ -9,19 +9,25 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-
-def needs_consent(plugin: Any) -> bool:
-    return bool(getattr(plugin, "needs_consent", False))
+from ..capture.controller import ConsentFn
 
 
-def ask(plugin: Any, target: Any, yes: bool) -> bool:
+def terminal_consent(yes: bool) -> ConsentFn:
+    """The CLI's answer to the controller's consent question."""
+
+    def answer(plugin: Any, target: Any, text: str) -> bool:
+        return ask(plugin, target, text, yes)
+
+    return answer
+
+
+def ask(plugin: Any, target: Any, text: str, yes: bool) -> bool:
     """True when the user consents (``--yes``, or "y" typed at the prompt on a terminal)."""
     if yes:
         return True
     if not (sys.stdin.isatty() and sys.stderr.isatty()):
         return False
-    text = plugin.consent_text(target) if hasattr(plugin, "consent_text") else ""
-    print(f"{plugin.title} will run code inside {target.label()}:", file=sys.stderr)
+    print(f"{plugin.title or plugin.name} will run code inside {target.label()}:", file=sys.stderr)
     if text:
         print(f"  {text}", file=sys.stderr)
     try:

@@ -371,20 +371,21 @@ class _Writer:
         return pid
 
     def _profile_batch(self, b: ProfileBatch) -> None:
-        known = self.profiles.get(b.key)
+        key = b.key.text  # stored as text; loading parses it back (ProfileKey.parse)
+        known = self.profiles.get(key)
         # the session starts the profile afresh on replace or new sample types; mirror that
         fresh = known is None or b.replace or known[1] != b.sample_types
         meta = {} if fresh or known is None else dict(known[2])
         meta.update(b.meta)
         if fresh:
             # what the session does too: a new Profile named by the key, default attributes
-            h = _ProfileHeader(b.key, b.key, b.source, b.sample_types, 0, 0.0, None, 0, meta, ProfileLimits())
+            h = _ProfileHeader(key, key, b.source, b.sample_types, 0, 0.0, None, 0, meta, ProfileLimits())
             self._profile_row(h, replace=True)
         elif known is not None and meta != known[2]:
             # only the metadata changed; keep attributes written by a snapshot (period, limits...)
             self.conn.execute("UPDATE profiles SET meta = ? WHERE id = ?", (json.dumps(meta), known[0]))
-            self.profiles[b.key] = (known[0], known[1], meta)
-        self._stacks(self.profiles[b.key][0], b.stacks, b.t0, b.t1)
+            self.profiles[key] = (known[0], known[1], meta)
+        self._stacks(self.profiles[key][0], b.stacks, b.t0, b.t1)
 
     def _global_ids(self, table: FrameTable, fids: IntArray) -> IntArray:
         remap = self.remaps.get(table)
@@ -600,13 +601,14 @@ class SessionStore:
             return
         session = self._session
         if isinstance(batch, ProfileBatch):
-            n = self._batch_counts.get(batch.key, 0) + 1
-            prof = session.profiles.get(batch.key)
+            key = batch.key.text
+            n = self._batch_counts.get(key, 0) + 1
+            prof = session.profiles.get(key)
             if n >= self.compact_batches and prof is not None:
-                self._batch_counts[batch.key] = 0
-                self._queue.put(_ProfileSnapshot(batch.key, prof.copy()))
+                self._batch_counts[key] = 0
+                self._queue.put(_ProfileSnapshot(key, prof.copy()))
                 return
-            self._batch_counts[batch.key] = n
+            self._batch_counts[key] = n
         self._queue.put(batch)
         if isinstance(batch, SeriesBatch):
             for name in {pt.name for pt in batch.points}:

@@ -134,6 +134,7 @@ def _wait_until_python(pid: int, timeout_s: float = 15.0) -> None:
 
 def _check_record(win: Any, report: Callable[[bool, str], None]) -> None:
     from ..capture.api import Target
+    from ..model.keys import CPU
     from ..model.session import Session
 
     # The child is this same program (frozen or not): it is a Python process py-spy can read,
@@ -145,14 +146,17 @@ def _check_record(win: Any, report: Callable[[bool, str], None]) -> None:
     child = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
     _wait_until_python(child.pid)
     try:
-        plugin = win.registry.load("pyspy")
-        session = Session()
-        from ..capture.api import resolve_options
+        from ..capture.controller import CaptureController
 
-        handle = plugin.start(Target.from_pid(child.pid), resolve_options(plugin, {}), session)
+        session = Session()
+        # the same plan a user gets: a Python PID's CPU source by its runtime (the profile kind)
+        controller = CaptureController(session, win.registry)
+        plan = controller.plan(Target.from_pid(child.pid), profile=CPU)
+        errors = controller.start(plan)
+        if errors:
+            raise errors[0]
         time.sleep(RECORD_SECONDS)
-        handle.stop()
-        handle.join(10.0)
+        controller.stop(join=True)
         samples = sum(
             float(p.totals()[i])
             for p in session.profiles.values()

@@ -32,11 +32,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"workbench {__version__}")
     parser.add_argument("--demo", action="store_true", help="open the GUI attached to the bundled demo service")
+    parser.add_argument("--pid", type=int, help="open the GUI attached to this process (its runtime picks the sources)")
+    parser.add_argument("--url", help="open the GUI attached to this service URL (net/http/pprof, inspector)")
+    parser.add_argument("--source", action="append", help="with --pid/--url: capture with this source; repeatable")
+    parser.add_argument("-o", "--output", help="with --pid/--url: write the session (.wbs) as it is captured")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for _name, modname in SUBCOMMANDS.items():
         mod = importlib.import_module(f"{__package__}.{modname}")
         mod.add_parser(sub)
     return parser
+
+
+def _gui_parser() -> argparse.ArgumentParser:
+    """``workbench [FILE ...]``, ``workbench --demo`` and ``workbench (--pid PID | --url URL)
+    [--source NAME ...] [-o OUT.wbs]``: the GUI, opened attached and capturing when a target
+    is given (like ``go tool pprof -http``); with -o the session is written as it is captured."""
+    gui = argparse.ArgumentParser(prog="workbench", add_help=False)
+    gui.add_argument("--demo", action="store_true")
+    tgt = gui.add_mutually_exclusive_group()
+    tgt.add_argument("--pid", type=int)
+    tgt.add_argument("--url")
+    gui.add_argument("--source", action="append", default=None)
+    gui.add_argument("-o", "--output", default=None)
+    gui.add_argument("files", nargs="*")
+    return gui
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -65,16 +84,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     if (argv and argv[0] in SUBCOMMANDS) or any(a in ("-h", "--help", "--version") for a in argv):
         args = parser.parse_args(argv)
     else:
-        gui = argparse.ArgumentParser(prog="workbench", add_help=False)
-        gui.add_argument("--demo", action="store_true")
-        gui.add_argument("files", nargs="*")
-        args = gui.parse_args(argv)
+        args = _gui_parser().parse_args(argv)
         args.command = None
     try:
         if args.command is None:
             from ..ui.app import run_gui  # Qt only for the GUI
 
-            return int(run_gui(files=args.files, demo=args.demo))
+            return int(
+                run_gui(
+                    files=args.files,
+                    demo=args.demo,
+                    pid=args.pid,
+                    url=args.url,
+                    sources=args.source,
+                    output=args.output,
+                )
+            )
         mod = importlib.import_module(f"{__package__}.{SUBCOMMANDS[args.command]}")
         return int(mod.run(args))
     except WorkbenchError as exc:

@@ -1,8 +1,8 @@
 """The Qt-free data model: frames, profiles, series, findings and the session."""
 
 from .findings import CENSUS_SOURCE, Finding
-from .keys import PROFILE_KINDS, ProfileKey
 from .frames import FRAMES_OVERFLOW, NODES_OVERFLOW, TRUNCATED_STACK, Frame, FrameTable, Runtime, package_of
+from .keys import PROFILE_KINDS, ProfileKey
 from .profile import (
     ALLOC_OBJECTS,
     ALLOC_SPACE,

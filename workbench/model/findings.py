@@ -10,6 +10,9 @@ KINDS = ("map", "buffer", "list", "set", "goroutines", "objects", "pool")
 
 # the runtime agent's container census: one finding per container, a naming hint, not a verdict
 CENSUS_SOURCE = "agent.census"
+# the leak engine's verdicts over a whole session (target and source of those findings): one
+# set, replaced as a whole each time the engine judges again
+VERDICTS_TARGET = "leak-engine"
 
 
 @dataclass(slots=True)
@@ -40,7 +43,9 @@ class Finding:
         """Exactly the keys DESIGN.md promises, for ``--json`` output."""
         d = self.to_dict()
         keys = ("kind", "name", "where", "growth_per_min", "unit", "confidence", "evidence")
-        return {k: d[k] for k in keys}
+        out = {k: d[k] for k in keys}
+        out["stack"] = list(reversed(self.stack))  # innermost first (``stack`` is kept root first)
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Finding:

@@ -157,9 +157,7 @@ class Session:
         with self._lock:
             new = [k for k, _p in items if k.text not in self.profiles]
             if len(self.profiles) + len(new) > MAX_PROFILES:
-                raise OverflowError(
-                    f"the session already holds {len(self.profiles)} profiles (limit {MAX_PROFILES})"
-                )
+                raise OverflowError(f"the session already holds {len(self.profiles)} profiles (limit {MAX_PROFILES})")
             for key, prof in items:
                 self.profiles[key.text] = prof
                 self.keys[key.text] = key

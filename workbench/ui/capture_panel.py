@@ -1,14 +1,15 @@
 """Capture controls generated from each plugin's declared ``Option``s, start/stop and status.
 
-Plugins come from ``default_registry()``; one that fails to load is listed with its
-error instead of its options. Starting and stopping run in Jobs (a plugin may spawn
-a process or flush a file), and status is polled from ``CaptureHandle.status()``.
+Plugins come from the registry; one that fails to load is listed with its error instead
+of its options. Everything about capturing is the ``CaptureController``'s (the same one
+``record`` and ``leaks`` use): this widget shows its plan, asks consent, and runs its
+blocking calls in jobs. Status is polled once a second.
 """
 
 from __future__ import annotations
 
-import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,15 +37,15 @@ from ..capture.api import (
     Option,
     Sink,
     Target,
-    plugin_actions,
-    resolve_options,
-    run_action,
+    TargetKind,
+    short_title,
 )
+from ..capture.controller import LEAKS, CaptureController, Plan, PlannedSource
 from ..capture.registry import PluginEntry, PluginRegistry
-from ..capture.triggers import SYNTAX, TriggerEngine, check_starter_target, parse_trigger, registry_starter
-from ..capture.worker import Job
-from ..errors import CaptureError, ConsentRequired, WorkbenchError
-from ..model.session import EventBatch, Session
+from ..capture.triggers import SYNTAX, TriggerEngine, check_rules, parse_trigger
+from ..capture.worker import Job, LatestOnly
+from ..errors import CaptureError, WorkbenchError
+from ..model.session import Session
 from .jobs import JobRelay
 from .text import plain_tooltip
 
@@ -96,35 +97,30 @@ class PluginControls:
         return {k: widget_value(w) for k, w in self.editors.items()}
 
 
-@dataclass
-class Running:
-    name: str
-    handle: CaptureHandle
-    started: float
-    reported_error: bool = False
-
-
 class CapturePanel(QWidget):
-    """Emits ``error`` for the banner and ``started``/``stopped`` for the window."""
+    """The capture controls over one ``CaptureController``; emits ``error`` for the banner and
+    ``started``/``stopped`` for the window. Planning (runtime detection, locating a Go PID's
+    listener), starting and stopping run in jobs; consent is asked here, on the GUI thread."""
 
     error = Signal(object)
     started = Signal()
     stopped = Signal()
+    planned = Signal(object)  # the default Plan of a newly chosen target
 
-    def __init__(self, registry: PluginRegistry, parent: QWidget | None = None) -> None:
+    def __init__(self, registry: PluginRegistry, parent: QWidget | None = None, sink: Sink | None = None) -> None:
         super().__init__(parent)
         self.registry = registry
-        self.sink: Sink | None = None
+        self.controller = CaptureController(sink if sink is not None else _NoSink(), registry)
         self.target: Target | None = None
+        self.runtime = ""
+        self.default_plan: Plan | None = None
+        self._user_chose = False
         self.controls: dict[str, PluginControls] = {}
-        self.running: list[Running] = []
-        self._pending: Job[Any] | None = None
-        # a start still in flight when Stop or Pause is pressed: its captures, when they come,
-        # are stopped at once instead of joining self.running (else the stop would be lost)
-        self._starting: Job[Any] | None = None
-        self._abandoned: set[Job[Any]] = set()
+        self._jobs = LatestOnly()
         self._relay = JobRelay()
         self._relay.done.connect(self._on_job)
+        self._handlers: dict[int, Callable[[Any], None]] = {}
+        self._reported: set[int] = set()  # handles whose error the banner already showed
         self.target_label = QLabel("target: none (pick a process or enter a URL)")
         self.target_label.setWordWrap(True)
         self.start_btn = QPushButton("Start")
@@ -135,16 +131,15 @@ class CapturePanel(QWidget):
         self.pause_btn = QPushButton("Pause")
         self.pause_btn.setCheckable(True)
         self.pause_btn.setEnabled(False)
-        self._last: tuple[Target, Sink, list[tuple[CapturePlugin, dict[str, Any]]]] | None = None
         self.start_btn.clicked.connect(self.start)
         self.stop_btn.clicked.connect(self.stop)
         self.pause_btn.toggled.connect(self._pause_toggled)
-        # Auto-capture: a rule in the trigger syntax (workbench.capture.triggers) runs a CPU or
-        # heap capture of the next N seconds when a live series crosses a threshold.
+        # Auto-capture: a rule in the trigger syntax (workbench.capture.triggers) runs a capture
+        # of the next N seconds when a live series crosses a threshold.
         self.trigger_edit = QLineEdit()
         self.trigger_edit.setPlaceholderText("trigger, e.g. process.rss_bytes>200e6 for 5s -> cpu 10s")
         self.trigger_edit.setToolTip(plain_tooltip(SYNTAX))
-        self.triggers: Any = None
+        self.triggers: TriggerEngine | None = None
         self.status = QLabel("idle")
         self.status.setObjectName("captureStatus")
         self.status.setWordWrap(True)
@@ -171,6 +166,15 @@ class CapturePanel(QWidget):
         self._poll.setInterval(1000)
         self._poll.timeout.connect(self.poll_status)
 
+    @property
+    def sink(self) -> Sink:
+        return self.controller.sink
+
+    @sink.setter
+    def sink(self, sink: Sink) -> None:
+        """New captures go to ``sink`` (a session opened meanwhile); running ones keep theirs."""
+        self.controller.sink = sink
+
     # ---------------------------------------------------------------- build
     def _build(self) -> None:
         for entry in self.registry.load_all():
@@ -192,14 +196,13 @@ class CapturePanel(QWidget):
                 box.setEnabled(True)
                 box.setCheckable(False)
             else:
-                title = getattr(plugin, "title", "") or entry.name
                 # a group box is as wide as its title: the short part keeps the dock narrow,
                 # the whole description is the tooltip
-                short = re.split(r" \(|: ", title, maxsplit=1)[0]
-                box.setTitle(short if short == entry.name else f"{short} ({entry.name})")
-                box.setToolTip(plain_tooltip(title))
+                box.setTitle(short_title(plugin))
+                box.setToolTip(plain_tooltip(plugin.title or plugin.name))
                 box.setCheckable(True)
                 box.setChecked(False)
+                box.clicked.connect(self._user_ticked)
                 # options of an unticked source are noise: show them only when it is ticked
                 inner.setVisible(False)
                 box.toggled.connect(inner.setVisible)
@@ -210,131 +213,185 @@ class CapturePanel(QWidget):
             self.controls[entry.name] = ctl
             self.plugins_box.addWidget(box)
 
+    def _user_ticked(self, _checked: bool = False) -> None:
+        self._user_chose = True
+
     def plugin_status(self) -> list[tuple[str, bool, str]]:
         """(name, loaded ok, error) per discovered plugin, for selftest and the About box."""
         return [(c.entry.name, c.entry.ok, c.entry.error or "") for c in self.controls.values()]
 
+    # ------------------------------------------------------------------ jobs
+    def _submit(self, purpose: str, fn: Callable[[Job[Any]], Any], on_done: Callable[[Any], None]) -> Job[Any]:
+        job: Job[Any] = Job(fn, name=purpose)
+        self._handlers[job.id] = on_done
+        job.on_done(self._relay.deliver)
+        self._jobs.submit(purpose, job)
+        return job
+
+    def _on_job(self, job: Job[Any]) -> None:
+        on_done = self._handlers.pop(job.id, None)
+        if on_done is None or (job.name == "plan-target" and not self._jobs.is_current(job.name, job)):
+            return  # a newer target was chosen meanwhile
+        if job.error is not None:
+            self.error.emit(job.error)
+            self._reset_buttons()
+            return
+        on_done(job.result)
+
+    def busy(self) -> bool:
+        return bool(self._handlers)
+
     # --------------------------------------------------------------- target
     def set_target(self, target: Target) -> None:
+        """Plan the target's default sources (DESIGN.md rule) off the GUI thread, then tick them."""
         self.target = target
+        self.default_plan = None
         self.target_label.setText(f"target: {target.label()}")
+        self.status.setText("looking at the target…")
+        self._user_chose = False  # until the plan comes, ticks the user makes win over its defaults
+        for ctl in self.controls.values():
+            plugin = ctl.entry.plugin
+            if plugin is not None and ctl.box.isCheckable():
+                # a PID source may also locate what it reads (a Go PID's URL): the plan refines this
+                ctl.box.setEnabled(target.kind in plugin.targets or target.kind is TargetKind.PID)
+        controller = self.controller
+        self._submit("plan-target", lambda job: controller.plan(target), self._planned)
+
+    def _planned(self, plan: Plan) -> None:
+        if self.target != plan.target:
+            return
+        self.default_plan = plan
+        self.runtime = plan.runtime
+        what = f"{plan.runtime} process" if plan.runtime else "service"
+        served = f", served by PID {plan.served_by}" if plan.served_by else ""
+        self.target_label.setText(f"target: {plan.target.label()} ({what}{served})")
+        chosen = set(plan.names())
         for name, ctl in self.controls.items():
             plugin = ctl.entry.plugin
-            applicable = plugin is not None and target.kind in plugin.targets
-            if ctl.box.isCheckable():
-                ctl.box.setEnabled(applicable)
-                # sensible defaults: py-spy + process stats for a PID, pprof for a URL
-                ctl.box.setChecked(applicable and name in ("pyspy", "procstats", "pprof"))
+            if plugin is None or not ctl.box.isCheckable():
+                continue
+            usable = name in chosen or plugin.applies_to(plan.target, plan.runtime)
+            ctl.box.setEnabled(usable)
+            if not self._user_chose:
+                ctl.box.setChecked(name in chosen)
+        notes = "; ".join(plan.notes)
+        self.status.setText(notes or "idle")
+        self.planned.emit(plan)
 
     def select(self, names: list[str]) -> None:
+        self._user_chose = True
         for name, ctl in self.controls.items():
             if ctl.box.isCheckable():
                 ctl.box.setChecked(name in names)
 
+    def ticked(self) -> list[str]:
+        return [
+            name
+            for name, ctl in self.controls.items()
+            if ctl.entry.plugin is not None and ctl.box.isCheckable() and ctl.box.isChecked() and ctl.box.isEnabled()
+        ]
+
     # ---------------------------------------------------------- start / stop
     def start(self) -> None:
-        if self.target is None or self.sink is None:
+        """Start the ticked sources with their options (planned off the GUI thread)."""
+        if self.target is None:
             self.error.emit(CaptureError("no target chosen", "pick a process from the list or enter a pprof URL"))
             return
-        chosen: list[tuple[CapturePlugin, dict[str, Any]]] = []
-        declined = False
+        names = self.ticked()
+        if not names:
+            self.error.emit(CaptureError("no capture source selected", "tick at least one source above"))
+            return
+        per_source = {n: self.controls[n].values() for n in names}
+        rule_text = self.trigger_edit.text().strip()
         try:
-            for ctl in self.controls.values():
-                plugin = ctl.entry.plugin
-                if plugin is None or not ctl.box.isCheckable() or not ctl.box.isChecked() or not ctl.box.isEnabled():
-                    continue
-                opts = resolve_options(plugin, ctl.values())
-                if getattr(plugin, "needs_consent", False) and not opts.get("yes"):
-                    # a plugin that changes the target (injects code) runs only after an explicit yes
-                    if not self.ask_consent(plugin, self.target):
-                        declined = True
-                        self.error.emit(
-                            ConsentRequired(f"{plugin.name}: not started without consent", "press Start and answer Yes")
-                        )
-                        continue
-                    opts["yes"] = True
-                if "label" in opts and not opts["label"] and self.target.kind.value == "url":
-                    opts["label"] = self._auto_label(self.target)
-                chosen.append((plugin, opts))
+            rules = [parse_trigger(rule_text)] if rule_text else []
         except WorkbenchError as exc:
             self.error.emit(exc)
             return
-        if not chosen:
-            if declined:
-                return
-            self.error.emit(CaptureError("no capture source selected", "tick at least one source above"))
-            return
-        rule_text = self.trigger_edit.text().strip()
-        if rule_text:
-            try:
-                rules = [parse_trigger(rule_text)]
-                check_starter_target(self.target, rules)
-            except WorkbenchError as exc:
-                self.error.emit(exc)
-                return
-            self._stop_triggers()
-            if isinstance(self.sink, Session):
-                self.triggers = TriggerEngine(
-                    self.sink, rules, registry_starter(self.target), target=self.target.label()
-                ).start()
-        self._launch(self.target, self.sink, chosen)
-
-    def _auto_label(self, target: Target) -> str:
-        """A second service in one session gets its host:port as label, so its series
-        (``go.goroutines@127.0.0.1:6061``) do not mix with the first one's."""
-        keys = self.sink.profile_keys() if hasattr(self.sink, "profile_keys") else []
-        others = {k.split(":", 1)[1].rsplit(":", 1)[0] for k in keys if k.startswith("pprof:")} - {target.value}
-        return target.value.split("://", 1)[-1].split("/", 1)[0] if others else ""
-
-    def _launch(self, target: Target, sink: Sink, chosen: list[tuple[CapturePlugin, dict[str, Any]]]) -> None:
-        self._last = (target, sink, chosen)
+        target, controller = self.target, self.controller
         self.start_btn.setEnabled(False)
         self.status.setText("starting…")
+        self._submit(
+            "plan", lambda job: controller.plan(target, names, per_source=per_source), lambda p: self._go(p, rules)
+        )
 
-        def work(job: Job[Any]) -> tuple[str, list[Running], list[WorkbenchError]]:
-            started: list[Running] = []
-            errors: list[WorkbenchError] = []
-            for plugin, opts in chosen:
-                failed = [c for c in plugin.preflight(target) if not c.ok]
-                if failed:
-                    errors.extend(CaptureError(f"{plugin.name}: {c.message}", c.fix) for c in failed)
-                    continue
-                try:
-                    started.append(Running(plugin.name, plugin.start(target, opts, sink), time.time()))
-                except WorkbenchError as exc:
-                    errors.append(exc)
-            return ("start", started, errors)
+    def watch_leaks(self) -> None:
+        """Add the leak engine's sources (the plan ``workbench leaks`` runs) to the capture of the
+        chosen target: evidence sources ask consent, the first that starts is kept."""
+        if self.target is None:
+            self.error.emit(CaptureError("no target chosen", "pick a process or enter a URL, then watch for leaks"))
+            return
+        target, controller = self.target, self.controller
 
-        job: Job[Any] = Job(work, name="capture-start")
-        self._starting = job
-        self._submit(job)
+        def plan(job: Job[Any]) -> Plan:
+            p = controller.plan(target, purpose=LEAKS)
+            running = {(src.name, src.target) for src, _h in controller.running()}
+            p.sources = [s for s in p.sources if (s.name, s.target) not in running]
+            return p
 
-    def ask_consent(self, plugin: CapturePlugin, target: Target) -> bool:
+        self.status.setText("planning the leak watch…")
+        self._submit("plan", plan, lambda p: self.start_plan(p, first_only=True))
+
+    def start_plan(self, plan: Plan, first_only: bool = False) -> None:
+        """Start a plan made elsewhere (the leak watch's): consent here, the rest in a job."""
+        self._go(plan, [], first_only)
+
+    def _go(self, plan: Plan, rules: list[Any], first_only: bool = False) -> None:
+        for exc in self.controller.ask_consent(plan, self._consent):
+            self.error.emit(exc)
+        if not plan.sources:
+            self._reset_buttons()
+            self.status.setText("idle")
+            return
+        if rules:
+            try:
+                check_rules(self.controller, plan, rules)
+            except WorkbenchError as exc:
+                self.error.emit(exc)
+                self._reset_buttons()
+                return
+            self._stop_triggers()
+            session = self.sink
+            if isinstance(session, Session):
+                self.triggers = TriggerEngine(
+                    session, rules, self.controller.kind_starter(plan), target=plan.target.label()
+                ).start()
+        controller = self.controller
+        self._submit("start", lambda job: controller.start(plan, first_only=first_only), self._started)
+
+    def _started(self, errors: list[WorkbenchError]) -> None:
+        for e in errors:
+            self.error.emit(e)
+        if self.controller.running():
+            self._poll.start()
+            self.started.emit()
+        self._reset_buttons()
+        self.poll_status()
+
+    def _consent(self, plugin: CapturePlugin, target: Target, text: str) -> bool:
+        return self.ask_consent(plugin, target, text)
+
+    def ask_consent(self, plugin: CapturePlugin, target: Target, text: str = "") -> bool:
         """Ask the user (modal on purpose: consent must be an explicit act, never a default)."""
-        text_fn = getattr(plugin, "consent_text", None)
-        text = text_fn(target) if callable(text_fn) else f"{plugin.name} will change process {target.value}."
         answer = QMessageBox.question(
             self,
             f"Allow {plugin.name}?",
-            str(text),
+            text or f"{plugin.name} will change {target.label()}.",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
             QMessageBox.StandardButton.No,
         )
         return answer == QMessageBox.StandardButton.Yes
 
     def _pause_toggled(self, paused: bool) -> None:
-        if self._last is None:
-            return
-        target, sink, chosen = self._last
-        what = "paused" if paused else "resumed"
-        sink.put(EventBatch(time.time(), f"capture.{what}", f"capture {what}", target.label()))
         self.pause_btn.setText("Resume" if paused else "Pause")
+        controller = self.controller
         if paused:
-            self._stop_running()
-            self._reset_buttons()
             self.status.setText("paused: the target runs unprofiled; Resume re-attaches")
+            self._submit("pause", lambda job: controller.pause(), self._stopped)
         else:
-            self._launch(target, sink, chosen)
+            self.status.setText("resuming…")
+            self._submit("resume", lambda job: controller.resume(), self._started)
+        self._reset_buttons()
 
     def _stop_triggers(self) -> None:
         engine, self.triggers = self.triggers, None
@@ -343,107 +400,44 @@ class CapturePanel(QWidget):
             Job(lambda job: engine.stop(), name="triggers-stop").start()
 
     def stop(self) -> None:
+        """Stop every source; a start still attaching stops what it attaches (the controller)."""
         self._stop_triggers()
-        self._last = None
         self.pause_btn.blockSignals(True)
         self.pause_btn.setChecked(False)
         self.pause_btn.setText("Pause")
-        self.pause_btn.setEnabled(False)
         self.pause_btn.blockSignals(False)
-        self._stop_running()
-
-    def _stop_running(self) -> None:
-        running, self.running = self.running, []
-        if self._starting is not None:
-            self._abandoned.add(self._starting)
-            self._starting = None
-        self._update_actions()  # a stopping capture takes no more requests
-        self.stop_btn.setEnabled(False)
         self.status.setText("stopping…")
-        self._submit_stop(running)
+        controller = self.controller
+        self._submit("stop", lambda job: controller.stop(), self._stopped)
+        self._reset_buttons(stopping=True)
 
-    def _submit_stop(self, running: list[Running]) -> None:
-        def work(job: Job[Any]) -> tuple[str, list[Running], list[WorkbenchError]]:
-            errors: list[WorkbenchError] = []
-            for r in running:
-                try:
-                    r.handle.stop()
-                except WorkbenchError as exc:
-                    errors.append(exc)
-            return ("stop", running, errors)
-
-        self._submit(Job(work, name="capture-stop"))
+    def _stopped(self, errors: list[WorkbenchError]) -> None:
+        for e in errors:
+            self.error.emit(e)
+        self.stopped.emit()
+        if not self.controller.running():
+            self._poll.stop()
+        self._reset_buttons()
+        self.poll_status()
 
     def stop_all_blocking(self, timeout: float = 10.0) -> None:
         """On quit: stop every capture and wait (bounded) so no child process outlives us."""
         if self.triggers is not None:
             self.triggers.stop(timeout)
             self.triggers = None
-        running = list(self.running)
-        # starts still in flight would attach after we are gone: wait for them and stop theirs
-        in_flight = [*self._abandoned, *([self._starting] if self._starting is not None else [])]
-        for job in in_flight:
-            if job.wait(timeout) and job.error is None and job.result is not None:
-                running.extend(job.result[1])
-        self._abandoned.clear()
-        self._starting = None
-        for r in running:
-            try:
-                r.handle.stop()
-                r.handle.join(timeout)
-            except Exception:  # quitting: nothing useful to show any more
-                pass
-        self.running = []
+        self.controller.shutdown(timeout)
         self._poll.stop()
 
-    def _submit(self, job: Job[Any]) -> None:
-        self._pending = job
-        job.on_done(self._relay.deliver)
-        job.start()
-
-    def _on_job(self, job: Job[Any]) -> None:
-        if job.error is not None:
-            self._abandoned.discard(job)
-            self.error.emit(job.error)
-            self._reset_buttons()
-            return
-        result: tuple[str, list[Running], list[WorkbenchError]] = job.result  # type: ignore[assignment]
-        kind, runs, errors = result
-        for e in errors:
-            self.error.emit(e)
-        if kind == "start" and job in self._abandoned:
-            # Stop (or Pause) came while this start was in flight: stop what it started
-            self._abandoned.discard(job)
-            if runs:
-                self._submit_stop(runs)
-            return
-        if kind == "start":
-            if job is self._starting:
-                self._starting = None
-            self.running.extend(runs)
-            if runs:
-                self._poll.start()
-                self.started.emit()
-        else:
-            self.stopped.emit()
-            if not self.running:
-                self._poll.stop()
-        self._reset_buttons()
-        self.poll_status()
-
-    def _reset_buttons(self) -> None:
+    def _reset_buttons(self, stopping: bool = False) -> None:
         paused = self.pause_btn.isChecked()
-        self.start_btn.setEnabled(not paused)
-        self.stop_btn.setEnabled(bool(self.running) or paused)
-        self.pause_btn.setEnabled(bool(self.running) or paused)
+        active = bool(self.controller.running()) or self.controller.starting
+        self.start_btn.setEnabled(not paused and not stopping)
+        self.stop_btn.setEnabled((active or paused) and not stopping)
+        self.pause_btn.setEnabled((active or paused) and not stopping)
         self._update_actions()
 
     def _update_actions(self) -> None:
-        wanted: dict[tuple[str, str], Action] = {}
-        for r in self.running:
-            ctl = self.controls.get(r.name)
-            for a in plugin_actions(ctl.entry.plugin if ctl is not None else None):
-                wanted[(r.name, a.name)] = a
+        wanted = {(source, a.name): a for source, a in self.controller.actions()}
         for key in [k for k in self.action_btns if k not in wanted]:
             self.action_btns.pop(key).deleteLater()
         for (source, name), a in wanted.items():
@@ -458,38 +452,45 @@ class CapturePanel(QWidget):
     def _run_action(self, source: str, a: Action) -> None:
         # the handle is looked up at the click: a button outlives a pause and resume of its source
         try:
-            for r in [r for r in self.running if r.name == source]:
-                run_action(source, r.handle, a.name)
+            self.controller.run_action(source, a.name)
         except WorkbenchError as exc:
             self.error.emit(exc)
-            return
-        if isinstance(self.sink, Session):
-            self.sink.put(EventBatch(time.time(), "action", f"{source}: {a.label.lower()} requested", source))
+
+    @property
+    def running(self) -> list[tuple[PlannedSource, CaptureHandle]]:
+        return self.controller.running()
 
     def poll_status(self) -> None:
-        if not self.running:
-            if self._pending is None or self._pending.done:
+        statuses = self.controller.statuses()
+        if not statuses:
+            if not self.busy() and not self.pause_btn.isChecked():
                 self.status.setText("idle")
             return
         lines = []
-        still: list[Running] = []
-        for r in self.running:
-            st = r.handle.status()
-            elapsed = time.time() - (st.started or r.started)
+        for src, st in statuses:
+            elapsed = time.time() - st.started if st.started else 0.0
             cov = f", coverage {100 * st.coverage:.0f} %" if st.coverage is not None else ""
             state = "running" if st.running else "ended"
+            where = f" @ {src.target.value}" if src.target != self.target else ""
             lines.append(
-                f"{r.name}: {state}, {elapsed:.0f} s, {st.samples_per_s:.0f} samples/s{cov}, "
+                f"{src.name}{where}: {state}, {elapsed:.0f} s, {st.samples_per_s:.0f} samples/s{cov}, "
                 f"dropped batches {st.dropped_batches}" + (f" - {st.message}" if st.message else "")
             )
-            if st.error is not None and not r.reported_error:
-                r.reported_error = True
+            if st.error is not None and id(st.error) not in self._reported:
+                self._reported.add(id(st.error))
+                del_count = len(self._reported) - 256
+                if del_count > 0:  # bounded: only recent errors matter for de-duplication
+                    self._reported = set(list(self._reported)[del_count:])
                 self.error.emit(st.error)
-            if st.running:
-                still.append(r)
         self.status.setText("\n".join(lines))
-        if not still:
-            self.running = []
+        if self.controller.prune_ended() and not self.controller.running():
             self._poll.stop()
             self._reset_buttons()
             self.stopped.emit()
+
+
+class _NoSink:
+    """Until the window hands the panel its session."""
+
+    def put(self, batch: Any) -> None:
+        raise CaptureError("no session to capture into", "open a window first")

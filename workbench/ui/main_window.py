@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -38,9 +39,10 @@ from ..analysis.leak_watch import LeakWatch
 from ..capture.registry import PluginRegistry, default_registry
 from ..capture.worker import Job, LatestOnly
 from ..errors import FormatError, WorkbenchError
-from ..model.findings import Finding
+from ..model.findings import VERDICTS_TARGET, Finding
+from ..model.keys import GOROUTINE, HEAP, ProfileKey
 from ..model.profile import Profile
-from ..model.session import MAX_PROFILES, Session
+from ..model.session import FindingsBatch, Session
 from .banner import ErrorBanner
 from .capture_panel import CapturePanel
 from .flame_view import FlameGraphView
@@ -105,6 +107,8 @@ class MainWindow(QMainWindow):
         self.leak_watch: LeakWatch = LeakWatch()
         self._leak_session: Session | None = None
         self._leak_judged = 0.0
+        self._verdicts: tuple[list[Finding], list[Finding]] = ([], [])
+        self._stored_verdicts: list[Finding] = []
         self._watch_leaks(self.session)
         self._relay = JobRelay()
         self._relay.done.connect(self._on_job)
@@ -136,6 +140,12 @@ class MainWindow(QMainWindow):
         row.addWidget(QLabel("profile:"))
         row.addWidget(self.profile_combo)
         row.addWidget(self.window_label, 1)
+        self.watch_leaks_btn = QPushButton("Watch for leaks")
+        self.watch_leaks_btn.setToolTip(
+            "add the sources `workbench leaks` runs for this target (heap and goroutine snapshots, "
+            "the Python runtime agent's census with your consent): the Leaks tab then judges them"
+        )
+        row.addWidget(self.watch_leaks_btn)
         centre = QWidget()
         cl = QVBoxLayout(centre)
         cl.setContentsMargins(4, 4, 4, 0)
@@ -156,6 +166,7 @@ class MainWindow(QMainWindow):
         self.capture = CapturePanel(self.registry)
         self.capture.sink = self.session
         self.capture.error.connect(self.show_error)
+        self.watch_leaks_btn.clicked.connect(self.capture.watch_leaks)
         self.picker.targetChosen.connect(self.capture.set_target)
         capture_scroll = QScrollArea()
         capture_scroll.setWidgetResizable(True)
@@ -290,8 +301,12 @@ class MainWindow(QMainWindow):
                 self.profile_combo.setCurrentText(cur)
             self.profile_combo.blockSignals(False)
         with s.lock():
-            findings = list(s.findings)
+            findings = [f for f in s.findings if f.source != VERDICTS_TARGET]
+            stored = [f for f in s.findings if f.source == VERDICTS_TARGET]
         self.leaks.set_findings(findings)
+        if stored and not any(self._verdicts):
+            # a reopened session: its stored verdicts, until live data judges anew
+            self.leaks.set_verdicts([f for f in stored if f.suspect], [f for f in stored if not f.suspect])
         self._judge_leaks(s)
         self.timeline.refresh()
         self._show_current()
@@ -310,7 +325,7 @@ class MainWindow(QMainWindow):
             return
         self._shown_key = shown_key
         # an opened file never changes: show it without a snapshot copy (1M nodes cost ~0.5 s)
-        static = key.startswith("file:") and live is not None
+        static = live is not None and s.key_of(key).source == ProfileKey.for_file("").source
         snap = live if static else s.snapshot_profile(key) if key else None
         if snap is None:
             self._present(None)
@@ -424,22 +439,15 @@ class MainWindow(QMainWindow):
             self.show_error(FormatError("the file holds no profiles", "open a file with samples", path=path))
             return
         base = os.path.basename(path)
-        s = self.session
-        first = ""
-        if len(s.profiles) + len(profiles) > MAX_PROFILES:
-            self.show_error(
-                WorkbenchError(
-                    f"the session already holds {len(s.profiles)} profiles (limit {MAX_PROFILES})",
-                    "save this session and open the file in a new window",
-                )
-            )
+        keys = [
+            ProfileKey.for_file(base) if len(profiles) == 1 else ProfileKey.for_file(base, f"{i}:{p.name}")
+            for i, p in enumerate(profiles)
+        ]
+        try:
+            first = self.session.add_profiles(zip(keys, profiles, strict=True))[0]
+        except OverflowError as exc:
+            self.show_error(WorkbenchError(str(exc), "save this session and open the file in a new window"))
             return
-        with s.lock():
-            for i, p in enumerate(profiles):
-                key = f"file:{base}" if len(profiles) == 1 else f"file:{base}:{i}:{p.name}"
-                s.profiles[key] = p
-                first = first or key
-            s.version += 1  # opened files bypass put(): they are whole profiles, not batches
         self._next_refresh = 0.0  # the user asked for this: no backoff
         self.refresh()
         self.profile_combo.setCurrentText(first)
@@ -453,6 +461,8 @@ class MainWindow(QMainWindow):
         self.leak_watch = LeakWatch()
         self._leak_session = session
         self._leak_judged = 0.0
+        self._verdicts = ([], [])
+        self._stored_verdicts = []
         session.add_listener(self.leak_watch.on_batch)
 
     def _judge_leaks(self, s: Session) -> None:
@@ -462,7 +472,26 @@ class MainWindow(QMainWindow):
             return
         self._leak_judged = now
         watch = self.leak_watch
-        self._submit("leaks", lambda job: watch.judge(s), lambda res: self.leaks.set_verdicts(*res))
+        self._submit("leaks", lambda job: watch.judge(s), self._judged)
+
+    def _judged(self, verdicts: tuple[list[Finding], list[Finding]]) -> None:
+        suspects, checked = verdicts
+        if not suspects and not checked:
+            return  # nothing judged yet (or an offline session): keep what the session holds
+        self.leaks.set_verdicts(suspects, checked)
+        self._verdicts = (suspects, checked)
+        self.store_verdicts()
+
+    def store_verdicts(self) -> None:
+        """The leak engine's latest verdicts become the session's findings (replacing the previous
+        ones), so a saved or -o session holds what was judged live, as ``workbench leaks`` reports."""
+        suspects, checked = self._verdicts
+        if not suspects and not checked:
+            return
+        stamped = [replace(f, target=VERDICTS_TARGET, source=VERDICTS_TARGET) for f in (*suspects, *checked)]
+        if stamped != self._stored_verdicts:
+            self._stored_verdicts = stamped
+            self.session.put(FindingsBatch(stamped, replace_target=VERDICTS_TARGET))
 
     def show_filling_stack(self, finding: Finding) -> None:
         """Flame graph of the profile that holds the finding's site, focused on the filling code."""
@@ -474,8 +503,8 @@ class MainWindow(QMainWindow):
             ))  # fmt: skip
             return
         keys = self.session.profile_keys()
-        prefer = (":goroutine",) if finding.kind == "goroutines" else (":heap", ":inuse")
-        ordered = [k for k in keys if k.endswith(prefer)] + [k for k in keys if not k.endswith(prefer)]
+        prefer = GOROUTINE if finding.kind == "goroutines" else HEAP
+        ordered = sorted(keys, key=lambda k: self.session.key_of(k).kind != prefer)
         if ordered:
             self.profile_combo.setCurrentText(ordered[0])
         self.flame.focus_edit.setText(re.escape(func))

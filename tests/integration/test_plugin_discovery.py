@@ -2,19 +2,18 @@
 declares a ``workbench.plugins`` entry point, and the registry lists and loads it. A broken
 plugin is listed with its import error and never takes the app down."""
 
-import base64
-import hashlib
 import json
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
+from tests.helpers.wheels import build_wheel, pip_install_target
+
 PLUGIN_SRC = """
-from workbench.capture import Check, Option, TargetKind
+from workbench.capture import Check, Option, PluginBase, TargetKind
 
 
-class EchoPlugin:
+class EchoPlugin(PluginBase):
     name = "echo"
     title = "Echo (third-party test plugin)"
     targets = frozenset({TargetKind.PID})
@@ -32,34 +31,17 @@ plugin = EchoPlugin()
 
 
 def _wheel(tmp: Path) -> Path:
-    """A minimal, valid wheel built by hand: two modules and dist-info with entry points."""
-    files = {
-        "wb_echo_plugin.py": PLUGIN_SRC.encode(),
-        "wb_echo_plugin-0.1.dist-info/METADATA": b"Metadata-Version: 2.1\nName: wb-echo-plugin\nVersion: 0.1\n",
-        "wb_echo_plugin-0.1.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
-        b"Tag: py3-none-any\n",
-        "wb_echo_plugin-0.1.dist-info/entry_points.txt": b"[workbench.plugins]\necho = wb_echo_plugin:plugin\n"
-        b"broken = wb_echo_missing_module:plugin\n",
-    }
-    record = []
-    for name, data in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-        record.append(f"{name},sha256={digest},{len(data)}")
-    record.append("wb_echo_plugin-0.1.dist-info/RECORD,,")
-    files["wb_echo_plugin-0.1.dist-info/RECORD"] = ("\n".join(record) + "\n").encode()
-    path = tmp / "wb_echo_plugin-0.1-py3-none-any.whl"
-    with zipfile.ZipFile(path, "w") as z:
-        for name, data in files.items():
-            z.writestr(name, data)
-    return path
+    return build_wheel(
+        tmp,
+        "wb-echo-plugin",
+        {"wb_echo_plugin.py": PLUGIN_SRC.encode()},
+        "[workbench.plugins]\necho = wb_echo_plugin:plugin\nbroken = wb_echo_missing_module:plugin\n",
+    )
 
 
 def test_pip_installed_plugin_is_discovered_and_broken_one_is_listed(tmp_path):
     site = tmp_path / "site"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--target", str(site), str(_wheel(tmp_path))],
-        check=True, timeout=120,
-    )  # fmt: skip
+    pip_install_target(_wheel(tmp_path), site)
     probe = (
         "import json\n"
         "from workbench.capture import default_registry\n"

@@ -254,7 +254,8 @@ class SiteTracker:
         return out
 
 
-_CONTAINER_SERIES = re.compile(r"^python\.container\.(?P<name>.+)\.len$")
+# any source may report container lengths this way (the runtime agent does: python.container...)
+_CONTAINER_SERIES = re.compile(r"^[a-z][a-z0-9_]*\.container\.(?P<name>.+)\.len$")
 
 
 def series_candidates(

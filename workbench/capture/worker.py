@@ -87,6 +87,11 @@ class LatestOnly:
             self._latest[purpose] = job.id
         return job.start()
 
+    def submit_inline(self, purpose: str, job: Job[T]) -> None:
+        """Record a job run inline by its caller as the newest of its purpose (not started)."""
+        with self._lock:
+            self._latest[purpose] = job.id
+
     def is_current(self, purpose: str, job: Job[T]) -> bool:
         with self._lock:
             return self._latest.get(purpose) == job.id

@@ -43,10 +43,10 @@ from ..capture.api import (
 from ..capture.controller import LEAKS, CaptureController, Plan, PlannedSource
 from ..capture.registry import PluginEntry, PluginRegistry
 from ..capture.triggers import SYNTAX, TriggerEngine, check_rules, parse_trigger
-from ..capture.worker import Job, LatestOnly
+from ..capture.worker import Job
 from ..errors import CaptureError, WorkbenchError
 from ..model.session import Session
-from .jobs import JobRelay
+from .jobs import JobRunner
 from .text import plain_tooltip
 
 
@@ -116,10 +116,9 @@ class CapturePanel(QWidget):
         self.default_plan: Plan | None = None
         self._user_chose = False
         self.controls: dict[str, PluginControls] = {}
-        self._jobs = LatestOnly()
-        self._relay = JobRelay()
-        self._relay.done.connect(self._on_job)
-        self._handlers: dict[int, Callable[[Any], None]] = {}
+        # a newer target's plan supersedes an older one's; every start, stop and pause is wanted
+        self.jobs = JobRunner(("plan-target",), self)
+        self.jobs.error.connect(self._job_failed)
         self._reported: set[int] = set()  # handles whose error the banner already showed
         self.target_label = QLabel("target: none (pick a process or enter a URL)")
         self.target_label.setWordWrap(True)
@@ -222,24 +221,14 @@ class CapturePanel(QWidget):
 
     # ------------------------------------------------------------------ jobs
     def _submit(self, purpose: str, fn: Callable[[Job[Any]], Any], on_done: Callable[[Any], None]) -> Job[Any]:
-        job: Job[Any] = Job(fn, name=purpose)
-        self._handlers[job.id] = on_done
-        job.on_done(self._relay.deliver)
-        self._jobs.submit(purpose, job)
-        return job
+        return self.jobs.submit(purpose, fn, on_done)
 
-    def _on_job(self, job: Job[Any]) -> None:
-        on_done = self._handlers.pop(job.id, None)
-        if on_done is None or (job.name == "plan-target" and not self._jobs.is_current(job.name, job)):
-            return  # a newer target was chosen meanwhile
-        if job.error is not None:
-            self.error.emit(job.error)
-            self._reset_buttons()
-            return
-        on_done(job.result)
+    def _job_failed(self, exc: WorkbenchError) -> None:
+        self.error.emit(exc)
+        self._reset_buttons()
 
     def busy(self) -> bool:
-        return bool(self._handlers)
+        return bool(self.jobs.busy())
 
     # --------------------------------------------------------------- target
     def set_target(self, target: Target) -> None:

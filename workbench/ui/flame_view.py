@@ -2,14 +2,15 @@
 sort, invert, sandwich, focus/ignore) around one or two ``FlameGraphWidget`` canvases.
 
 Transforms (focus/ignore, invert, sandwich) make new immutable profiles; on big
-profiles they run in a ``workbench.capture.Job`` and a result is dropped if a newer
-request has been made meanwhile (``LatestOnly``).
+profiles they run in a job (``JobRunner``) and a result is dropped if a newer request has
+been made meanwhile.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -28,13 +29,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..capture.worker import Job, LatestOnly
+from ..capture.worker import Job
 from ..errors import WorkbenchError
 from ..model.frames import Frame
 from ..model.profile import Profile
 from .flame_colors import COLOR_DIFF, COLOR_PACKAGE, COLOR_RUNTIME
 from .flamegraph import FLAME, ICICLE, FlameGraphWidget
-from .jobs import JobRelay
+from .jobs import JobRunner
 
 MAX_CRUMBS = 6
 SYNC_LIMIT = 20_000  # transforms of smaller profiles run inline: cheaper than a thread hop
@@ -89,10 +90,8 @@ class FlameGraphView(QWidget):
         self.source: Profile | None = None
         self.delta: np.ndarray | None = None
         self.transform = Transform()
-        self._jobs = LatestOnly()
-        self._relay = JobRelay()
-        self._relay.done.connect(self._on_job_done)
-        self._job_keep_zoom: tuple[int, bool] = (-1, True)  # (pending job id, keep its zoom)
+        self.jobs = JobRunner(("transform",), self)
+        self.jobs.error.connect(self.error.emit)
         self.canvas = FlameGraphWidget()
         self.callee_canvas = FlameGraphWidget()
         self.callee_canvas.set_orientation(ICICLE)
@@ -197,6 +196,24 @@ class FlameGraphView(QWidget):
         elif self.color_mode.currentData() == COLOR_DIFF:
             self.color_mode.setCurrentIndex(self.color_mode.findData(COLOR_PACKAGE))
         self._run_transform(keep_zoom=keep_zoom and not first)
+
+    # ------------------------------------------------------------ public API
+    @property
+    def profile(self) -> Profile | None:
+        """The profile drawn now (after focus/ignore/invert): what an export writes."""
+        return self.canvas.profile
+
+    @property
+    def sample_index(self) -> int:
+        return int(self.canvas.sample_index)
+
+    def focus_on(self, pattern: str) -> None:
+        """Focus (pprof's -focus) on functions matching the regex ``pattern``."""
+        self.focus_edit.setText(pattern)
+        self.focus_edit.editingFinished.emit()
+
+    def save_png(self, path: str) -> bool:
+        return bool(self.canvas.grab().save(path, "PNG"))
 
     def focus_frame(self, frame_id: int) -> None:
         """Zoom the flame graph to the heaviest node of ``frame_id`` (from the top table)."""
@@ -312,37 +329,14 @@ class FlameGraphView(QWidget):
     def _run_transform(self, keep_zoom: bool) -> None:
         src = self.source
         t = self.transform
-        self._job_keep_zoom = (-1, keep_zoom)  # whatever runs now supersedes a pending job
-        if src is None:
-            self._show(None, None, keep_zoom)
-            return
-        if t == Transform():
-            self._show(src, None, keep_zoom)
-            return
-        if src.n_nodes <= SYNC_LIMIT:
-            try:
-                main, callee = apply_transform(src, t)
-            except WorkbenchError as exc:
-                self.error.emit(exc)
-                return
-            self._show(main, callee, keep_zoom)
-            return
-        job: Job[object] = Job(lambda j: apply_transform(src, t, j), name="transform")
-        job.on_done(self._relay.deliver)
-        self._job_keep_zoom = (job.id, keep_zoom)
-        self._jobs.submit("transform", job)
+        plain = src is None or t == Transform()
 
-    def _on_job_done(self, job: Job[tuple[Profile, Profile | None]]) -> None:
-        job_id, keep_zoom = self._job_keep_zoom
-        if job.id != job_id or not self._jobs.is_current("transform", job):
-            return  # a newer request (a job, or an inline result) superseded this one
-        if job.error is not None:
-            err = job.error
-            self.error.emit(err if isinstance(err, WorkbenchError) else WorkbenchError(str(err), "see the log"))
-            return
-        if job.result is not None:
-            main, callee = job.result
-            self._show(main, callee, keep_zoom)
+        def fn(job: Job[Any]) -> tuple[Profile | None, Profile | None]:
+            return (src, None) if plain or src is None else apply_transform(src, t, job)
+
+        inline = plain or (src is not None and src.n_nodes <= SYNC_LIMIT)
+        # whatever runs now supersedes a pending transform (an inline result included)
+        self.jobs.submit("transform", fn, lambda res: self._show(res[0], res[1], keep_zoom), inline=inline)
 
     def _show(self, main: Profile | None, callee: Profile | None, keep_zoom: bool) -> None:
         delta = self.delta if self.transform == Transform() else None

@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 
 from ..analysis.leak_watch import LeakWatch
 from ..capture.registry import PluginRegistry, default_registry
-from ..capture.worker import Job, LatestOnly
+from ..capture.worker import Job
 from ..errors import FormatError, WorkbenchError
 from ..model.findings import VERDICTS_TARGET, Finding
 from ..model.keys import GOROUTINE, HEAP, ProfileKey
@@ -46,7 +46,7 @@ from ..model.session import FindingsBatch, Session
 from .banner import ErrorBanner
 from .capture_panel import CapturePanel
 from .flame_view import FlameGraphView
-from .jobs import JobRelay
+from .jobs import JobRunner
 from .leak_panel import LeakPanel
 from .targets import TargetPicker
 from .timeline import TimelineView
@@ -103,16 +103,15 @@ class MainWindow(QMainWindow):
         self.time_window: tuple[float, float] | None = None
         self.current: Profile | None = None  # the profile the views show (after any cut)
         self.diff_active = False  # a diff is on screen: live updates must not replace it
-        self._jobs = LatestOnly()
+        self.jobs = JobRunner(LATEST_ONLY, self)
+        self.jobs.error.connect(self.show_error)
+        self.jobs.busyChanged.connect(self._update_busy)
         self.leak_watch: LeakWatch = LeakWatch()
         self._leak_session: Session | None = None
         self._leak_judged = 0.0
         self._verdicts: tuple[list[Finding], list[Finding]] = ([], [])
         self._stored_verdicts: list[Finding] = []
         self._watch_leaks(self.session)
-        self._relay = JobRelay()
-        self._relay.done.connect(self._on_job)
-        self._handlers: dict[int, tuple[str, Any]] = {}
 
         # centre
         self.banner = ErrorBanner()
@@ -195,7 +194,6 @@ class MainWindow(QMainWindow):
         for w in (self.busy_label, self.busy_bar, self.cancel_btn):
             self.statusBar().addPermanentWidget(w)
             w.hide()
-        self._jobs_by_id: dict[int, Job[Any]] = {}
 
         self._build_menu()
         self.timeline.set_session(self.session)
@@ -331,10 +329,10 @@ class MainWindow(QMainWindow):
             self._present(None)
             return
         win = self.time_window
-        if win is None or snap.n_nodes <= SYNC_CUT_NODES:
-            self._present(snap.cut(*win) if win is not None else snap)
+        if win is None:
+            self._present(snap)
             return
-        self._submit("cut", lambda job: snap.cut(*win), on_done=self._present)
+        self._submit("cut", lambda job: snap.cut(*win), self._present, inline=snap.n_nodes <= SYNC_CUT_NODES)
 
     def _present(self, profile: Profile | None, delta: np.ndarray | None = None) -> None:
         self.current = profile
@@ -344,7 +342,7 @@ class MainWindow(QMainWindow):
     def _update_top(self) -> None:
         if self.tabs.currentWidget() is self.top:
             try:
-                self.top.set_profile(self.current, self.flame.canvas.sample_index)
+                self.top.set_profile(self.current, self.flame.sample_index)
             except WorkbenchError as exc:
                 self.show_error(exc)
 
@@ -364,17 +362,10 @@ class MainWindow(QMainWindow):
         self._show_current(force=True)
 
     # ---------------------------------------------------------------- jobs
-    def _submit(self, purpose: str, fn, on_done) -> Job[Any]:
-        job: Job[Any] = Job(fn, name=purpose)
-        self._handlers[job.id] = (purpose, on_done)
-        self._jobs_by_id[job.id] = job
-        job.on_done(self._relay.deliver)
-        self._jobs.submit(purpose, job)
-        self._update_busy()
-        return job
+    def _submit(self, purpose: str, fn, on_done, inline: bool = False) -> Job[Any]:
+        return self.jobs.submit(purpose, fn, on_done, inline=inline)
 
-    def _update_busy(self) -> None:
-        names = sorted({p for p, _h in self._handlers.values()})
+    def _update_busy(self, names: list[str]) -> None:
         on = bool(names)
         self.busy_label.setText(", ".join(names) + "…" if on else "")
         for w in (self.busy_label, self.busy_bar, self.cancel_btn):
@@ -382,28 +373,10 @@ class MainWindow(QMainWindow):
 
     def cancel_jobs(self) -> None:
         """Cancel every pending job: its result, when it comes, is dropped."""
-        for job in self._jobs_by_id.values():
-            job.cancel()
-        self._handlers.clear()
-        self._jobs_by_id.clear()
-        self._update_busy()
-
-    def _on_job(self, job: Job[Any]) -> None:
-        self._jobs_by_id.pop(job.id, None)
-        purpose, on_done = self._handlers.pop(job.id, ("", None))
-        self._update_busy()
-        if on_done is None:
-            return  # cancelled
-        if purpose in LATEST_ONLY and not self._jobs.is_current(purpose, job):
-            return  # superseded by a newer request of the same kind
-        if job.error is not None:
-            self.show_error(job.error)
-            return
-        if on_done is not None and not job.cancelled:
-            on_done(job.result)
+        self.jobs.cancel_all()
 
     def busy(self) -> bool:
-        return bool(self._handlers)
+        return bool(self.jobs.busy()) or self.capture.busy()
 
     # ------------------------------------------------------------ open/save
     def _open_dialog(self) -> None:
@@ -507,8 +480,7 @@ class MainWindow(QMainWindow):
         ordered = sorted(keys, key=lambda k: self.session.key_of(k).kind != prefer)
         if ordered:
             self.profile_combo.setCurrentText(ordered[0])
-        self.flame.focus_edit.setText(re.escape(func))
-        self.flame.focus_edit.editingFinished.emit()
+        self.flame.focus_on(re.escape(func))
         self.tabs.setCurrentWidget(self.flame)
 
     def set_session(self, session: Session) -> None:
@@ -543,7 +515,7 @@ class MainWindow(QMainWindow):
         """Export what is shown: PNG of the flame graph, CSV of the series, or the profile by extension."""
         low = path.lower()
         if low.endswith(".png"):
-            if not self.flame.canvas.grab().save(path, "PNG"):
+            if not self.flame.save_png(path):
                 self.show_error(FormatError("cannot write the image", "check the directory is writable", path=path))
             return None
         if low.endswith(".csv"):
@@ -554,11 +526,11 @@ class MainWindow(QMainWindow):
             return None
         from ..formats import write_profile
 
-        prof = self.flame.canvas.profile
+        prof = self.flame.profile
         if prof is None:
             self.show_error(WorkbenchError("nothing to export", "open a profile or start a capture first"))
             return None
-        si = self.flame.canvas.sample_index
+        si = self.flame.sample_index
         return self._submit("export", lambda job: write_profile(prof, path, sample_index=si), on_done=lambda _r: None)
 
     # ------------------------------------------------------------------ diff
@@ -566,7 +538,7 @@ class MainWindow(QMainWindow):
         """Colour the union tree by the normalised change from ``base`` to ``new``."""
         from ..analysis.diff import diff
 
-        si = self.flame.canvas.sample_index
+        si = self.flame.sample_index
 
         def work(job: Job[Any]) -> tuple[Profile, np.ndarray]:
             res = diff(base, new, normalize=True)

@@ -45,10 +45,10 @@ class JobRunner(QObject):
         self._latest = LatestOnly()
         self._relay = JobRelay()
         self._relay.done.connect(self._on_job)
-        self._pending: dict[int, tuple[Job[Any], str, Callable[[Any], None]]] = {}
+        self._pending: dict[int, tuple[Job[Any], str, Callable[[Any], object]]] = {}
 
     def submit(
-        self, purpose: str, fn: Callable[[Job[Any]], Any], on_done: Callable[[Any], None], *, inline: bool = False
+        self, purpose: str, fn: Callable[[Job[Any]], Any], on_done: Callable[[Any], object], *, inline: bool = False
     ) -> Job[Any]:
         job: Job[Any] = Job(fn, name=purpose)
         if inline:

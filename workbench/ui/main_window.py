@@ -8,10 +8,8 @@ results are dropped (``LatestOnly``).
 
 from __future__ import annotations
 
-import os
 import re
 import time
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -35,19 +33,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..analysis.leak_watch import LeakWatch
 from ..capture.registry import PluginRegistry, default_registry
 from ..capture.worker import Job
 from ..errors import FormatError, WorkbenchError
-from ..model.findings import VERDICTS_TARGET, Finding
+from ..model.findings import Finding
 from ..model.keys import GOROUTINE, HEAP, ProfileKey
 from ..model.profile import Profile
-from ..model.session import FindingsBatch, Session
+from ..model.session import Session
 from .banner import ErrorBanner
 from .capture_panel import CapturePanel
 from .flame_view import FlameGraphView
-from .jobs import JobRunner
 from .leak_panel import LeakPanel
+from .session_controller import SessionController
 from .targets import TargetPicker
 from .timeline import TimelineView
 from .top_table import TopFunctionsView
@@ -57,10 +54,6 @@ SLOW_REFRESH_S = 0.05
 REFRESH_BACKOFF = 5.0  # after a slow refresh, wait 5x its cost: at most ~20 % of the GUI thread
 SYNC_CUT_NODES = 20_000  # cutting smaller profiles inline is cheaper than a thread hop
 MAX_RECENT_FILES = 10
-# jobs whose older results are dropped when a newer one was asked for; every file opened,
-# saved or exported is wanted, so those are not in the set
-LATEST_ONLY = frozenset({"cut", "diff", "open-base", "leaks"})
-LEAK_JUDGE_S = 3.0  # the leak engine re-judges the session at most this often
 OPEN_FILTER = (
     "Profiles (*.collapsed *.folded *.txt *.json *.speedscope.json *.pb.gz *.pprof *.pb *.wbs *.bin *.memray "
     "*.cpuprofile *.heapprofile *.heapsnapshot);;"
@@ -70,17 +63,6 @@ EXPORT_FILTER = (
     "SVG flame graph (*.svg);;speedscope (*.speedscope.json);;pprof (*.pb.gz);;collapsed stacks (*.collapsed);;"
     "PNG image of the flame graph (*.png);;CSV of the visible series (*.csv)"
 )
-
-
-def normalised_delta(base_total: np.ndarray, new_total: np.ndarray) -> np.ndarray:
-    """Per-node change of share of the total, scaled to [-1, 1] for red/blue colouring."""
-    bt = float(base_total[0]) if len(base_total) else 0.0
-    nt = float(new_total[0]) if len(new_total) else 0.0
-    b = base_total / bt if bt else np.zeros_like(base_total)
-    n = new_total / nt if nt else np.zeros_like(new_total)
-    d = n - b
-    peak = float(np.max(np.abs(d))) if len(d) else 0.0
-    return d / peak if peak > 0 else d
 
 
 class MainWindow(QMainWindow):
@@ -103,15 +85,16 @@ class MainWindow(QMainWindow):
         self.time_window: tuple[float, float] | None = None
         self.current: Profile | None = None  # the profile the views show (after any cut)
         self.diff_active = False  # a diff is on screen: live updates must not replace it
-        self.jobs = JobRunner(LATEST_ONLY, self)
-        self.jobs.error.connect(self.show_error)
+        # open, save, export, diff and leak judging: the session's work, apart from the layout
+        self.docs = SessionController(self.session, self)
+        self.jobs = self.docs.jobs
+        self.docs.error.connect(self.show_error)
         self.jobs.busyChanged.connect(self._update_busy)
-        self.leak_watch: LeakWatch = LeakWatch()
-        self._leak_session: Session | None = None
-        self._leak_judged = 0.0
-        self._verdicts: tuple[list[Finding], list[Finding]] = ([], [])
-        self._stored_verdicts: list[Finding] = []
-        self._watch_leaks(self.session)
+        self.docs.sessionReplaced.connect(self._session_replaced)
+        self.docs.profilesOpened.connect(self._profiles_opened)
+        self.docs.fileUsed.connect(self._remember_file)
+        self.docs.diffReady.connect(self._present_diff)
+        self.docs.verdictsJudged.connect(self._judged)
 
         # centre
         self.banner = ErrorBanner()
@@ -298,14 +281,12 @@ class MainWindow(QMainWindow):
             if cur in keys:
                 self.profile_combo.setCurrentText(cur)
             self.profile_combo.blockSignals(False)
-        with s.lock():
-            findings = [f for f in s.findings if f.source != VERDICTS_TARGET]
-            stored = [f for f in s.findings if f.source == VERDICTS_TARGET]
+        findings, stored = self.docs.findings()
         self.leaks.set_findings(findings)
-        if stored and not any(self._verdicts):
+        if stored and not any(self.docs.verdicts):
             # a reopened session: its stored verdicts, until live data judges anew
             self.leaks.set_verdicts([f for f in stored if f.suspect], [f for f in stored if not f.suspect])
-        self._judge_leaks(s)
+        self.docs.judge_leaks()
         self.timeline.refresh()
         self._show_current()
 
@@ -385,86 +366,19 @@ class MainWindow(QMainWindow):
             self.open_files(paths)
 
     def open_files(self, paths: list[str]) -> None:
-        for path in paths:
-            self._open_one(path)
+        self.docs.open_files(paths)
 
-    def _open_one(self, path: str) -> None:
-        from ..formats import detect_format, read_profiles
-
-        def work(job: Job[Any]) -> tuple[str, Any]:
-            fmt = detect_format(path)
-            if fmt == "wbs":
-                from ..formats.wbs import load_session
-
-                return ("session", load_session(path))
-            return ("profiles", read_profiles(path, fmt))
-
-        self._submit("open", work, on_done=lambda res: self._opened(path, res))
-
-    def _opened(self, path: str, result: tuple[str, Any]) -> None:
-        kind, payload = result
-        self._remember_file(path)
-        if kind == "session":
-            self.set_session(payload)
-            return
-        profiles: list[Profile] = payload
-        if not profiles:
-            self.show_error(FormatError("the file holds no profiles", "open a file with samples", path=path))
-            return
-        base = os.path.basename(path)
-        keys = [
-            ProfileKey.for_file(base) if len(profiles) == 1 else ProfileKey.for_file(base, f"{i}:{p.name}")
-            for i, p in enumerate(profiles)
-        ]
-        try:
-            first = self.session.add_profiles(zip(keys, profiles, strict=True))[0]
-        except OverflowError as exc:
-            self.show_error(WorkbenchError(str(exc), "save this session and open the file in a new window"))
-            return
+    def _profiles_opened(self, first: str) -> None:
         self._next_refresh = 0.0  # the user asked for this: no backoff
         self.refresh()
         self.profile_combo.setCurrentText(first)
         self.banner.hide()
 
-    def _watch_leaks(self, session: Session) -> None:
-        """The leak engine follows the shown session's batches (heap and goroutine snapshots)."""
-        old = self._leak_session
-        if old is not None:
-            old.remove_listener(self.leak_watch.on_batch)
-        self.leak_watch = LeakWatch()
-        self._leak_session = session
-        self._leak_judged = 0.0
-        self._verdicts = ([], [])
-        self._stored_verdicts = []
-        session.add_listener(self.leak_watch.on_batch)
-
-    def _judge_leaks(self, s: Session) -> None:
-        """Re-judge every LEAK_JUDGE_S off the GUI thread (Theil-Sen over every candidate)."""
-        now = time.monotonic()
-        if now - self._leak_judged < LEAK_JUDGE_S:
-            return
-        self._leak_judged = now
-        watch = self.leak_watch
-        self._submit("leaks", lambda job: watch.judge(s), self._judged)
-
-    def _judged(self, verdicts: tuple[list[Finding], list[Finding]]) -> None:
-        suspects, checked = verdicts
-        if not suspects and not checked:
-            return  # nothing judged yet (or an offline session): keep what the session holds
+    def _judged(self, suspects: list[Finding], checked: list[Finding]) -> None:
         self.leaks.set_verdicts(suspects, checked)
-        self._verdicts = (suspects, checked)
-        self.store_verdicts()
 
     def store_verdicts(self) -> None:
-        """The leak engine's latest verdicts become the session's findings (replacing the previous
-        ones), so a saved or -o session holds what was judged live, as ``workbench leaks`` reports."""
-        suspects, checked = self._verdicts
-        if not suspects and not checked:
-            return
-        stamped = [replace(f, target=VERDICTS_TARGET, source=VERDICTS_TARGET) for f in (*suspects, *checked)]
-        if stamped != self._stored_verdicts:
-            self._stored_verdicts = stamped
-            self.session.put(FindingsBatch(stamped, replace_target=VERDICTS_TARGET))
+        self.docs.store_verdicts()
 
     def show_filling_stack(self, finding: Finding) -> None:
         """Flame graph of the profile that holds the finding's site, focused on the filling code."""
@@ -485,8 +399,10 @@ class MainWindow(QMainWindow):
 
     def set_session(self, session: Session) -> None:
         """Show another session (an opened .wbs); running captures keep feeding the old one."""
+        self.docs.set_session(session)
+
+    def _session_replaced(self, session: Session) -> None:
         self.session = session
-        self._watch_leaks(session)
         self.capture.sink = session
         self._seen_version = -1
         self._next_refresh = 0.0
@@ -500,10 +416,7 @@ class MainWindow(QMainWindow):
             self.save_session(path)
 
     def save_session(self, path: str) -> Job[Any]:
-        from ..formats.wbs import save_session
-
-        s = self.session
-        return self._submit("save", lambda job: save_session(s, path), on_done=lambda _r: self._remember_file(path))
+        return self.docs.save(path)
 
     # ---------------------------------------------------------------- export
     def _export_dialog(self) -> None:
@@ -524,32 +437,20 @@ class MainWindow(QMainWindow):
             except OSError as exc:
                 self.show_error(FormatError(f"cannot write: {exc.strerror}", "check the directory", path=path))
             return None
-        from ..formats import write_profile
-
         prof = self.flame.profile
         if prof is None:
             self.show_error(WorkbenchError("nothing to export", "open a profile or start a capture first"))
             return None
-        si = self.flame.sample_index
-        return self._submit("export", lambda job: write_profile(prof, path, sample_index=si), on_done=lambda _r: None)
+        return self.docs.export_profile(prof, path, self.flame.sample_index)
 
     # ------------------------------------------------------------------ diff
     def show_diff(self, base: Profile, new: Profile) -> Job[Any]:
         """Colour the union tree by the normalised change from ``base`` to ``new``."""
-        from ..analysis.diff import diff
+        return self.docs.diff(base, new, self.flame.sample_index)
 
-        si = self.flame.sample_index
-
-        def work(job: Job[Any]) -> tuple[Profile, np.ndarray]:
-            res = diff(base, new, normalize=True)
-            k = min(si, res.base_total.shape[1] - 1)
-            return res.profile, normalised_delta(res.base_total[:, k], res.new_total[:, k])
-
-        return self._submit("diff", work, on_done=self._present_diff)
-
-    def _present_diff(self, result: tuple[Profile, np.ndarray]) -> None:
+    def _present_diff(self, profile: Profile, delta: np.ndarray) -> None:
         self.diff_active = True
-        self._present(result[0], delta=result[1])
+        self._present(profile, delta=delta)
 
     def diff_window_before(self) -> None:
         key = self.profile_combo.currentText()
@@ -574,12 +475,7 @@ class MainWindow(QMainWindow):
     def _diff_file_dialog(self) -> None:
         path, _f = QFileDialog.getOpenFileName(self, "Diff against (base)", "", OPEN_FILTER)
         if path and self.current is not None:
-            from ..formats import read_profiles
-
-            new = self.current
-            self._submit(
-                "open-base", lambda job: read_profiles(path)[0], on_done=lambda base: self.show_diff(base, new)
-            )
+            self.docs.diff_file(path, self.current, self.flame.sample_index)
 
     # ----------------------------------------------------------- drag & drop
     def dragEnterEvent(self, ev) -> None:

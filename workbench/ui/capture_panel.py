@@ -32,7 +32,6 @@ from PySide6.QtWidgets import (
 
 from ..capture.api import (
     Action,
-    CaptureHandle,
     CapturePlugin,
     Option,
     Sink,
@@ -446,8 +445,9 @@ class CapturePanel(QWidget):
             self.error.emit(exc)
 
     @property
-    def running(self) -> list[tuple[PlannedSource, CaptureHandle]]:
-        return self.controller.running()
+    def running(self) -> list[PlannedSource]:
+        """The sources capturing now."""
+        return [src for src, _h in self.controller.running()]
 
     def poll_status(self) -> None:
         statuses = self.controller.statuses()

@@ -49,7 +49,7 @@ def _keys(session: Session) -> set[tuple[str, str]]:
 
 @pytest.mark.slow
 @pytest.mark.go
-def test_gui_attached_by_url_writes_profiles_series_and_process_stats(tmp_path: Path, gosvc: GoService) -> None:
+def test_gui_attached_by_url_writes_profiles_series_and_process_stats(tmp_path: Path, gosvc: GoService) -> None:  # noqa: F811
     session, err = _attach(tmp_path, "--url", gosvc.url)
     assert ("pprof", "cpu") in _keys(session), (session.profile_keys(), err)
     assert "go.goroutines" in session.series and len(session.series["go.goroutines"]) > 3
@@ -59,7 +59,7 @@ def test_gui_attached_by_url_writes_profiles_series_and_process_stats(tmp_path: 
 
 @pytest.mark.slow
 @pytest.mark.go
-def test_gui_attached_by_go_pid_finds_its_pprof_listener(tmp_path: Path, gosvc: GoService) -> None:
+def test_gui_attached_by_go_pid_finds_its_pprof_listener(tmp_path: Path, gosvc: GoService) -> None:  # noqa: F811
     session, err = _attach(tmp_path, "--pid", str(gosvc.pid))
     keys = _keys(session)
     assert ("pprof", "cpu") in keys, (session.profile_keys(), err)

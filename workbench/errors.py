@@ -7,6 +7,8 @@ bare traceback, so new failure modes get a subclass here, not a generic exceptio
 
 from __future__ import annotations
 
+import os
+
 
 class WorkbenchError(Exception):
     """Base of every error a user can cause. ``message`` says what, ``fix`` says how."""
@@ -49,6 +51,17 @@ class FormatError(WorkbenchError):
         self.path = path
         self.offset = offset
         self.line = line
+
+    def with_path(self, path: str | os.PathLike[str]) -> FormatError:
+        """This error naming ``path``, for readers that parse bytes and never saw the file name.
+
+        The copy keeps the error's type, fix and position; an error that already names a
+        file is returned as it is (the innermost file is the one that is wrong).
+        Use as ``raise exc.with_path(p) from None``.
+        """
+        if self.path is not None:
+            return self
+        return type(self)(self.detail, self.fix, path=os.fspath(path), offset=self.offset, line=self.line)
 
 
 class LimitExceeded(FormatError):

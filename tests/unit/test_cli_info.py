@@ -158,3 +158,14 @@ def test_info_bad_files_exit_2_with_one_line(tmp_path, capsys):
         assert code == 2, (path, err)
         assert out == ""
         assert err.count("\n") == 1 and err.startswith("workbench: error:") and "Traceback" not in err
+
+
+def test_info_text_prints_values_through_the_unit_formatter(tmp_path, capsys):
+    s = _session()
+    s.put(FindingsBatch([Finding("mutex", "db.lock", "db.go:9", 19932.02518138193, "waits", 0.8, "e")]))
+    path = tmp_path / "s.wbs"
+    save_session(s, path)
+    code, out, _ = run_info(capsys, path)
+    assert code == 0
+    assert "+19,932 waits/min" in out and "19932.0" not in out  # rounded for people
+    assert "cpu 4.5 s" in out and "last 4.77 MiB" in out

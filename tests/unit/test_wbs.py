@@ -303,13 +303,13 @@ def test_writer_failure_surfaces_at_close_without_breaking_capture(tmp_path):
 
 def test_live_batches_keep_attributes_of_the_attach_snapshot(tmp_path):
     s = Session()
-    s.put(_batch("k", ["a"], 1, 0.0))
-    s.profiles["k"].period = 1e7
+    s.put(_batch("src:1:k", ["a"], 1, 0.0))
+    s.profiles["src:1:k"].period = 1e7
     store = SessionStore(tmp_path / "m.wbs", compact_batches=10)
     store.attach(s)
-    s.put(_batch("k", ["a"], 1, 1.0, meta={"rate": "100"}))
-    s.put(_batch("k", ["b"], 1, 2.0, meta={"rate": "200"}))  # the session keeps the latest meta
+    s.put(_batch("src:1:k", ["a"], 1, 1.0, meta={"rate": "100"}))
+    s.put(_batch("src:1:k", ["b"], 1, 2.0, meta={"rate": "200"}))  # the session keeps the latest meta
     assert store.flush()
-    mid = load_session(tmp_path / "m.wbs").profiles["k"]  # as a crash would leave it
+    mid = load_session(tmp_path / "m.wbs").profiles["src:1:k"]  # as a crash would leave it
     assert mid.period == 1e7 and mid.meta == {"rate": "200"} and mid.totals()[0] == 3
     store.close()

@@ -11,13 +11,13 @@ a one-off warm-up (flat after the start) and noise around a level (low rising sh
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
 from ..model.findings import Finding
+from ..model.units import format_percent, format_quantity, format_rate, format_seconds
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -159,9 +159,9 @@ def judge(c: Candidate, policy: LeakPolicy | None = None) -> Finding | None:
     last = float(c.values[-1])
     per_min = tr.slope_per_s * 60.0
     evidence = (
-        f"{_fmt(c.values[0], c.unit)} -> {_fmt(last, c.unit)} over {tr.span_s:.0f} s "
-        f"({_fmt(per_min, c.unit)}/min, {tr.rising_share:.0%} of steps rise, "
-        f"max drop {tr.drawdown:.0%}, tail rate {tr.tail_ratio:.0%} of overall)"
+        f"{format_quantity(c.values[0], c.unit)} -> {format_quantity(last, c.unit)} over {format_seconds(tr.span_s)} "
+        f"({format_rate(per_min, c.unit)}, {format_percent(tr.rising_share, 0)} of steps rise, "
+        f"max drop {format_percent(tr.drawdown, 0)}, tail rate {format_percent(tr.tail_ratio, 0)} of overall)"
     )
     if reasons:
         evidence = "bounded: " + "; ".join(reasons) + ". " + evidence
@@ -194,15 +194,3 @@ def judge_all(cands: list[Candidate], policy: LeakPolicy | None = None) -> tuple
         (suspects if f.suspect else checked).append(f)
     suspects.sort(key=lambda f: (-f.confidence, -abs(f.growth_per_min)))
     return suspects, checked
-
-
-def _fmt(x: float, unit: str) -> str:
-    x = float(x)
-    if unit == "bytes":
-        for u in ("B", "KiB", "MiB", "GiB"):
-            if abs(x) < 1024 or u == "GiB":
-                return f"{x:.0f} {u}" if u == "B" else f"{x:.1f} {u}"
-            x /= 1024
-    if math.isfinite(x) and abs(x - round(x)) < 1e-9:
-        return f"{x:.0f} {unit}".strip()
-    return f"{x:.1f} {unit}".strip()

@@ -95,13 +95,13 @@ def _one(profiles: list[Profile], out_fmt: str, src: str) -> Profile:
 
 
 def _write(path: str, data: bytes) -> None:
-    from ..formats import _atomic_write
+    from ..formats.atomic import atomic_write
 
-    _atomic_write(path, data)
+    atomic_write(path, data)
 
 
 def _write_session(profiles: list[Profile], path: str) -> None:
-    from ..formats import _fmt_module
+    from ..formats.wbs import save_session
     from ..model import Session
 
     session = Session()
@@ -110,4 +110,4 @@ def _write_session(profiles: list[Profile], path: str) -> None:
         if key in session.profiles:
             key = f"{key}#{i}"
         session.profiles[key] = p
-    _fmt_module("wbs").save_session(session, path)
+    save_session(session, path)

@@ -105,19 +105,20 @@ def _safe(text: str, width: int = 0) -> str:
 
 
 def _fmt_value(v: float | None, unit: str) -> str:
-    if v is None:
-        return "-"
-    if unit == "nanoseconds":
-        return f"{v / 1e9:.3f}s" if abs(v) >= 1e6 else f"{v:.0f}ns"
-    if unit == "bytes":
-        for suffix, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-            if abs(v) >= scale:
-                return f"{v / scale:.1f}{suffix}"
-        return f"{v:.0f}B"
-    return f"{v:.0f}" if float(v).is_integer() else f"{v:.3g}"
+    from ..model.units import format_value
+
+    return "-" if v is None else format_value(v, unit)
+
+
+def _rate(per_min: float | None, unit: str) -> str:
+    from ..model.units import format_rate
+
+    return "-" if per_min is None else _safe(format_rate(per_min, unit))
 
 
 def render_text(path: str, info: dict[str, Any]) -> str:
+    from ..model.units import format_percent
+
     lines = [
         f"{_safe(os.path.basename(path))}: {len(info['profiles'])} profile(s), "
         f"{len(info['series'])} series, {len(info['findings'])} finding(s)"
@@ -133,14 +134,14 @@ def render_text(path: str, info: dict[str, Any]) -> str:
         lines.append(f"profile {_safe(p['name'])}{src}: {totals}")
         if p["top"]:
             grand = p["totals"][t0] or 0
-            lines.append(f"  {'self':>10} {'self%':>6} {'total':>10} {'total%':>6}  function ({t0})")
+            lines.append(f"  {'self':>10} {'self%':>7} {'total':>10} {'total%':>7}  function ({t0})")
             for r in p["top"]:
                 s, t = r["self"][t0], r["total"][t0]
-                sp = f"{100 * s / grand:5.1f}%" if grand and s is not None else "     -"
-                tp = f"{100 * t / grand:5.1f}%" if grand and t is not None else "     -"
+                sp = format_percent(s / grand) if grand and s is not None else "-"
+                tp = format_percent(t / grand) if grand and t is not None else "-"
                 where = f"  {_safe(r['file'], 60)}" if r["file"] else ""
                 lines.append(
-                    f"  {_fmt_value(s, unit0):>10} {sp:>6} {_fmt_value(t, unit0):>10} {tp:>6}  "
+                    f"  {_fmt_value(s, unit0):>10} {sp:>7} {_fmt_value(t, unit0):>10} {tp:>7}  "
                     f"{_safe(r['function'], 100)}{where}"
                 )
     if info["series"]:
@@ -157,7 +158,7 @@ def render_text(path: str, info: dict[str, Any]) -> str:
         for f in info["findings"]:
             lines.append(
                 f"  {_safe(str(f['kind']))} {_safe(str(f['name']))} at {_safe(str(f['where']))}: "
-                f"+{f['growth_per_min']} {_safe(str(f['unit']))}/min, confidence {f['confidence']}"
+                f"{_rate(f['growth_per_min'], str(f['unit']))}, confidence {f['confidence']}"
             )
     return "\n".join(lines)
 

@@ -111,13 +111,17 @@ def _alive(target: Any) -> bool:
 
 
 def _print_text(suspects: list[Any], checked: list[Any], duration: float) -> None:
+    from ..model.units import format_percent, format_rate, format_seconds
+
     out = sys.stdout
     if not suspects:
-        print(f"no leak suspects after {duration:.0f} s ({len(checked)} candidate(s) judged bounded)", file=out)
+        print(
+            f"no leak suspects after {format_seconds(duration)} ({len(checked)} candidate(s) judged bounded)", file=out
+        )
     for f in suspects:
         line = (
-            f"SUSPECT {f.kind:10s} {f.name}  +{f.growth_per_min:.1f} {f.unit}/min  "
-            f"confidence {f.confidence:.2f}  where: {f.where}"
+            f"SUSPECT {f.kind:10s} {f.name}  {format_rate(f.growth_per_min, f.unit)}  "
+            f"confidence {format_percent(f.confidence, 0)}  where: {f.where}"
         )
         print(" ".join(line.split()), file=out)
         print("        " + " ".join(f.evidence.split()), file=out)

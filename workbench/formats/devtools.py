@@ -601,6 +601,4 @@ def read_devtools(path: str, fmt: str, limits: ReadLimits | None = None, name: s
             return read_cpuprofile(data, lim, label)
         return read_heapprofile(data, lim, label)
     except FormatError as exc:
-        if exc.path is None:  # name the file; keep the error type and position
-            raise type(exc)(exc.detail, exc.fix, path=path, offset=exc.offset, line=exc.line) from None
-        raise
+        raise exc.with_path(path) from None  # name the file; keep the error type and position

@@ -17,6 +17,7 @@ import numpy as np
 from ..errors import FormatError, LimitExceeded
 from ..model import ProfileLimits
 from ..model.profile import DEFAULT_MAX_DEPTH, DEFAULT_MAX_NODES
+from ..model.units import format_bytes
 
 MiB = 1024 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
@@ -52,19 +53,13 @@ class ReadLimits:
         return ProfileLimits(max_depth=self.max_depth, max_nodes=self.max_nodes)
 
 
-def _fmt_bytes(n: int) -> str:
-    if n >= MiB:
-        return f"{n / MiB:.1f} MiB"
-    return f"{n} bytes"
-
-
 def read_file_limited(path: str, limits: ReadLimits) -> bytes:
     """The bytes of ``path``, refusing files over ``max_compressed_bytes`` before reading."""
     try:
         size = os.path.getsize(path)
         if size > limits.max_compressed_bytes:
             raise LimitExceeded(
-                f"file is {_fmt_bytes(size)}, over the {_fmt_bytes(limits.max_compressed_bytes)} read limit",
+                f"file is {format_bytes(size)}, over the {format_bytes(limits.max_compressed_bytes)} read limit",
                 "raise ReadLimits.max_compressed_bytes if the file is trusted",
                 path=path,
             )
@@ -83,7 +78,7 @@ def read_file_limited(path: str, limits: ReadLimits) -> bytes:
         raise FormatError(f"cannot read file: {exc.strerror}", "check the path and permissions", path=path) from exc
     if len(data) > limits.max_compressed_bytes:
         raise LimitExceeded(
-            f"file is over the {_fmt_bytes(limits.max_compressed_bytes)} read limit",
+            f"file is over the {format_bytes(limits.max_compressed_bytes)} read limit",
             "raise ReadLimits.max_compressed_bytes if the file is trusted",
             path=path,
         )
@@ -160,7 +155,7 @@ def maybe_gunzip(data: bytes, limits: ReadLimits) -> bytes:
         return safe_gunzip(data, limits)
     if len(data) > limits.max_decompressed_bytes:
         raise LimitExceeded(
-            f"input is {_fmt_bytes(len(data))}, over the {_fmt_bytes(limits.max_decompressed_bytes)} limit",
+            f"input is {format_bytes(len(data))}, over the {format_bytes(limits.max_decompressed_bytes)} limit",
             "raise ReadLimits.max_decompressed_bytes if the file is trusted",
         )
     return data

@@ -20,7 +20,6 @@ are written, so a huge profile still gives a small file in bounded memory.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import math
@@ -36,10 +35,10 @@ from typing import IO
 import numpy as np
 import numpy.typing as npt
 
-from ..errors import FormatError
 from ..model.frames import FRAMES_OVERFLOW, NODES_OVERFLOW, TRUNCATED_STACK, Frame, Runtime
 from ..model.profile import Profile
 from . import resolve_sample_index
+from .atomic import atomic_write
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -580,18 +579,7 @@ def write_svg(
     """Write ``profile`` as an interactive SVG flame graph to a path (atomically) or a stream."""
     text = render_svg(profile, sample_index=sample_index, title=title)
     if isinstance(path_or_stream, str | os.PathLike):
-        path = os.fspath(path_or_stream)
-        tmp = f"{path}.tmp{os.getpid()}"
-        try:
-            with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
-                fh.write(text)
-            os.replace(tmp, path)
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise FormatError(
-                f"cannot write SVG: {exc.strerror or exc}", "check that the folder exists and is writable", path=path
-            ) from exc
+        atomic_write(path_or_stream, text.encode("utf-8"), "SVG")
         return
     stream = path_or_stream
     binary = isinstance(stream, io.RawIOBase | io.BufferedIOBase) or "b" in str(getattr(stream, "mode", ""))

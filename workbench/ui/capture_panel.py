@@ -45,6 +45,7 @@ from ..capture.triggers import SYNTAX, TriggerEngine, check_rules, parse_trigger
 from ..capture.worker import Job
 from ..errors import CaptureError, WorkbenchError
 from ..model.session import Session
+from ..model.units import format_percent, format_rate, format_seconds
 from .jobs import JobRunner
 from .text import plain_tooltip
 
@@ -458,11 +459,12 @@ class CapturePanel(QWidget):
         lines = []
         for src, st in statuses:
             elapsed = time.time() - st.started if st.started else 0.0
-            cov = f", coverage {100 * st.coverage:.0f} %" if st.coverage is not None else ""
+            cov = f", coverage {format_percent(st.coverage, 0)}" if st.coverage is not None else ""
             state = "running" if st.running else "ended"
             where = f" @ {src.target.value}" if src.target != self.target else ""
             lines.append(
-                f"{src.name}{where}: {state}, {elapsed:.0f} s, {st.samples_per_s:.0f} samples/s{cov}, "
+                f"{src.name}{where}: {state}, {format_seconds(elapsed)}, "
+                f"{format_rate(st.samples_per_s, 'samples', per='s', signed=False)}{cov}, "
                 f"dropped batches {st.dropped_batches}" + (f" - {st.message}" if st.message else "")
             )
             if st.error is not None and id(st.error) not in self._reported:

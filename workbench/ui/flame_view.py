@@ -36,6 +36,7 @@ from ..model.profile import Profile
 from .flame_colors import COLOR_DIFF, COLOR_PACKAGE, COLOR_RUNTIME
 from .flamegraph import FLAME, ICICLE, FlameGraphWidget
 from .jobs import JobRunner
+from .units import format_percent
 
 MAX_CRUMBS = 6
 SYNC_LIMIT = 20_000  # transforms of smaller profiles run inline: cheaper than a thread hop
@@ -255,7 +256,7 @@ class FlameGraphView(QWidget):
             self.error.emit(WorkbenchError(f"search: bad regular expression: {exc}", "fix the pattern"))
 
     def _on_match(self, fraction: float) -> None:
-        self.match_label.setText("" if fraction < 0 else f"matched: {100.0 * fraction:.1f} %")
+        self.match_label.setText("" if fraction < 0 else f"matched: {format_percent(fraction)}")
 
     def _remember_frame(self, node: int) -> None:
         p = self.canvas.profile

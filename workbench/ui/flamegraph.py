@@ -34,7 +34,7 @@ from ..model.frames import Frame
 from ..model.profile import Profile
 from .flame_colors import COLOR_DIFF, COLOR_PACKAGE, FramePaletteCache, diff_index, palette
 from .text import plain_tooltip
-from .units import format_value
+from .units import format_percent, format_value
 
 ROW_H = 18
 FLAME = "flame"  # root at the bottom
@@ -316,15 +316,17 @@ class FlameGraphWidget(QWidget):
             root_t = float(total[0, i])
             par_t = float(total[par, i])
             t = float(total[node, i])
-            pr = 100.0 * t / root_t if root_t else 0.0
-            pp = 100.0 * t / par_t if par_t else 0.0
+            pr = t / root_t if root_t else 0.0
+            pp = t / par_t if par_t else 0.0
             mark = "▸ " if i == self.sample_index and len(p.sample_types) > 1 else ""
             lines.append(
                 f"{mark}{st.type}: self {format_value(float(selfv[node, i]), st.unit)}, "
-                f"total {format_value(t, st.unit)} ({pr:.2f} % of root, {pp:.2f} % of parent)"
+                f"total {format_value(t, st.unit)} ({format_percent(pr, 2)} of root, {format_percent(pp, 2)} of parent)"
             )
         if self.delta is not None and node < len(self.delta):
-            lines.append(f"diff: {100.0 * float(self.delta[node]):+.1f} % (normalised)")
+            lines.append(
+                f"diff: {'+' if self.delta[node] >= 0 else ''}{format_percent(float(self.delta[node]))} (normalised)"
+            )
         return "\n".join(lines)
 
     def hovered_stack_text(self) -> str:

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 
 from ..model.findings import Finding
 from .text import plain_tooltip
+from .units import format_percent, format_quantity, format_rate
 
 EMPTY_TEXT = (
     "No leak findings in this session.\n\n"
@@ -57,7 +58,7 @@ def _table(columns: tuple[str, ...]) -> QTableWidget:
 def _projection(f: Finding) -> str:
     if f.projected_1h is None:
         return ""
-    return f"{f.projected_1h:.3g} {f.unit}"
+    return format_quantity(f.projected_1h, f.unit)
 
 
 class LeakPanel(QWidget):
@@ -123,8 +124,8 @@ class LeakPanel(QWidget):
                 f.kind,
                 f.name,
                 sparkline(f.sparkline),
-                f"{f.growth_per_min:+.3g} {f.unit}",
-                f"{100 * f.confidence:.0f} %",
+                format_rate(f.growth_per_min, f.unit, per=""),  # the column says "/ min"
+                format_percent(f.confidence, 0),
                 f.where,
                 _projection(f),
             )

@@ -40,6 +40,7 @@ from ..model.findings import Finding
 from ..model.keys import GOROUTINE, HEAP, ProfileKey
 from ..model.profile import Profile
 from ..model.session import Session
+from ..model.units import format_seconds
 from .banner import ErrorBanner
 from .capture_panel import CapturePanel
 from .flame_view import FlameGraphView
@@ -338,7 +339,7 @@ class MainWindow(QMainWindow):
             self.window_label.setText("")
         else:
             self.window_label.setText(
-                f"window: {self.time_window[1] - self.time_window[0]:.1f} s selected on the timeline"
+                f"window: {format_seconds(self.time_window[1] - self.time_window[0])} selected on the timeline"
             )
         self._show_current(force=True)
 

@@ -116,7 +116,7 @@ def test_url_only_session_without_process_series_draws_every_chart(qtbot, tmp_pa
     view = _view(qtbot, s)
     _assert_draws_everything(view, s, GO_CHARTS)
     legend = {info.label for c in view.visible_charts() for info in c.infos.values()}
-    assert {"heap in use", "goroutines", "GCs/s", "GC pause", "db in use", "db max", "db waits/s"} <= legend
+    assert {"heap in use", "goroutines", "Go GCs/s", "Go GC pause", "db in use", "db max", "db waits/s"} <= legend
     # counters are rates: 330 waits per second, not a count of thousands
     waits = next(c for c in view.charts if c.spec.title == "pool waits")
     _xs, ys = waits.curves["pool.db.wait_count"][0].getData()
@@ -161,3 +161,44 @@ def test_pan_moves_every_chart_and_whole_session_follows_again(qtbot, tmp_path) 
     view.all_btn.click()
     x0, x1 = view.visible_x_range()
     assert x0 <= T0 and x1 >= T0 + 100
+
+
+def _python_gc(s: Session) -> None:
+    for i in range(SECONDS):
+        t = T0 + i
+        s.put(
+            SeriesBatch(
+                [
+                    SeriesPoint(f"python.gc.gen{g}.collections", t, float(i * (3 - g) * 4), "collections")
+                    for g in range(3)
+                ]
+                + [SeriesPoint("python.gc.pause_s", t + 0.3, 0.002 + 0.0001 * i, "s")]
+            )
+        )
+
+
+def test_main_window_at_1600x1000_shows_every_chart_without_scrolling(qtbot, window, tmp_path) -> None:
+    window.resize(1600, 1000)
+    _process_only(window.session)
+    _go_and_pool(window.session)
+    _python_gc(window.session)
+    window.refresh()
+    qtbot.wait(100)
+    _grab(window, "main-window-1600x1000.png", tmp_path)
+    tl = window.timeline
+    shown = tl.visible_charts()
+    assert len(shown) == len(tl.charts)  # the mix fills every default chart
+    view_rect = tl.glw.viewport().rect()
+    for c in shown:
+        # each chart lies inside the visible part of the timeline, tall enough to read a curve
+        rect = tl.glw.mapFromScene(c.plot.sceneBoundingRect()).boundingRect()
+        assert view_rect.contains(rect), (c.spec.title, rect, view_rect)
+        assert c.plot.vb.height() >= 30, c.spec.title
+    runs = next(c for c in shown if c.spec.title == "GC runs")
+    assert {i.label for i in runs.infos.values()} == {
+        "Go GCs/s",
+        "gen 0 collections/s",
+        "gen 1 collections/s",
+        "gen 2 collections/s",
+    }
+    _grab(window, "main-window-1600x1000.png", tmp_path)

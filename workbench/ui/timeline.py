@@ -34,6 +34,7 @@ LEFT_AXIS_PX = 64  # room for a unit label and five digits of tick text
 CHART_MIN_PX = 58  # a title line and a plot a curve can be read in
 AXIS_PX = 28  # the one time axis, under the last chart
 HEAD_PX = 34  # the brush / hover row
+ROW_GAP_PX = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +88,8 @@ class TimelineView(QWidget):
         super().__init__(parent)
         self.glw = pg.GraphicsLayoutWidget()
         self.glw.setMinimumHeight(120)
+        self.glw.ci.setContentsMargins(2, 2, 2, 2)
+        self.glw.ci.layout.setSpacing(ROW_GAP_PX)
         self.brush_box = QCheckBox("select range")
         self.brush_box.setToolTip("drag the shaded range to cut the flame graph to that time window")
         self.brush_box.toggled.connect(self._brush_toggled)
@@ -130,14 +133,17 @@ class TimelineView(QWidget):
         plot.setTitle(spec.title, size="8pt", justify="left")
         plot.titleLabel.setMaximumHeight(16)
         plot.layout.setRowFixedHeight(0, 16)
-        plot.setMinimumHeight(CHART_MIN_PX - 16)
+        plot.setMinimumHeight(CHART_MIN_PX)
         if spec.unit:
             plot.setLabel("left", units=spec.unit)
         # one left-axis width for every chart, so one moment sits at one x on all of them
         plot.getAxis("left").setWidth(LEFT_AXIS_PX)
         plot.showGrid(x=True, y=True, alpha=0.2)
         plot.setMouseEnabled(x=True, y=False)
-        plot.addLegend(offset=(-5, 5), labelTextSize="8pt")  # top right: the newest data is there
+        legend = plot.addLegend(labelTextSize="8pt", verSpacing=-6)
+        # in the title row, right of the title: a short chart keeps its curves uncovered
+        legend.setParentItem(plot)
+        legend.anchor((1, 0), (1, 0), offset=(-4, -4))
         plot.hideButtons()
         # x is set by this view (see the module docstring); y follows what is visible
         plot.vb.disableAutoRange(axis=pg.ViewBox.XAxis)
@@ -328,7 +334,9 @@ class TimelineView(QWidget):
             axis = c.plot.getAxis("bottom")
             axis.setStyle(showValues=last)
             axis.setHeight(None if last else 2)
-        self.setMinimumHeight(max(220, HEAD_PX + AXIS_PX + CHART_MIN_PX * len(shown)))
+            c.plot.setMinimumHeight(CHART_MIN_PX + (AXIS_PX if last else 0))
+        rows = (CHART_MIN_PX + ROW_GAP_PX) * len(shown)
+        self.setMinimumHeight(max(220, HEAD_PX + AXIS_PX + rows + 2 * ROW_GAP_PX + 8))
 
     def visible_charts(self) -> list[_Chart]:
         return [c for c in self.charts if c.curves]

@@ -206,3 +206,29 @@ def format_series_value(info: SeriesInfo, value: float) -> str:
     already says "/s" is not followed by another)."""
     unit = "" if info.unit == "/s" and info.label.split(" @")[0].endswith("/s") else info.unit
     return f"{info.label} {format_number(value, unit)}"
+
+
+def format_amount(value: float, unit: str) -> str:
+    """``1.2 MiB``, ``19,932 waits``, ``2.5 items``: an amount of something, rounded for reading."""
+    if math.isnan(value) or math.isinf(value):
+        return f"{value} {unit}".strip()
+    if unit in ("bytes", "B"):
+        for div, suffix in ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+            if abs(value) >= div:
+                return f"{value / div:.2g} {suffix}" if abs(value) < 10 * div else f"{value / div:,.0f} {suffix}"
+        return f"{value:,.0f} B"
+    if unit in ("s", "ns", "nanoseconds"):
+        return format_number(value, unit)
+    text = f"{value:,.0f}" if abs(value) >= 10 else f"{value:.2g}"
+    return f"{text} {unit}".strip()
+
+
+def format_growth(value: float, unit: str, per: str = "min") -> str:
+    """``+19,932 waits/min``, ``+1.2 MiB/min``, ``-3 items/min``."""
+    sign = "+" if value >= 0 else "-"
+    return f"{sign}{format_amount(abs(value), unit)}/{per}"
+
+
+def format_confidence(confidence: float) -> str:
+    """``87%``: how sure a verdict is, as a person says it."""
+    return f"{round(100 * max(0.0, min(1.0, confidence)))}%"

@@ -189,9 +189,9 @@ def format_number(value: float, unit: str) -> str:
         per = "/s" if unit == "s/s" else ""
         if value == 0:
             return f"0 s{per}"
-        for div, suffix in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs")):
-            if abs(value) >= div:
-                return f"{value / div:.3g} {suffix}{per}"
+        for step, suffix in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs")):
+            if abs(value) >= step:
+                return f"{value / step:.3g} {suffix}{per}"
         return f"{value * 1e9:.3g} ns{per}"
     if unit in ("ns", "nanoseconds"):
         return format_number(value * 1e-9, "s")

@@ -33,8 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--load-for", metavar="HOST:PORT", help=argparse.SUPPRESS)  # the load process
     args = ap.parse_args(argv)
     if args.load_for:
-        host, _, port = str(args.load_for).rpartition(":")
-        return run_load(host, int(port), args.clients)
+        load_host, _, load_port = str(args.load_for).rpartition(":")
+        return run_load(load_host, int(load_port), args.clients)
 
     app = DemoApp()
     server = make_server(app, args.port)

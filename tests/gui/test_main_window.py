@@ -134,10 +134,10 @@ def test_range_brush_cuts_profile(qtbot, window) -> None:
 def test_timeline_hover_values_of_all_charts(window) -> None:
     _live_session(window)
     window.refresh()
-    assert {c.spec.title for c in window.timeline.visible_charts()} == {"CPU %", "memory"}
+    assert {c.spec.title for c in window.timeline.visible_charts()} == {"CPU", "memory"}
     text = window.timeline.hover_text(T0 + 5.5)
-    assert "process.cpu_percent 55" in text
-    assert "process.rss_bytes 100 MiB" in text or "process.rss_bytes 99.2 MiB" in text
+    assert "CPU 55 %" in text
+    assert "RSS 100 MiB" in text or "RSS 99.2 MiB" in text
 
 
 def test_refresh_only_when_session_changed(window) -> None:

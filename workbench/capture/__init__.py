@@ -22,6 +22,7 @@ from .api import (
     run_action,
     short_title,
 )
+from .handle import HandleBase
 from .registry import GROUP, PluginEntry, PluginRegistry, default_registry
 from .worker import Cancelled, Job, LatestOnly
 
@@ -29,6 +30,7 @@ __all__ = [
     "ANY_RUNTIME",
     "FINDINGS",
     "GROUP",
+    "HandleBase",
     "LEAK_EVIDENCE",
     "RUNTIMES",
     "SERIES",

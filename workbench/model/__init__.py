@@ -1,8 +1,8 @@
 """The Qt-free data model: frames, profiles, series, findings and the session."""
 
 from .findings import CENSUS_SOURCE, Finding
-from .keys import PROFILE_KINDS, ProfileKey
 from .frames import FRAMES_OVERFLOW, NODES_OVERFLOW, TRUNCATED_STACK, Frame, FrameTable, Runtime, package_of
+from .keys import PROFILE_KINDS, ProfileKey
 from .profile import (
     ALLOC_OBJECTS,
     ALLOC_SPACE,
@@ -23,7 +23,7 @@ from .profile import (
     stackset_from_lists,
 )
 from .series import RingSeries, SeriesPoint
-from .session import Batch, EventBatch, FindingsBatch, SeriesBatch, Session
+from .session import Batch, EventBatch, EventKind, FindingsBatch, SeriesBatch, Session
 
 __all__ = [
     "CENSUS_SOURCE",
@@ -40,6 +40,7 @@ __all__ = [
     "WALL_NS",
     "Batch",
     "EventBatch",
+    "EventKind",
     "Finding",
     "FindingsBatch",
     "Frame",

@@ -36,12 +36,16 @@ class HandleBase:
         self._jobs: list[Job[None]] = []
 
     # ------------------------------------------------------------ workers
-    def spawn(self, fn: Callable[[Job[None]], None], what: str = "") -> Job[None]:
-        """Start a worker job of this capture (``what`` names its thread)."""
+    def make_job(self, fn: Callable[[Job[None]], None], what: str = "") -> Job[None]:
+        """A worker job of this capture, not started yet (``what`` names its thread)."""
         job: Job[None] = Job(fn, name=f"{self.name}-{what}" if what else self.name)
         with self._lock:
             self._jobs.append(job)
-        return job.start()
+        return job
+
+    def spawn(self, fn: Callable[[Job[None]], None], what: str = "") -> Job[None]:
+        """Start a worker job of this capture."""
+        return self.make_job(fn, what).start()
 
     def jobs(self) -> list[Job[None]]:
         with self._lock:

@@ -31,8 +31,9 @@ def loopback_host(ip: str) -> str | None:
         addr = ipaddress.ip_address(ip)
     except ValueError:
         return None
-    if getattr(addr, "ipv4_mapped", None) is not None:  # ::ffff:127.0.0.1
-        addr = addr.ipv4_mapped  # type: ignore[union-attr]
+    mapped = addr.ipv4_mapped if isinstance(addr, ipaddress.IPv6Address) else None
+    if mapped is not None:  # ::ffff:127.0.0.1
+        addr = mapped
     if not addr.is_loopback:
         return None
     return f"[{addr}]" if addr.version == 6 else str(addr)

@@ -6,6 +6,7 @@ listening sockets (``locate``); a URL is read as given.
 
 from __future__ import annotations
 
+import urllib.parse
 from typing import Any
 
 from workbench.capture import (
@@ -110,6 +111,13 @@ class PprofFetchPlugin(PluginBase):
             advanced=True,
         ),
     )
+
+    def applies_to(self, target: Target, runtime: str) -> bool:
+        if target.kind is TargetKind.URL:
+            # ws:// and http://host:port/json... are a Node inspector's, not a pprof listener's
+            parts = urllib.parse.urlsplit(target.value if "://" in target.value else f"http://{target.value}")
+            return parts.scheme in ("http", "https") and not parts.path.rstrip("/").startswith("/json")
+        return super().applies_to(target, runtime)
 
     def locate(self, target: Target, runtime: str) -> Target | None:
         """A URL as given; a Go PID's own net/http/pprof listener (probed on loopback), or None."""

@@ -88,6 +88,9 @@ class AgentPlugin(PluginBase):
     )
 
     def consent_text(self, target: Target) -> str | None:
+        """What injection runs in the target: asked before every start (it changes the process)."""
+        if target.kind is not TargetKind.PID:
+            return None  # nothing to inject into; start() refuses it
         try:
             version = python_version(target.pid)
         except WorkbenchError:

@@ -358,7 +358,7 @@ def test_consent_plugin_not_started_without_a_yes(window, qtbot, monkeypatch) ->
     window.capture.start()
     qtbot.waitUntil(lambda: "not started without consent" in window.banner.text(), timeout=20_000)
     assert asked == gated[:1]
-    qtbot.waitUntil(lambda: window.capture.start_btn.isEnabled(), timeout=5_000)
+    qtbot.waitUntil(window.capture.start_btn.isEnabled, timeout=5_000)
     assert not window.capture.running
 
 

@@ -18,8 +18,6 @@ pytestmark = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15.3: a Go PID gets py-spy + process stats, not its own pprof "
-                   "listener + process stats; remove this marker when runtime-aware defaults land")  # fmt: skip
 def test_go_pid_journey(qapp, pprofsvc_exe, tmp_path) -> None:
     art = drive.artefact_dir(tmp_path)
     svc = start_pprofsvc(pprofsvc_exe)

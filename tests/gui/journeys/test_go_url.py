@@ -71,8 +71,6 @@ def test_charts_have_curves(live: Live) -> None:
     assert "CPU %" not in drive.charts_with_curves(win), "no process stats for a remote URL"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15.1: the timeline X-links every chart to the hidden CPU % chart "
-                   "(fixed on the timeline branch; remove this marker at merge)")  # fmt: skip
 def test_timeline_covers_data(live: Live) -> None:
     win = live.win
     drive.wait_until(lambda: drive.charts_with_curves(win) >= EXPECTED_CHARTS, 30, "charts with curves")
@@ -90,8 +88,6 @@ def test_pool_saturation_finding(live: Live) -> None:
     assert any(n == "db" or n.startswith("db") for _k, n, _w in pool), pool
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15.5: the live Leaks tab does not run `workbench leaks`' capture "
-                   "plan (heap and goroutine profiles by site); remove this marker when it does")  # fmt: skip
 def test_leak_verdicts_name_the_leaks(live: Live) -> None:
     win = live.win
     remaining = max(5.0, CAPTURE_S - (time.monotonic() - live.started))

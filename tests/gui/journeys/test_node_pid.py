@@ -44,15 +44,11 @@ def live(qapp, tmp_path_factory):
         svc.stop()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15.3: a Node PID gets py-spy + process stats ticked, not the "
-                   "inspector + process stats; remove this marker when runtime-aware defaults land")  # fmt: skip
 def test_default_sources(live: Live) -> None:
     assert drive.runtime_shown(live.win, live.svc.pid).startswith("node")
     assert drive.ticked(live.win) == {"inspector", "procstats"}
 
 
-@pytest.mark.xfail(strict=True, reason="the GUI never asks before opening a closed Node inspector (needs_consent "
-                   "is False; start() refuses with 'answer Yes in the GUI'); remove when the controller asks")  # fmt: skip
 def test_inspector_asks_consent(live: Live) -> None:
     win = live.win
     drive.tick(win, ["inspector"])
@@ -81,8 +77,6 @@ def test_inspector_journey(live: Live) -> None:
     drive.screenshot(win, live.art, "node-pid")
 
 
-@pytest.mark.xfail(strict=True, reason="no timeline chart matches node.* series (node.heap_used_bytes...): the "
-                   "Node heap is captured but never drawn; remove this marker when a chart shows it")  # fmt: skip
 def test_node_heap_is_drawn(live: Live) -> None:
     win = live.win
     drive.wait_until(lambda: any(n.startswith("node.") for n in win.session.series_names()), 20, "node series")

@@ -18,8 +18,6 @@ pytestmark = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15.1: the timeline X-links every chart to the hidden CPU % chart "
-                   "(fixed on the timeline branch; remove this marker at merge)")  # fmt: skip
 def test_two_go_services_side_by_side(qapp, pprofsvc_exe, tmp_path) -> None:
     art = drive.artefact_dir(tmp_path)
     a, b = start_pprofsvc(pprofsvc_exe), start_pprofsvc(pprofsvc_exe)

@@ -89,6 +89,7 @@ class MemrayCapture(HandleBase):
         max_stacks: int = 20_000,
         top_sites: int = 10,
         interpreter: str = "",
+        debugger: str = "gdb",
     ) -> None:
         super().__init__(Target.from_pid(pid), sink, name=SOURCE, message="attaching")
         self.pid = pid
@@ -98,7 +99,8 @@ class MemrayCapture(HandleBase):
         self.attach_timeout_s = attach_timeout_s
         self.stop_timeout_s = stop_timeout_s
         self.interpreter = interpreter
-        self._status.extra.update({"pid": pid, "native": native, "interpreter": interpreter})
+        self.debugger = debugger
+        self._status.extra.update({"pid": pid, "native": native, "interpreter": interpreter, "debugger": debugger})
         self._attached = threading.Event()
         self._done = threading.Event()
         self._stopping = False
@@ -127,6 +129,8 @@ class MemrayCapture(HandleBase):
             str(max_depth),
             "--max-stacks",
             str(max_stacks),
+            "--debugger",
+            debugger,
         ]
         if native:
             cmd.append("--native")
@@ -175,9 +179,12 @@ class MemrayCapture(HandleBase):
             stdin.close()
 
     def _terminate(self) -> None:
-        """Nudge gdb off the target, then SIGINT, SIGTERM, SIGKILL to the helper's group; always reaps."""
+        """Nudge gdb off the target, then SIGINT, SIGTERM, SIGKILL to the helper's group; always reaps.
+
+        lldb ignores the target's SIGCONT: for it the group's SIGINT, the first step, is the nudge.
+        """
         self._send_stop()
-        end = time.monotonic() + NUDGE_S
+        end = time.monotonic() + (NUDGE_S if self.debugger == "gdb" else 0.0)
         while self._proc.poll() is None and time.monotonic() < end:
             with contextlib.suppress(OSError):
                 os.kill(self.pid, signal.SIGCONT)

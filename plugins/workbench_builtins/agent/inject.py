@@ -1,7 +1,7 @@
 """Getting the agent into a running CPython: a debugger for 3.9-3.13, ``sys.remote_exec`` for 3.14+.
 
 The debugger is gdb, or lldb where gdb cannot call functions in a process
-(``workbench_builtins.debugger``); ``gdb_script.py`` and ``lldb_script.py`` do the same steps.
+(``workbench_builtins.debugger``); ``gdb_script.py`` and ``../lldb_inject.py`` do the same steps.
 
 Both routes make the target run one short bootstrap (``bootstrap_source``) that execs
 ``in_target/agent.py`` in a fresh namespace and swallows every exception. The agent
@@ -35,7 +35,7 @@ from .elf_symbols import resolve as resolve_symbols
 HERE = Path(__file__).resolve().parent
 AGENT_SOURCE = HERE / "in_target" / "agent.py"
 GDB_SCRIPT = HERE / "gdb_script.py"
-LLDB_SCRIPT = HERE / "lldb_script.py"
+LLDB_SCRIPT = HERE.parent / "lldb_inject.py"
 MIN_VERSION = (3, 9)
 REMOTE_EXEC_VERSION = (3, 14)
 
@@ -189,7 +189,7 @@ def _debugger_cmd(choice: debugger.Choice) -> list[str]:
 
 
 def _inject_debugger(inj: Injection, choice: debugger.Choice, timeout: float, use_elf: bool = True) -> None:
-    """gdb_script.py or lldb_script.py: both print one ``WB-RESULT`` line read here."""
+    """gdb_script.py or lldb_inject.py: both print one ``WB-RESULT`` line read here."""
     name = choice.name
     verdict = ptrace_verdict(inj.pid)
     if not verdict.allowed:

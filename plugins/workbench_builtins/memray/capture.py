@@ -48,6 +48,7 @@ from workbench.model import (
 )
 from workbench.model.keys import HEAP
 
+from ..debugger import require as require_debugger
 from .growth import GrowthTracker
 
 SOURCE = "memray"
@@ -89,8 +90,12 @@ class MemrayCapture(HandleBase):
         max_stacks: int = 20_000,
         top_sites: int = 10,
         interpreter: str = "",
-        debugger: str = "gdb",
+        debugger: str = "",
+        lldb_pythonpath: str = "",
     ) -> None:
+        if not debugger:  # the plugin passes its choice; else the same one, made here (probed once)
+            choice = require_debugger("attach memray")
+            debugger, lldb_pythonpath = choice.name, choice.env.get("PYTHONPATH", "")
         super().__init__(Target.from_pid(pid), sink, name=SOURCE, message="attaching")
         self.pid = pid
         # the live in-use snapshot: heap in use by allocation site, each replacing the last
@@ -132,6 +137,8 @@ class MemrayCapture(HandleBase):
             "--debugger",
             debugger,
         ]
+        if lldb_pythonpath:
+            cmd += ["--lldb-pythonpath", lldb_pythonpath]
         if native:
             cmd.append("--native")
         self._t_spawn = time.time()

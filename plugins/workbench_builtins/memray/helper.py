@@ -4,8 +4,10 @@ Run as ``python .../workbench_builtins/memray/helper.py --pid PID ...`` by the p
 attaches the way ``memray attach`` does in live mode (gdb runs memray's own
 ``_attach.gdb``, which loads memray's ``_inject`` library into the target; its thread
 fetches memray's attach payload from our side channel and runs it; with ``--debugger
-lldb``, where gdb cannot call functions in a process, lldb runs memray's ``_attach.lldb``
-the way ``memray attach --method lldb`` does), reads with
+lldb``, where gdb cannot call functions in a process, lldb runs the workbench's
+``lldb_inject.py``, which makes the same dlopen and ``memray_spawn_client`` calls at a
+GIL-held safe point: memray's own ``_attach.lldb`` crashed the target on lldb 14 when two
+threads hit its malloc breakpoints together), reads with
 ``memray.SocketReader``, and writes one JSON object per line to stdout. A snapshot
 holds the GIL for as long as it takes to aggregate a large heap, which is why this
 runs here and not in the workbench. Imports only the stdlib and memray, and memray
@@ -48,10 +50,12 @@ MAX_FRAMES = 1_000_000
 MAX_TRACE_CACHE = 200_000
 PY_SUFFIXES = (".py", ".pyw", ".pyx")
 DETACH_TIMEOUT_S = 15.0
-LLDB_NUDGES = 5  # SIGINTs to a stuck lldb, LLDB_NUDGE_S apart: it halts the target and detaches
+LLDB_NUDGES = 5  # SIGINTs to a stuck lldb, LLDB_NUDGE_S apart: its script gives up and detaches
 LLDB_NUDGE_S = 2.0
-# memray's RTLD_DEFAULT for its lldb script: ((void *) 0) in glibc and musl
-RTLD_DEFAULT = 0
+# lldb_inject.py waits this long for a safe point; the capture's watchdog (SIGINT) ends it sooner,
+# as it ends gdb, which waits without a limit
+LLDB_WAIT_S = 86400.0
+LLDB_INJECT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lldb_inject.py")
 # Run before memray's own payload, in the same namespace. The payload's slow part is
 # `import memray` in the target, and in a target whose main thread is busy in Python every
 # file the import reads gives the GIL away, to get it back only after the switch interval
@@ -98,6 +102,7 @@ class State:
         self.phase = "start"  # start | inject | connect | read | detach
         self.side_error: str | None = None
         self.debugger = debugger  # gdb | lldb: the plugin chose (workbench_builtins.debugger)
+        self.lldb_pythonpath = ""  # where lldb's embedded Python finds its lldb module
         self.proc: subprocess.Popen[str] | None = None  # the debugger while it runs
 
 
@@ -306,33 +311,61 @@ def _gdb_command(gdb: str, pid: int, side_port: int, files: tuple[str, str]) -> 
     ]
 
 
-def _lldb_command(lldb: str, pid: int, side_port: int, lib: str, script: str) -> list[str]:
-    """``memray attach --method lldb``'s command line (memray's ``_attach.lldb``, unchanged)."""
-    return [
-        lldb,
-        "--batch",
-        "-p",
-        str(pid),
-        "--no-lldbinit",
-        "-o",
-        f'expr char $libpath[]="{lib}"',
-        "-o",
-        f"expr int $port={side_port}",
-        "-o",
-        f"expr void* $rtld_default=(void*){RTLD_DEFAULT}",
-        "-o",
-        f"expr int $rtld_now={os.RTLD_NOW}",
-        "--source",
-        script,
-    ]
+def _lldb_run(lldb: str, pid: int, side_port: int, lib: str, *, state: State, tmp: str) -> subprocess.Popen[str]:
+    """lldb running ``lldb_inject.py``: dlopen memray's injector and start its client at a safe point."""
+    boot = os.path.join(tmp, "lib.bin")
+    with open(boot, "wb") as fh:
+        fh.write(lib.encode() + b"\0")  # copied into the target verbatim: dlopen needs the NUL
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    if state.lldb_pythonpath:
+        env["PYTHONPATH"] = state.lldb_pythonpath
+    env.update(
+        WB_ACTION="dlopen",
+        WB_PID=str(pid),
+        WB_BOOT=boot,
+        WB_PORT=str(side_port),
+        WB_RTLD_NOW=str(os.RTLD_NOW),
+        WB_PENDING="1",  # memray's pending call: a main thread that never blocks still stops
+        WB_IDLE_FALLBACK="0",  # like gdb: wait for the target to run Python code
+        WB_TIMEOUT=str(LLDB_WAIT_S),
+    )
+    return subprocess.Popen(
+        [lldb, "--batch", "--no-lldbinit", "-o", f"command script import {LLDB_INJECT}"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+    )
 
 
-def _lldb_script(files: tuple[str, str]) -> str:
-    """memray's ``_attach.lldb``, next to its ``_attach.gdb``."""
-    script = os.path.join(os.path.dirname(files[1]), "_attach.lldb")
-    if not os.path.isfile(script):
-        raise _AttachError(f"memray has no lldb attach script ({script}); a memray too old for lldb")
-    return script
+def _lldb_error(output: str, pid: int) -> str | None:
+    """None when ``lldb_inject.py`` started memray's client, else what went wrong (for ``_classify``)."""
+    result: dict[str, Any] = {}
+    for line in output.splitlines():
+        if line.startswith("WB-RESULT "):
+            with contextlib.suppress(ValueError):
+                result = json.loads(line[len("WB-RESULT ") :])
+    stage, err = result.get("stage"), str(result.get("error", ""))
+    if stage == "done" and result.get("rc") == 0:
+        return None
+    if not result:
+        return "lldb failed: " + " ".join(output.strip().splitlines()[-3:])[:300]
+    if stage == "attach":
+        if not _alive(pid):
+            return f"lldb could not attach: PID {pid} does not exist"
+        return f"lldb could not attach to PID {pid}: ptrace permission denied? ({err[:200]})"
+    if stage == "breakpoint":
+        return f"PID {pid} does not run Python 3.7 or newer (lldb: {err[:200]})"
+    if stage in ("timeout", "wait"):
+        return "lldb stopped waiting for the target to run Python code; memray was not injected"
+    if "cannot open shared object file" in err:
+        return (
+            "the target could not load memray's injector library: permission denied for the target's user "
+            f"on the memray install? ({err[:200]})"
+        )
+    return f"lldb failed at {stage}: {err[:300]}"
 
 
 def _state_letter(pid: int) -> str:
@@ -400,17 +433,16 @@ def _control_channel(
             with tempfile.TemporaryDirectory(prefix="wb-memray-") as tmp:
                 port = server.getsockname()[1]
                 if tool == "lldb":
-                    cmd = _lldb_command(path, pid, port, files[0], _lldb_script(files))
+                    proc = state.proc = _lldb_run(path, pid, port, files[0], state=state, tmp=tmp)
                 else:
-                    cmd = _gdb_command(path, pid, port, (files[0], _trimmed_script(files[1], tmp)))
-                proc = state.proc = subprocess.Popen(
-                    cmd,
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT,
-                    text=True,
-                    errors="replace",
-                )
+                    proc = state.proc = subprocess.Popen(
+                        _gdb_command(path, pid, port, (files[0], _trimmed_script(files[1], tmp))),
+                        stdin=subprocess.DEVNULL,
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT,
+                        text=True,
+                        errors="replace",
+                    )
                 try:
                     if overlap is not None:
                         overlap()
@@ -419,13 +451,13 @@ def _control_channel(
                     output, _ = proc.communicate()  # the debugger always finishes (and detaches) first
                     state.proc = None
             if tool == "lldb" and before not in ("T", "t") and _state_letter(pid) == "T":
-                # memray's own workaround: lldb sometimes leaves the process stopped after it exits
+                # memray's own workaround (lldb_inject.py does it too): lldb can leave a process stopped
                 with contextlib.suppress(OSError):
                     os.kill(pid, signal.SIGCONT)
             timings["gdb_s"] = time.monotonic() - t0
         finally:
             state.phase = "start"
-        err = _gdb_error(output, proc.returncode, pid, tool)
+        err = _lldb_error(output, pid) if tool == "lldb" else _gdb_error(output, proc.returncode, pid)
         if err:
             raise _AttachError(err)
         server.settimeout(10)
@@ -633,6 +665,7 @@ def run(args: argparse.Namespace) -> int:
     t_run = time.time()
     emit = Emitter()
     state = State(args.debugger)
+    state.lldb_pythonpath = args.lldb_pythonpath
     _install_signals(state)
     threading.Thread(target=_watch_stdin, args=(state,), name="memray-stdin", daemon=True).start()
     import shutil
@@ -772,6 +805,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-depth", type=int, default=4096)
     ap.add_argument("--max-stacks", type=int, default=20_000)
     ap.add_argument("--debugger", choices=("gdb", "lldb"), default="gdb", help="what injects memray's library")
+    ap.add_argument("--lldb-pythonpath", default="", help="PYTHONPATH of lldb's embedded Python")
     args = ap.parse_args(argv)
     return run(args)
 

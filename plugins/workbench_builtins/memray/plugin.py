@@ -164,6 +164,7 @@ class MemrayPlugin(PluginBase):
             if check.name == "memray":
                 interpreter = check.message.rpartition(" in ")[2]
         opts = resolve_options(self, options)
+        choice = debugger.require("attach memray")
         return MemrayCapture(
             target.pid,
             sink,
@@ -173,5 +174,6 @@ class MemrayPlugin(PluginBase):
             attach_timeout_s=max(1.0, float(opts["attach_timeout"])),
             top_sites=max(0, int(opts["top"])),
             interpreter=interpreter,
-            debugger=debugger.require("attach memray").name,
+            debugger=choice.name,
+            lldb_pythonpath=choice.env.get("PYTHONPATH", ""),
         )

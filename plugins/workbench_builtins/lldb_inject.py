@@ -1,21 +1,29 @@
-"""Runs inside lldb's embedded Python (``lldb --batch -o "command script import lldb_script.py"``).
+"""Runs inside lldb's embedded Python: ``lldb --batch -o "command script import lldb_inject.py"``.
 
-The lldb twin of ``gdb_script.py``, for machines where gdb cannot call functions in a
-process (gdb 13 on kernels that refuse its extended-state write: "Couldn't write extended
-state status"). Same contract: attach to ``WB_PID``, wait until some thread enters
-``PyEval_SaveThread`` (it holds the GIL and is about to block, so the interpreter is
-consistent and no allocator lock is held), and run the bootstrap there under the GIL:
-PyGILState_Ensure, PyErr_Fetch, PyRun_SimpleString, PyErr_Restore, PyGILState_Release,
-in one expression (lldb compiles each expression: one compile, one stop). The text is
-copied into memory lldb maps in the target (no malloc in the target while it is stopped)
-and unmapped afterwards.
+The lldb twin of ``agent/gdb_script.py``, for machines where gdb cannot call functions in
+a process (gdb 13 on kernels that refuse its extended-state write: "Couldn't write
+extended state status"); ``debugger.py`` decides. Attach to ``WB_PID``, wait until some
+thread enters ``PyEval_SaveThread`` (it holds the GIL and is about to block, so the
+interpreter is consistent and no allocator lock is held; only the GIL holder calls it, so
+two threads never hit the breakpoint together, which lldb 14 mishandles), and there run,
+in one expression (lldb compiles each: one compile, one stop):
 
-After ``WB_TIMEOUT`` seconds without a hit, a timer interrupts the target; the event loop
-and the timer decide under one lock, so an interrupt is never sent once a hit counted.
-Then the idle route of ``gdb_script.py``: a Python thread parked in a system call with the
-GIL free runs the bootstrap, when every thread is parked; otherwise nothing is called.
-The injected call has no timeout: interrupting the interpreter inside PyRun_SimpleString
-would leave it broken. One ``WB-RESULT {json}`` line reports what happened and the timings.
+- ``WB_ACTION=run`` (the agent): PyGILState_Ensure, PyErr_Fetch,
+  PyRun_SimpleString(``WB_BOOT``'s text), PyErr_Restore, PyGILState_Release;
+- ``WB_ACTION=dlopen`` (memray): dlopen(``WB_BOOT``'s text: memray's injector library),
+  ``memray_spawn_client(WB_PORT)``: what memray's ``_attach.gdb`` runs at its breakpoint.
+  Its own ``_attach.lldb`` stops on malloc, where two threads do hit together, and then
+  crashes the target. ``WB_PENDING=1`` also queues memray's pending call (a main thread
+  that never blocks then stops in ``PyCallable_Check``, with the GIL).
+
+The text is copied into memory lldb maps in the target (no malloc while it is stopped).
+After ``WB_TIMEOUT`` seconds without a hit, or on SIGINT, the target is interrupted; the
+event loop and the timer decide under one lock, so an interrupt is never sent once a hit
+counted. Then (``WB_IDLE_FALLBACK=1``) the idle route of ``gdb_script.py``: a Python thread
+parked in a system call with the GIL free runs it, when every thread is parked; otherwise
+nothing is called. The call itself has no timeout: an interrupted PyRun_SimpleString or
+dlopen would leave the target broken. The script uses a debugger of its own (see
+``__lldb_init_module``). One ``WB-RESULT {json}`` line reports what happened and the timings.
 """
 
 # mypy: ignore-errors
@@ -38,6 +46,11 @@ _NAMES = (
     "PyGILState_Check",
     "PyGILState_GetThisThreadState",
 )
+_DL_NAMES = ("dlopen", "dlsym", "dlerror", "Py_AddPendingCall", "PyCallable_Check")
+_REQUIRED = {"run": _NAMES[:6], "dlopen": ("PyEval_SaveThread", "dlopen", "dlsym")}
+# where lldb looks names up without ELF addresses (gdb: "sharedlibrary libpython", libc):
+# reading every module's symbols would keep the target stopped longer
+_MODULES = ("libpython", "libc.so", "libc-", "libdl", "python")
 _SETTINGS = (
     "settings set auto-confirm true",
     # symbol tables are read only when a name is looked up (never, with the ELF addresses)
@@ -46,6 +59,7 @@ _SETTINGS = (
     "settings set target.load-script-from-symbol-file false",
 )
 _DRAIN_S = 5  # how long to wait for the stop our interrupt asked for
+_sigint = threading.Event()  # SIGINT to lldb (the memray helper's stop, its watchdog): give up now
 
 
 class _Failed(Exception):
@@ -60,6 +74,9 @@ class _Session:
         self.listener = listener
         self.pid = pid
         self.boot = boot
+        self.action = os.environ.get("WB_ACTION", "run")
+        self.port = int(os.environ.get("WB_PORT", "0"))
+        self.rtld_now = int(os.environ.get("WB_RTLD_NOW", "2"))
         self.target = None
         self.process = None
         self.addrs = {}
@@ -106,14 +123,19 @@ def _pass_signals(process):
         sigs.SetShouldSuppress(num, False)
 
 
-def _addresses(target, given):
-    """The workbench's ELF addresses, else lldb's own symbol lookup (all loaded modules)."""
+def _addresses(target, given, names):
+    """The workbench's ELF addresses, else lldb's own lookup in libpython, libc and the executable."""
     if given:
         return {k: int(v) for k, v in given.items()}, "elf"
+    modules = [target.GetModuleAtIndex(i) for i in range(target.GetNumModules())]
+    exe = target.GetExecutable().GetFilename() or ""
+    picked = [m for m in modules if (m.GetFileSpec().GetFilename() or "").startswith(_MODULES)]
+    picked += [m for m in modules if m.GetFileSpec().GetFilename() == exe and m not in picked]
     found = {}
-    for name in _NAMES:
-        for ctx in target.FindSymbols(name, lldb.eSymbolTypeCode):
-            addr = ctx.GetSymbol().GetStartAddress().GetLoadAddress(target)
+    for name in names:
+        for mod in picked:
+            sym = mod.FindSymbol(name, lldb.eSymbolTypeCode)
+            addr = sym.GetStartAddress().GetLoadAddress(target) if sym.IsValid() else lldb.LLDB_INVALID_ADDRESS
             if addr != lldb.LLDB_INVALID_ADDRESS:
                 found[name] = addr
                 break
@@ -162,22 +184,61 @@ def _call_bootstrap(out, sess, thread):
             # Ensure first: it attaches the thread state when the thread had released the GIL
             # (the idle route), and PyErr_Fetch needs an attached state.
             expr = (
-                f"int wb_g = ((int(*)(void)){addrs['PyGILState_Ensure']})();"
-                "void *wb_e[3] = {0, 0, 0};"
-                f"((void(*)(void*, void*, void*)){addrs['PyErr_Fetch']})(&wb_e[0], &wb_e[1], &wb_e[2]);"
-                f"int wb_rc = ((int(*)(const char*)){addrs['PyRun_SimpleString']})((const char*){buf});"
-                f"((void(*)(void*, void*, void*)){addrs['PyErr_Restore']})(wb_e[0], wb_e[1], wb_e[2]);"
-                f"((void(*)(int)){addrs['PyGILState_Release']})(wb_g);"
-                "wb_rc;"
+                _dlopen_expr(sess, buf)
+                if sess.action == "dlopen"
+                else (
+                    f"int wb_g = ((int(*)(void)){addrs['PyGILState_Ensure']})();"
+                    "void *wb_e[3] = {0, 0, 0};"
+                    f"((void(*)(void*, void*, void*)){addrs['PyErr_Fetch']})(&wb_e[0], &wb_e[1], &wb_e[2]);"
+                    f"int wb_rc = ((int(*)(const char*)){addrs['PyRun_SimpleString']})((const char*){buf});"
+                    f"((void(*)(void*, void*, void*)){addrs['PyErr_Restore']})(wb_e[0], wb_e[1], wb_e[2]);"
+                    f"((void(*)(int)){addrs['PyGILState_Release']})(wb_g);"
+                    "wb_rc;"
+                )
             )
             t3 = time.time()
             out["rc"] = _eval(thread, expr, opts)
             out["bootstrap_s"] = time.time() - t3
+            if out["rc"] != 0 and sess.action == "dlopen" and "dlerror" in addrs:
+                msg = thread.GetFrameAtIndex(0).EvaluateExpression(
+                    f"(const char*)((char*(*)(void)){addrs['dlerror']})()", opts
+                )
+                out["error"] = (msg.GetSummary() or "").strip('"') or "memray_spawn_client failed"
         finally:
             process.DeallocateMemory(buf)
         out["stage"] = "done"
     except _Failed as exc:
         out["error"] = str(exc)
+
+
+def _dlopen_expr(sess, buf):
+    """memray's breakpoint commands as one expression: 0 when its client thread was started."""
+    a = sess.addrs
+    return (
+        f"void *wb_h = ((void*(*)(const char*, int)){a['dlopen']})((const char*){buf}, {sess.rtld_now});"
+        f'void *wb_s = wb_h ? ((void*(*)(void*, const char*)){a["dlsym"]})(wb_h, "memray_spawn_client") : 0;'
+        f"int wb_rc = wb_s ? ((int(*)(int))wb_s)({sess.port}) : -1;"
+        "wb_rc;"
+    )
+
+
+def _pending_call(out, sess):
+    """memray's ``Py_AddPendingCall(&PyCallable_Check, 0)``: a busy main thread soon calls it (GIL held)."""
+    a = sess.addrs
+    if "Py_AddPendingCall" not in a or "PyCallable_Check" not in a:
+        return []
+    thread = sess.process.GetSelectedThread()
+    try:
+        _eval(
+            thread,
+            f"((int(*)(void*, void*)){a['Py_AddPendingCall']})((void*){a['PyCallable_Check']}, (void*)0)",
+            sess.opts,
+        )
+    except _Failed as exc:
+        out["pending_error"] = str(exc)
+        return []
+    bp = sess.target.BreakpointCreateByAddress(a["PyCallable_Check"])
+    return [bp] if bp.IsValid() else []
 
 
 def _idle_python_thread(sess):
@@ -210,15 +271,15 @@ def _idle_python_thread(sess):
     return chosen
 
 
-def _at_breakpoint(process, bp_id):
+def _at_breakpoint(process, bp_ids):
     for i in range(process.GetNumThreads()):
         th = process.GetThreadAtIndex(i)
-        if th.GetStopReason() == lldb.eStopReasonBreakpoint and th.GetStopReasonDataAtIndex(0) == bp_id:
+        if th.GetStopReason() == lldb.eStopReasonBreakpoint and th.GetStopReasonDataAtIndex(0) in bp_ids:
             return th
     return None
 
 
-def _wait(out, sess, bp_id, timeout):
+def _wait(out, sess, bp_ids, timeout):
     """Run the target until a thread hits the breakpoint or the timeout interrupts it.
 
     Returns the thread at the breakpoint, or None (timeout or the target went away).
@@ -246,6 +307,8 @@ def _wait(out, sess, bp_id, timeout):
         timer.start()
         end = None
         while True:
+            if _sigint.is_set():
+                give_up()
             with lock:
                 if state["interrupted"] and end is None:
                     end = time.time() + _DRAIN_S
@@ -260,7 +323,7 @@ def _wait(out, sess, bp_id, timeout):
                 break
             if st != lldb.eStateStopped or lldb.SBProcess.GetRestartedFromEvent(event):
                 continue
-            th = _at_breakpoint(process, bp_id)
+            th = _at_breakpoint(process, bp_ids)
             with lock:
                 if th is not None and not state["interrupted"]:
                     state["hit"] = True
@@ -313,20 +376,25 @@ def main(debugger):
     t_attached = time.time()
     _pass_signals(sess.process)
     out["stage"] = "breakpoint"
-    sess.addrs, out["symbols"] = _addresses(sess.target, given)
-    missing = [n for n in _NAMES[:6] if n not in sess.addrs]
+    names = _NAMES + _DL_NAMES if sess.action == "dlopen" else _NAMES
+    sess.addrs, out["symbols"] = _addresses(sess.target, given, names)
+    missing = [n for n in _REQUIRED.get(sess.action, _NAMES) if n not in sess.addrs]
     bp = None if missing else sess.target.BreakpointCreateByAddress(sess.addrs["PyEval_SaveThread"])
     if bp is None or not bp.IsValid() or bp.GetNumLocations() == 0:
         out["error"] = "symbols not found: " + ", ".join(missing or ["PyEval_SaveThread"])
         _detach(out, sess, before)
         print("WB-RESULT " + json.dumps(out), flush=True)
         return
+    sess.opts = _options()
+    bps = [bp]
+    if os.environ.get("WB_PENDING") == "1":
+        bps += _pending_call(out, sess)
     t1 = time.time()
     out["stage"] = "wait"
-    sess.opts = _options()
-    thread = _wait(out, sess, bp.GetID(), timeout)
+    thread = _wait(out, sess, [b.GetID() for b in bps], timeout)
     t2 = time.time()
-    sess.target.BreakpointDelete(bp.GetID())  # before any call: the bootstrap itself releases the GIL
+    for b in bps:  # before any call: the bootstrap itself releases the GIL
+        sess.target.BreakpointDelete(b.GetID())
     out["hit"] = thread is not None
     out["wait_s"] = t2 - t1
     if sess.process.GetState() == lldb.eStateStopped:
@@ -356,6 +424,8 @@ def __lldb_init_module(debugger, internal_dict):
     # A debugger of our own: the lldb driver's event thread listens to its own debugger's
     # processes, and reading a stop while we delete a breakpoint crashed lldb 14.
     ours = lldb.SBDebugger.Create(False)
+    # SIGINT only asks to give up (lldb's own handler would interrupt its driver, not us)
+    signal.signal(signal.SIGINT, lambda signum, frame: _sigint.set())
     try:
         main(ours)
     finally:

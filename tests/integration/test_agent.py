@@ -139,7 +139,7 @@ def test_refused_consent_injects_nothing(tmp_path: Path) -> None:
         assert not [d for d in set(os.listdir("/tmp")) - tmp_before if d.startswith(f"wb-agent-{t.pid}-")]
         assert session.version == 0
         checks = plugin.preflight(Target.from_pid(t.pid))
-        assert any(c.name.startswith("will run") and "gdb -p" in c.message for c in checks)
+        assert any(c.name.startswith("will run") and " -p " in c.message for c in checks)
 
 
 MANY_FDS = """
@@ -154,7 +154,7 @@ def test_wrong_token_is_refused_and_heartbeat_ends_agent(tmp_path: Path) -> None
     with run_target(extra=MANY_FDS, tmp=tmp_path) as t:
         # gdb's own symbol lookup here (the other tests hand it ELF addresses): both routes stay tested
         inj = inject(t.pid, {"heartbeat_s": 2.0, "connect_timeout_s": 30.0}, elf_symbols=False)
-        assert inj.details["symbols"] == "gdb"
+        assert inj.details["symbols"] == inj.method  # the debugger looked them up
         try:
             with pytest.raises(PermissionDenied, match="refused"):
                 AgentClient(inj.port, "0" * 64)

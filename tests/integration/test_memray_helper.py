@@ -120,10 +120,25 @@ def test_gdb_missing_says_which_package(tmp_path, monkeypatch) -> None:
     )
     msg = json.loads(proc.stdout.splitlines()[0])
     assert proc.returncode == 2 and msg["kind"] == "gdb_missing" and "apt-get install gdb" in msg["fix"]
+    proc = subprocess.run(
+        [sys.executable, str(Path(helper.__file__)), "--pid", str(os.getpid()), "--debugger", "lldb"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.PIPE,
+        check=False,
+    )
+    msg = json.loads(proc.stdout.splitlines()[0])
+    assert proc.returncode == 2 and msg["kind"] == "lldb_missing" and "apt-get install lldb" in msg["fix"]
 
+    # neither debugger on PATH: the preflight names both and the fix
     monkeypatch.setenv("PATH", str(tmp_path))
     checks = {c.name: c for c in plugin.preflight(Target.from_pid(os.getpid()))}
-    assert not checks["gdb"].ok and checks["gdb"].fix == "install gdb: apt-get install gdb"
+    assert not checks["debugger"].ok
+    assert "gdb is not installed" in checks["debugger"].message
+    assert "lldb is not installed" in checks["debugger"].message
+    assert "apt-get install lldb" in checks["debugger"].fix and "gdb >= 14" in checks["debugger"].fix
 
 
 def test_gdb_script_is_memrays_without_its_two_listings(tmp_path) -> None:

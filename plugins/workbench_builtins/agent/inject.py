@@ -1,4 +1,7 @@
-"""Getting the agent into a running CPython: gdb for 3.9-3.13, ``sys.remote_exec`` for 3.14+.
+"""Getting the agent into a running CPython: a debugger for 3.9-3.13, ``sys.remote_exec`` for 3.14+.
+
+The debugger is gdb, or lldb where gdb cannot call functions in a process
+(``workbench_builtins.debugger``); ``gdb_script.py`` and ``../lldb_inject.py`` do the same steps.
 
 Both routes make the target run one short bootstrap (``bootstrap_source``) that execs
 ``in_target/agent.py`` in a fresh namespace and swallows every exception. The agent
@@ -26,11 +29,13 @@ from typing import Any
 from workbench.capture.targets import detect_runtime, ptrace_verdict
 from workbench.errors import CaptureError, PermissionDenied, TargetExited, UnsupportedTarget
 
+from .. import debugger
 from .elf_symbols import resolve as resolve_symbols
 
 HERE = Path(__file__).resolve().parent
 AGENT_SOURCE = HERE / "in_target" / "agent.py"
 GDB_SCRIPT = HERE / "gdb_script.py"
+LLDB_SCRIPT = HERE.parent / "lldb_inject.py"
 MIN_VERSION = (3, 9)
 REMOTE_EXEC_VERSION = (3, 14)
 
@@ -41,7 +46,7 @@ class Injection:
 
     pid: int
     version: tuple[int, int]
-    method: str  # "gdb" | "remote_exec"
+    method: str  # "gdb" | "lldb" | "remote_exec"
     workdir: Path
     token: str
     port: int = 0
@@ -77,12 +82,16 @@ def python_version(pid: int) -> tuple[int, int]:
 
 def plan(pid: int, version: tuple[int, int]) -> list[str]:
     """What will run in the target, in words, for consent and preflight."""
-    route = (
-        f"`{sys.executable} -c sys.remote_exec(...)` (Python {version[0]}.{version[1]})"
-        if version >= REMOTE_EXEC_VERSION
-        else f"gdb -p {pid}: stop the process, wait until a thread releases the GIL (or take a thread "
-        "idle in a system call), call PyGILState_Ensure/PyRun_SimpleString/PyGILState_Release, detach"
-    )
+    if version >= REMOTE_EXEC_VERSION:
+        route = f"`{sys.executable} -c sys.remote_exec(...)` (Python {version[0]}.{version[1]})"
+    else:
+        # the probe may not have run yet: a consent text does not wait for it
+        known = debugger.cached()
+        tool = f"{known.name} -p {pid}" if known is not None and known.ok else f"gdb -p {pid} (or lldb -p {pid})"
+        route = (
+            f"{tool}: stop the process, wait until a thread releases the GIL (or take a thread "
+            "idle in a system call), call PyGILState_Ensure/PyRun_SimpleString/PyGILState_Release, detach"
+        )
     return [
         f"inject into PID {pid} via {route}",
         f"run {AGENT_SOURCE} (standard library only) in a daemon thread named 'workbench-agent'",
@@ -122,7 +131,7 @@ def _workdir(pid: int, cfg: dict[str, Any]) -> Path:
     shutil.copyfile(AGENT_SOURCE, wd / "agent.py")
     boot = bootstrap_source(wd)
     (wd / "bootstrap.py").write_text(boot)
-    # gdb copies these bytes into the target verbatim: PyRun_SimpleString needs the NUL
+    # the debugger copies these bytes into the target verbatim: PyRun_SimpleString needs the NUL
     (wd / "bootstrap.bin").write_bytes(boot.encode() + b"\0")
     _share_with_target(pid, wd)
     return wd
@@ -139,20 +148,28 @@ def _share_with_target(pid: int, wd: Path) -> None:
             os.chown(p, st.st_uid, st.st_gid)
 
 
-def inject(pid: int, agent_config: dict[str, Any], timeout: float = 10.0, elf_symbols: bool = True) -> Injection:
+def inject(
+    pid: int,
+    agent_config: dict[str, Any],
+    timeout: float = 10.0,
+    elf_symbols: bool = True,
+    tool: str | None = None,
+) -> Injection:
     """Start the agent in ``pid``; returns once it listens. Raises a CaptureError subclass.
 
-    ``elf_symbols``: hand gdb the function addresses read from the ELF dynamic symbol
-    tables (gdb then loads no symbols: ~4x shorter stop); False lets gdb look them up.
+    ``elf_symbols``: hand the debugger the function addresses read from the ELF dynamic
+    symbol tables (it then loads no symbols: ~4x shorter stop); False lets it look them up.
+    ``tool``: gdb, lldb or auto (default: ``$WB_DEBUGGER``, see ``workbench_builtins.debugger``).
     """
     version = python_version(pid)
+    choice = None if version >= REMOTE_EXEC_VERSION else debugger.require("inject the agent", tool)
     token = secrets.token_hex(32)
     wd = _workdir(pid, dict(agent_config, token=token))
-    inj = Injection(pid, version, "remote_exec" if version >= REMOTE_EXEC_VERSION else "gdb", wd, token)
+    inj = Injection(pid, version, "remote_exec" if choice is None else choice.name, wd, token)
     t0 = time.perf_counter()
     try:
-        if inj.method == "gdb":
-            _inject_gdb(inj, timeout, use_elf=elf_symbols)
+        if choice is not None:
+            _inject_debugger(inj, choice, timeout, use_elf=elf_symbols)
         else:
             _inject_remote_exec(inj, timeout)
         inj.port = _wait_port(inj, timeout)
@@ -163,26 +180,39 @@ def inject(pid: int, agent_config: dict[str, Any], timeout: float = 10.0, elf_sy
     return inj
 
 
-def _inject_gdb(inj: Injection, timeout: float, use_elf: bool = True) -> None:
-    gdb = shutil.which("gdb")
-    if gdb is None:
-        raise CaptureError("gdb is not installed; the agent is injected through gdb", "apt-get install gdb")
+def _debugger_cmd(choice: debugger.Choice) -> list[str]:
+    if choice.name == "lldb":
+        # lldb runs the script in its own Python; it attaches from there (no -p), like gdb
+        return [choice.path, "--batch", "--no-lldbinit", "-o", f"command script import {LLDB_SCRIPT}"]
+    cmd = [choice.path, "-nx", "-batch", "-iex", "set auto-load off", "-iex", "set debuginfod enabled off"]
+    return [*cmd, "-iex", "set auto-solib-add off", "-x", str(GDB_SCRIPT)]
+
+
+def _inject_debugger(inj: Injection, choice: debugger.Choice, timeout: float, use_elf: bool = True) -> None:
+    """gdb_script.py or lldb_inject.py: both print one ``WB-RESULT`` line read here."""
+    name = choice.name
     verdict = ptrace_verdict(inj.pid)
     if not verdict.allowed:
         raise PermissionDenied(f"cannot attach to PID {inj.pid}: {verdict.reason}", verdict.fix)
-    env = dict(os.environ, WB_PID=str(inj.pid), WB_BOOT=str(inj.workdir / "bootstrap.bin"), WB_TIMEOUT=str(timeout))
+    env = debugger.run_env(choice.env) if name == "lldb" else dict(os.environ)
+    env.update(WB_PID=str(inj.pid), WB_BOOT=str(inj.workdir / "bootstrap.bin"), WB_TIMEOUT=str(timeout))
     addrs = resolve_symbols(inj.pid) if use_elf else None
     env["WB_ADDRS"] = json.dumps(addrs or {})
-    cmd = [gdb, "-nx", "-batch", "-iex", "set auto-load off", "-iex", "set debuginfod enabled off"]
-    cmd += ["-iex", "set auto-solib-add off", "-x", str(GDB_SCRIPT)]
-    # own session: a Ctrl+C in the workbench must not interrupt gdb inside an injected call
+    # own session: a Ctrl+C in the workbench must not interrupt the debugger inside an injected call
     try:
         proc = subprocess.run(
-            cmd, env=env, capture_output=True, text=True, timeout=timeout + 60, start_new_session=True, check=False
+            _debugger_cmd(choice),
+            env=env,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=timeout + 60,
+            start_new_session=True,
+            check=False,
         )
     except subprocess.TimeoutExpired as exc:
         raise CaptureError(
-            f"gdb did not finish injecting into PID {inj.pid} within {timeout + 60:.0f} s",
+            f"{name} did not finish injecting into PID {inj.pid} within {timeout + 60:.0f} s",
             "check the target with `py-spy dump`; it may be stopped or traced by another debugger",
         ) from exc
     result: dict[str, Any] = {}
@@ -192,7 +222,7 @@ def _inject_gdb(inj: Injection, timeout: float, use_elf: bool = True) -> None:
     inj.details = result
     if not result:
         tail = " ".join((proc.stderr or proc.stdout).strip().splitlines()[-2:])
-        raise CaptureError(f"gdb failed to inject into PID {inj.pid}: {tail[:300]}", "run `workbench doctor --pid`")
+        raise CaptureError(f"{name} failed to inject into PID {inj.pid}: {tail[:300]}", "run `workbench doctor --pid`")
     inj.stopped_s = float(result.get("stopped_s", 0.0))
     inj.attach_s = float(result.get("attach_s", 0.0))
     inj.bootstrap_s = float(result.get("bootstrap_s", 0.0))
@@ -203,12 +233,13 @@ def _inject_gdb(inj: Injection, timeout: float, use_elf: bool = True) -> None:
     stage = result.get("stage")
     if stage == "attach":
         err = str(result.get("error", ""))
-        if "No such process" in err:
+        # lldb says "Cannot get process architecture" for a PID that is gone
+        if "No such process" in err or not os.path.exists(f"/proc/{inj.pid}"):
             raise TargetExited(f"PID {inj.pid} exited before the agent was injected", "start the target again")
-        raise PermissionDenied(f"gdb could not attach to PID {inj.pid}: {err[:200]}", "run `workbench doctor --pid`")
+        raise PermissionDenied(f"{name} could not attach to PID {inj.pid}: {err[:200]}", "run `workbench doctor --pid`")
     if stage == "breakpoint":
         raise UnsupportedTarget(
-            f"PID {inj.pid} has no PyEval_SaveThread symbol gdb can find: {str(result.get('error', ''))[:200]}",
+            f"PID {inj.pid} has no PyEval_SaveThread symbol {name} can find: {str(result.get('error', ''))[:200]}",
             "use a CPython built with exported symbols (any distribution or pyenv build)",
         )
     if stage == "timeout":

@@ -16,9 +16,10 @@ from workbench.capture import (
     TargetKind,
     resolve_options,
 )
-from workbench.capture.targets import ptrace_verdict, tool_path
+from workbench.capture.targets import ptrace_verdict
 from workbench.errors import CaptureError, ConsentRequired, WorkbenchError
 
+from .. import debugger
 from .capture import SOURCE, AgentHandle
 from .inject import REMOTE_EXEC_VERSION, plan, python_version
 
@@ -102,8 +103,8 @@ class AgentPlugin(PluginBase):
             return [Check("python", False, exc.message, exc.fix)]
         checks.append(Check("python", True, f"CPython {version[0]}.{version[1]}"))
         if version < REMOTE_EXEC_VERSION:
-            gdb = tool_path("gdb")
-            checks.append(Check("gdb", gdb is not None, gdb or "gdb not found", "" if gdb else "apt-get install gdb"))
+            # gdb, or lldb where gdb cannot call functions in a process (probed once)
+            checks.append(debugger.check())
             v = ptrace_verdict(target.pid)
             checks.append(Check("ptrace", v.allowed, v.reason, v.fix))
         for i, step in enumerate(plan(target.pid, version), 1):

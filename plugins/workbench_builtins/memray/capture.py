@@ -48,6 +48,7 @@ from workbench.model import (
 )
 from workbench.model.keys import HEAP
 
+from ..debugger import require as require_debugger
 from .growth import GrowthTracker
 
 SOURCE = "memray"
@@ -89,7 +90,12 @@ class MemrayCapture(HandleBase):
         max_stacks: int = 20_000,
         top_sites: int = 10,
         interpreter: str = "",
+        debugger: str = "",
+        lldb_pythonpath: str = "",
     ) -> None:
+        if not debugger:  # the plugin passes its choice; else the same one, made here (probed once)
+            choice = require_debugger("attach memray")
+            debugger, lldb_pythonpath = choice.name, choice.env.get("PYTHONPATH", "")
         super().__init__(Target.from_pid(pid), sink, name=SOURCE, message="attaching")
         self.pid = pid
         # the live in-use snapshot: heap in use by allocation site, each replacing the last
@@ -98,7 +104,8 @@ class MemrayCapture(HandleBase):
         self.attach_timeout_s = attach_timeout_s
         self.stop_timeout_s = stop_timeout_s
         self.interpreter = interpreter
-        self._status.extra.update({"pid": pid, "native": native, "interpreter": interpreter})
+        self.debugger = debugger
+        self._status.extra.update({"pid": pid, "native": native, "interpreter": interpreter, "debugger": debugger})
         self._attached = threading.Event()
         self._done = threading.Event()
         self._stopping = False
@@ -127,7 +134,11 @@ class MemrayCapture(HandleBase):
             str(max_depth),
             "--max-stacks",
             str(max_stacks),
+            "--debugger",
+            debugger,
         ]
+        if lldb_pythonpath:
+            cmd += ["--lldb-pythonpath", lldb_pythonpath]
         if native:
             cmd.append("--native")
         self._t_spawn = time.time()
@@ -175,9 +186,12 @@ class MemrayCapture(HandleBase):
             stdin.close()
 
     def _terminate(self) -> None:
-        """Nudge gdb off the target, then SIGINT, SIGTERM, SIGKILL to the helper's group; always reaps."""
+        """Nudge gdb off the target, then SIGINT, SIGTERM, SIGKILL to the helper's group; always reaps.
+
+        lldb ignores the target's SIGCONT: for it the group's SIGINT, the first step, is the nudge.
+        """
         self._send_stop()
-        end = time.monotonic() + NUDGE_S
+        end = time.monotonic() + (NUDGE_S if self.debugger == "gdb" else 0.0)
         while self._proc.poll() is None and time.monotonic() < end:
             with contextlib.suppress(OSError):
                 os.kill(self.pid, signal.SIGCONT)

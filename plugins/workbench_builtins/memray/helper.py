@@ -3,7 +3,11 @@
 Run as ``python .../workbench_builtins/memray/helper.py --pid PID ...`` by the plugin. It
 attaches the way ``memray attach`` does in live mode (gdb runs memray's own
 ``_attach.gdb``, which loads memray's ``_inject`` library into the target; its thread
-fetches memray's attach payload from our side channel and runs it), reads with
+fetches memray's attach payload from our side channel and runs it; with ``--debugger
+lldb``, where gdb cannot call functions in a process, lldb runs the workbench's
+``lldb_inject.py``, which makes the same dlopen and ``memray_spawn_client`` calls at a
+GIL-held safe point: memray's own ``_attach.lldb`` crashed the target on lldb 14 when two
+threads hit its malloc breakpoints together), reads with
 ``memray.SocketReader``, and writes one JSON object per line to stdout. A snapshot
 holds the GIL for as long as it takes to aggregate a large heap, which is why this
 runs here and not in the workbench. Imports only the stdlib and memray, and memray
@@ -17,7 +21,8 @@ or SIGTERM all end the capture: one last snapshot, then memray's own DEACTIVATE
 payload (what ``memray detach`` sends), and the target keeps running. During
 injection SIGINT/SIGTERM only set a flag: gdb, in our process group, gets the same
 signal and detaches itself, removing its breakpoints; killing gdb outright could
-leave a breakpoint behind and crash the target.
+leave a breakpoint behind and crash the target. lldb does the same on SIGINT (it halts
+the target, its script ends, it detaches).
 """
 
 from __future__ import annotations
@@ -45,6 +50,12 @@ MAX_FRAMES = 1_000_000
 MAX_TRACE_CACHE = 200_000
 PY_SUFFIXES = (".py", ".pyw", ".pyx")
 DETACH_TIMEOUT_S = 15.0
+LLDB_NUDGES = 5  # SIGINTs to a stuck lldb, LLDB_NUDGE_S apart: its script gives up and detaches
+LLDB_NUDGE_S = 2.0
+# lldb_inject.py waits this long for a safe point; the capture's watchdog (SIGINT) ends it sooner,
+# as it ends gdb, which waits without a limit
+LLDB_WAIT_S = 86400.0
+LLDB_INJECT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lldb_inject.py")
 # Run before memray's own payload, in the same namespace. The payload's slow part is
 # `import memray` in the target, and in a target whose main thread is busy in Python every
 # file the import reads gives the GIL away, to get it back only after the switch interval
@@ -86,10 +97,13 @@ class Emitter:
 
 
 class State:
-    def __init__(self) -> None:
+    def __init__(self, debugger: str = "gdb") -> None:
         self.stop = threading.Event()
         self.phase = "start"  # start | inject | connect | read | detach
         self.side_error: str | None = None
+        self.debugger = debugger  # gdb | lldb: the plugin chose (workbench_builtins.debugger)
+        self.lldb_pythonpath = ""  # where lldb's embedded Python finds its lldb module
+        self.proc: subprocess.Popen[str] | None = None  # the debugger while it runs
 
 
 def _install_signals(state: State) -> None:
@@ -215,9 +229,11 @@ def _classify(err: str) -> tuple[str, str]:
         )
     if "gdb not found" in err or "Cannot find a supported" in err:
         return "gdb_missing", "install gdb (Debian/Ubuntu: apt-get install gdb); memray attach needs it"
+    if "lldb not found" in err:
+        return "lldb_missing", "install lldb (Debian/Ubuntu: apt-get install lldb); memray attach needs it"
     if "Python 3.7" in err:
         return "unsupported", "memray attaches only to CPython 3.7 or newer"
-    return "attach_failed", "run `memray attach --verbose PID` to see gdb's output"
+    return "attach_failed", "run `memray attach --verbose PID` (or `--method lldb`) to see the debugger's output"
 
 
 def _injector_name() -> str:
@@ -295,27 +311,93 @@ def _gdb_command(gdb: str, pid: int, side_port: int, files: tuple[str, str]) -> 
     ]
 
 
-def _gdb_error(output: str, returncode: int, pid: int) -> str | None:
-    """None when memray's gdb script reported success, else what went wrong (for ``_classify``).
+def _lldb_run(lldb: str, pid: int, side_port: int, lib: str, *, state: State, tmp: str) -> subprocess.Popen[str]:
+    """lldb running ``lldb_inject.py``: dlopen memray's injector and start its client at a safe point."""
+    boot = os.path.join(tmp, "lib.bin")
+    with open(boot, "wb") as fh:
+        fh.write(lib.encode() + b"\0")  # copied into the target verbatim: dlopen needs the NUL
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    if state.lldb_pythonpath:
+        env["PYTHONPATH"] = state.lldb_pythonpath
+    env.update(
+        WB_ACTION="dlopen",
+        WB_PID=str(pid),
+        WB_BOOT=boot,
+        WB_PORT=str(side_port),
+        WB_RTLD_NOW=str(os.RTLD_NOW),
+        WB_PENDING="1",  # memray's pending call: a main thread that never blocks still stops
+        WB_IDLE_FALLBACK="0",  # like gdb: wait for the target to run Python code
+        WB_TIMEOUT=str(LLDB_WAIT_S),
+    )
+    return subprocess.Popen(
+        [lldb, "--batch", "--no-lldbinit", "-o", f"command script import {LLDB_INJECT}"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+    )
+
+
+def _lldb_error(output: str, pid: int) -> str | None:
+    """None when ``lldb_inject.py`` started memray's client, else what went wrong (for ``_classify``)."""
+    result: dict[str, Any] = {}
+    for line in output.splitlines():
+        if line.startswith("WB-RESULT "):
+            with contextlib.suppress(ValueError):
+                result = json.loads(line[len("WB-RESULT ") :])
+    stage, err = result.get("stage"), str(result.get("error", ""))
+    if stage == "done" and result.get("rc") == 0:
+        return None
+    if not result:
+        return "lldb failed: " + " ".join(output.strip().splitlines()[-3:])[:300]
+    if stage == "attach":
+        if not _alive(pid):
+            return f"lldb could not attach: PID {pid} does not exist"
+        return f"lldb could not attach to PID {pid}: ptrace permission denied? ({err[:200]})"
+    if stage == "breakpoint":
+        return f"PID {pid} does not run Python 3.7 or newer (lldb: {err[:200]})"
+    if stage in ("timeout", "wait"):
+        return "lldb stopped waiting for the target to run Python code; memray was not injected"
+    if "cannot open shared object file" in err:
+        return (
+            "the target could not load memray's injector library: permission denied for the target's user "
+            f"on the memray install? ({err[:200]})"
+        )
+    return f"lldb failed at {stage}: {err[:300]}"
+
+
+def _state_letter(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rpartition(b")")[2][:3].strip().decode()
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def _gdb_error(output: str, returncode: int, pid: int, tool: str = "gdb") -> str | None:
+    """None when memray's debugger script reported success, else what went wrong (for ``_classify``).
 
     The markers are the ``MEMRAY:`` lines and the final ``"SUCCESS"`` that memray's
-    ``_attach.gdb`` prints; the texts are ours.
+    ``_attach.gdb`` and ``_attach.lldb`` print; the texts are ours. The debugger's echo of
+    its commands (``(gdb) ...``, ``(lldb) ...``) holds the markers too, so it is left out.
     """
-    lines = [ln for ln in output.splitlines() if not ln.startswith("(gdb)")]
+    lines = [ln for ln in output.splitlines() if not ln.startswith(("(gdb)", "(lldb)"))]
     if returncode == 0 and any(' "SUCCESS"' in ln for ln in lines):
         return None
     if "--help" in output:
-        return "gdb refused its command line (a gdb too old for memray's script?)"
+        return f"{tool} refused its command line (a {tool} too old for memray's script?)"
     if "error: attach failed: " in output or "ptrace: " in output:
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
-            return f"gdb could not attach: PID {pid} does not exist"
+            return f"{tool} could not attach: PID {pid} does not exist"
         except PermissionError:
-            return f"gdb could not attach: PID {pid} belongs to a different user"
-        return f"gdb could not attach to PID {pid}: ptrace permission denied"
+            return f"{tool} could not attach: PID {pid} belongs to a different user"
+        return f"{tool} could not attach to PID {pid}: ptrace permission denied"
     if "MEMRAY: Attached to process." not in output:
-        return "gdb did not get through memray's attach script"
+        return f"{tool} did not get through memray's attach script"
     if "MEMRAY: Checking if process is Python 3.7+." in output and "MEMRAY: Process is Python 3.7+." not in output:
         return f"PID {pid} does not run Python 3.7 or newer"
     if "cannot open shared object file" in output:
@@ -323,20 +405,21 @@ def _gdb_error(output: str, returncode: int, pid: int) -> str | None:
             "the target could not load memray's injector library: permission denied for the target's user "
             "on the memray install?"
         )
-    return "gdb failed: " + " ".join(lines[-3:])[:300]
+    return f"{tool} failed: " + " ".join(lines[-3:])[:300]
 
 
 def _control_channel(
     pid: int, state: State, files: tuple[str, str] | None, overlap: Any = None, phase: str = "inject"
 ) -> tuple[socket.socket, dict[str, float]]:
-    """memray's injection (``inject_control_channel`` with gdb): the socket its thread in the target reads.
+    """memray's injection (``inject_control_channel``): the socket its thread in the target reads.
 
-    ``overlap`` runs while gdb attaches (the helper imports memray there). While gdb
-    runs, SIGINT/SIGTERM only set the stop flag (see the module docstring).
+    ``overlap`` runs while the debugger attaches (the helper imports memray there). While
+    it runs, SIGINT/SIGTERM only set the stop flag (see the module docstring).
     """
-    gdb = shutil.which("gdb")
-    if gdb is None:
-        raise _AttachError("gdb not found on PATH")
+    tool = state.debugger
+    path = shutil.which(tool)
+    if path is None:
+        raise _AttachError(f"{tool} not found on PATH")
     timings: dict[str, float] = {}
     with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as server:
         server.bind(("localhost", 0))
@@ -346,26 +429,35 @@ def _control_channel(
             t0 = time.monotonic()
             if files is None:
                 files = _memray_files_imported()
+            before = _state_letter(pid)
             with tempfile.TemporaryDirectory(prefix="wb-memray-") as tmp:
-                script = _trimmed_script(files[1], tmp)
-                proc = subprocess.Popen(
-                    _gdb_command(gdb, pid, server.getsockname()[1], (files[0], script)),
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT,
-                    text=True,
-                    errors="replace",
-                )
+                port = server.getsockname()[1]
+                if tool == "lldb":
+                    proc = state.proc = _lldb_run(path, pid, port, files[0], state=state, tmp=tmp)
+                else:
+                    proc = state.proc = subprocess.Popen(
+                        _gdb_command(path, pid, port, (files[0], _trimmed_script(files[1], tmp))),
+                        stdin=subprocess.DEVNULL,
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT,
+                        text=True,
+                        errors="replace",
+                    )
                 try:
                     if overlap is not None:
                         overlap()
                         timings["overlap_s"] = time.monotonic() - t0
                 finally:
-                    output, _ = proc.communicate()  # gdb always finishes (and detaches) first
+                    output, _ = proc.communicate()  # the debugger always finishes (and detaches) first
+                    state.proc = None
+            if tool == "lldb" and before not in ("T", "t") and _state_letter(pid) == "T":
+                # memray's own workaround (lldb_inject.py does it too): lldb can leave a process stopped
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGCONT)
             timings["gdb_s"] = time.monotonic() - t0
         finally:
             state.phase = "start"
-        err = _gdb_error(output, proc.returncode, pid)
+        err = _lldb_error(output, pid) if tool == "lldb" else _gdb_error(output, proc.returncode, pid)
         if err:
             raise _AttachError(err)
         server.settimeout(10)
@@ -430,10 +522,11 @@ def _detach(pid: int, state: State) -> str:
 
     if not _alive(pid):
         return "target has exited"
-    # A target blocked in a long sleep never runs the code gdb waits for; SIGCONT makes
-    # gdb give up and detach cleanly (see capture.py), and closing our reader then ends
-    # the tracking anyway (memray deactivates a tracker whose socket is gone).
-    nudge = threading.Timer(DETACH_TIMEOUT_S, _nudge, args=(pid,))
+    # A target blocked in a long sleep never runs the code the debugger waits for; SIGCONT
+    # makes gdb give up and detach cleanly (see capture.py), SIGINT does it for lldb, and
+    # closing our reader then ends the tracking anyway (memray deactivates a tracker whose
+    # socket is gone).
+    nudge = threading.Timer(DETACH_TIMEOUT_S, _nudge, args=(pid, state))
     nudge.daemon = True
     nudge.start()
     try:
@@ -466,7 +559,17 @@ def _alive(pid: int) -> bool:
     return stat.rpartition(b")")[2][:3].strip() not in (b"Z", b"X")
 
 
-def _nudge(pid: int) -> None:
+def _nudge(pid: int, state: State) -> None:
+    if state.debugger == "lldb":
+        # lldb does not stop on the target's SIGCONT; a SIGINT to lldb itself halts the target
+        for _ in range(LLDB_NUDGES):
+            proc = state.proc
+            if proc is None or proc.poll() is not None:
+                return
+            with contextlib.suppress(OSError):
+                proc.send_signal(signal.SIGINT)
+            time.sleep(LLDB_NUDGE_S)
+        return
     for _ in range(50):
         try:
             os.kill(pid, signal.SIGCONT)
@@ -561,18 +664,19 @@ def _wait_listening(pid: int, port: int, state: State) -> None:
 def run(args: argparse.Namespace) -> int:
     t_run = time.time()
     emit = Emitter()
-    state = State()
+    state = State(args.debugger)
+    state.lldb_pythonpath = args.lldb_pythonpath
     _install_signals(state)
     threading.Thread(target=_watch_stdin, args=(state,), name="memray-stdin", daemon=True).start()
     import shutil
 
-    if not shutil.which("gdb"):
+    if not shutil.which(args.debugger):
         emit(
             {
                 "type": "error",
-                "kind": "gdb_missing",
-                "message": "gdb is not installed (memray attach needs it)",
-                "fix": "install gdb: apt-get install gdb",
+                "kind": f"{args.debugger}_missing",
+                "message": f"{args.debugger} is not installed (memray attach needs it)",
+                "fix": f"install {args.debugger}: apt-get install {args.debugger}",
             }
         )
         return 2
@@ -700,6 +804,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--native", action="store_true")
     ap.add_argument("--max-depth", type=int, default=4096)
     ap.add_argument("--max-stacks", type=int, default=20_000)
+    ap.add_argument("--debugger", choices=("gdb", "lldb"), default="gdb", help="what injects memray's library")
+    ap.add_argument("--lldb-pythonpath", default="", help="PYTHONPATH of lldb's embedded Python")
     args = ap.parse_args(argv)
     return run(args)
 

@@ -1,14 +1,14 @@
 """The memray capture plugin: live allocations of a Python process by PID.
 
 Preflight checks everything that can be known without touching the target (the PID
-is a Python process, ptrace is allowed, gdb is installed, memray imports in the
+is a Python process, ptrace is allowed, a debugger that can call functions in it is
+installed (gdb, or lldb where gdb cannot: ``workbench_builtins.debugger``), memray imports in the
 target's own interpreter at our version); ``start`` raises the first failure as a
 typed error, then attaches asynchronously through the helper child process.
 """
 
 from __future__ import annotations
 
-import shutil
 import threading
 import time
 from typing import Any
@@ -31,6 +31,7 @@ from workbench.capture.targets import detect_runtime, ptrace_verdict
 from workbench.errors import CaptureError, PermissionDenied, TargetNotFound, UnsupportedTarget, WorkbenchError
 from workbench.model.keys import HEAP
 
+from .. import debugger
 from .capture import SOURCE, MemrayCapture
 from .interpreter import check_memray, our_memray_version
 
@@ -115,12 +116,9 @@ class MemrayPlugin(PluginBase):
             fix = "memray reads Python processes; for Go use the pprof source, for any process procstats"
             return [(Check("python", False, msg, fix), UnsupportedTarget(msg, fix))]
         out.append((Check("python", True, f"Python {info.version} ({info.exe})"), None))
-        if shutil.which("gdb") is None:
-            msg = "gdb is not installed; memray attach needs it"
-            fix = "install gdb: apt-get install gdb"
-            out.append((Check("gdb", False, msg, fix), CaptureError(msg, fix)))
-        else:
-            out.append((Check("gdb", True, "gdb found"), None))
+        # gdb, or lldb where gdb cannot call functions in a process (probed once)
+        chk = debugger.check()
+        out.append((chk, None if chk.ok else CaptureError(f"memray cannot attach: {chk.message}", chk.fix)))
         verdict = ptrace_verdict(pid)
         if not verdict.allowed:
             msg = f"ptrace of PID {pid} is not allowed: {verdict.reason}"
@@ -166,6 +164,7 @@ class MemrayPlugin(PluginBase):
             if check.name == "memray":
                 interpreter = check.message.rpartition(" in ")[2]
         opts = resolve_options(self, options)
+        choice = debugger.require("attach memray")
         return MemrayCapture(
             target.pid,
             sink,
@@ -175,4 +174,6 @@ class MemrayPlugin(PluginBase):
             attach_timeout_s=max(1.0, float(opts["attach_timeout"])),
             top_sites=max(0, int(opts["top"])),
             interpreter=interpreter,
+            debugger=choice.name,
+            lldb_pythonpath=choice.env.get("PYTHONPATH", ""),
         )

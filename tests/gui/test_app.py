@@ -114,7 +114,8 @@ def test_picker_filter_and_recent_targets(qtbot, window) -> None:
     assert sig.args[0].value == "http://127.0.0.1:6060"
     assert window.capture.target == sig.args[0]
     assert picker.recent.itemData(0) == "url:http://127.0.0.1:6060"
-    assert window.capture.controls["pprof"].box.isChecked()
+    # the URL's default sources are planned off the GUI thread, then ticked
+    qtbot.waitUntil(window.capture.controls["pprof"].box.isChecked, timeout=10_000)
 
 
 def test_save_session_round_trip(qtbot, window, tmp_path) -> None:

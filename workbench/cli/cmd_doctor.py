@@ -22,7 +22,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _generic_pid_checks(pid: int) -> list[dict[str, Any]]:
-    from ..capture.targets import detect_runtime, ptrace_verdict, tool_path
+    from ..capture.targets import detect_runtime, ptrace_verdict
     from ..errors import WorkbenchError
 
     out: list[dict[str, Any]] = []
@@ -47,16 +47,8 @@ def _generic_pid_checks(pid: int) -> list[dict[str, Any]]:
     )
     v = ptrace_verdict(pid)
     out.append({"source": "doctor", "name": "ptrace allowed", "ok": v.allowed, "message": v.reason, "fix": v.fix})
-    gdb = tool_path("gdb")
-    out.append(
-        {
-            "source": "doctor",
-            "name": "gdb present (memray attach, agent)",
-            "ok": gdb is not None,
-            "message": gdb or "gdb not found on PATH",
-            "fix": "" if gdb else "apt-get install gdb",
-        }
-    )
+    # which debugger injects code (gdb, or lldb where gdb cannot call functions) is each
+    # injecting source's own "debugger" check
     return out
 
 

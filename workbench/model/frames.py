@@ -73,9 +73,41 @@ class FrameTable:
         self.max_frames = max_frames
         self._frames: list[Frame] = []
         self._ids: dict[Frame, int] = {}
+        self._ids_stale = False  # set by a bulk load; the index is rebuilt on next lookup
         self.overflowed = 0  # how many interns were folded into FRAMES_OVERFLOW
 
+    def _index(self) -> dict[Frame, int]:
+        if self._ids_stale:
+            # reversed: with (unexpected) equal frames, the first id wins, as intern() would
+            n = len(self._frames)
+            self._ids = dict(zip(reversed(self._frames), range(n - 1, -1, -1), strict=True))
+            self._ids_stale = False
+        return self._ids
+
+    def load_distinct(self, frames: list[Frame]) -> list[int]:
+        """Bulk-intern pairwise distinct frames into an empty table; returns their ids.
+
+        Readers of big files call this with one frame per distinct token (a million
+        frames is common in collapsed files): hashing every frame into the id index
+        costs as much as parsing them, so the index is built only if a lookup follows.
+        Frames past ``max_frames`` fold into the overflow marker, as with ``intern``.
+        """
+        if self._frames:
+            return [self.intern(f) for f in frames]
+        keep = min(len(frames), self.max_frames)
+        self._frames = frames[:keep]
+        self._ids_stale = True
+        ids = list(range(keep))
+        if keep < len(frames):
+            over = len(frames) - keep
+            ov = self.intern(FRAMES_OVERFLOW)  # the table is full: this counts one fold
+            self.overflowed += over - 1
+            ids.extend([ov] * over)
+        return ids
+
     def intern(self, frame: Frame) -> int:
+        if self._ids_stale:
+            self._index()
         fid = self._ids.get(frame)
         if fid is not None:
             return fid
@@ -100,7 +132,7 @@ class FrameTable:
         return iter(self._frames)
 
     def find(self, frame: Frame) -> int | None:
-        return self._ids.get(frame)
+        return self._index().get(frame)
 
     def functions(self) -> list[str]:
         return [f.function for f in self._frames]

@@ -3,9 +3,10 @@
 Each shape stresses a different part of reading and drawing, so a speed-up tuned to one
 file cannot hide a slow path in another:
 
-  unique-stacks   ~200k distinct stacks of mid depth over a 4k-function vocabulary
+  unique-stacks   ~110k distinct stacks of 5-24 short frames over a 4k-function vocabulary
   long-names      JVM-style frames of 60-160 characters, mean depth ~17
-  deep-recursion  a few mutually recursive functions, stacks 100-1,000 frames deep
+  deep-recursion  4 mutually recursive functions, data-dependent paths 100-1,000 frames deep
+  deep-recursion-regular  the same depths with one fixed pattern: ~500 near-identical lines
   10k-frames      stacks of 10,000 frames each (deeper than the reader keeps)
   million-frames  one million distinct frame names, each used once
   small           a 40 KB file: what the command costs is mostly its cold start
@@ -33,7 +34,7 @@ def _py_frame(rng: random.Random, i: int) -> str:
 
 
 def _unique_stacks(rng: random.Random) -> Iterator[str]:
-    vocab = [_py_frame(rng, i) for i in range(4000)]
+    vocab = [f"m{i % 97}.f{i}" for i in range(4000)]
     seen: set[tuple[int, ...]] = set()
     prefix_pool = [tuple(rng.randrange(64) for _ in range(rng.randint(2, 6))) for _ in range(300)]
     size = 0
@@ -116,6 +117,26 @@ def _long_names(rng: random.Random) -> Iterator[str]:
 
 
 def _deep_recursion(rng: random.Random) -> Iterator[str]:
+    # a recursive descent whose path depends on the data (which of 4 functions recurses
+    # at each level), 100-1,000 frames deep, sharing a prefix with an earlier sample
+    funcs = [f"{n} (app/tree.py:{10 + 7 * i})" for i, n in enumerate(("visit", "descend", "walk", "fold"))]
+    leaves = [f"{n} (app/leaf.py:{i + 3})" for i, n in enumerate(("hash_node", "compare", "emit", "alloc"))]
+    head = "<module> (app/main.py:1);main (app/main.py:40);run (app/runner.py:88)"
+    earlier: list[list[str]] = []
+    size = 0
+    while size < 6_000_000:
+        depth = rng.randint(100, 1000)
+        path = rng.choice(earlier)[: rng.randrange(depth)] if earlier else []
+        path += [funcs[rng.randrange(4)] for _ in range(depth - len(path))]
+        earlier.append(path[:depth])
+        line = f"{head};{';'.join(path[:depth])};{rng.choice(leaves)} {rng.randint(1, 30)}"
+        size += len(line) + 1
+        yield line
+
+
+def _deep_recursion_regular(rng: random.Random) -> Iterator[str]:
+    # the same depths with one fixed recursion pattern: few, near-identical long lines,
+    # flamegraph.pl's cheapest case (it finishes in about two interpreter starts)
     funcs = [f"{n} (app/tree.py:{10 + 7 * i})" for i, n in enumerate(("visit", "descend", "walk", "fold"))]
     leaves = [f"{n} (app/leaf.py:{i + 3})" for i, n in enumerate(("hash_node", "compare", "emit", "alloc"))]
     head = "<module> (app/main.py:1);main (app/main.py:40);run (app/runner.py:88)"
@@ -160,6 +181,7 @@ SHAPES: dict[str, tuple[Callable[[random.Random], Iterator[str]], bool]] = {
     "unique-stacks": (_unique_stacks, True),
     "long-names": (_long_names, True),
     "deep-recursion": (_deep_recursion, True),
+    "deep-recursion-regular": (_deep_recursion_regular, True),
     "10k-frames": (_ten_k_frames, True),
     "million-frames": (_million_frames, True),
     "small": (_small, False),

@@ -37,6 +37,31 @@ class Frame:
         return self.module or package_of(self.function, self.file, self.runtime)
 
 
+def plain_frames(names: list[str]) -> list[Frame]:
+    """``[Frame(n) for n in names]`` at half the cost: readers make up to a million at once.
+
+    The frozen dataclass's ``__init__`` sets each of the five slots through
+    ``object.__setattr__``; here the slot descriptors are called directly (no Python
+    frame per field). The result compares, hashes and pickles as ``Frame(n)`` does.
+    """
+    new = object.__new__
+    slot = vars(Frame)  # the member descriptors of __slots__
+    set_fn, set_file, set_line = slot["function"].__set__, slot["file"].__set__, slot["line"].__set__
+    set_mod, set_rt = slot["module"].__set__, slot["runtime"].__set__
+    other = Runtime.OTHER
+    out: list[Frame] = []
+    append = out.append
+    for name in names:
+        f = new(Frame)
+        set_fn(f, name)
+        set_file(f, "")
+        set_line(f, 0)
+        set_mod(f, "")
+        set_rt(f, other)
+        append(f)
+    return out
+
+
 # Marker frames: visible in every view so a truncation is never silent.
 TRUNCATED_STACK = Frame("[stack truncated]", runtime=Runtime.OTHER)
 FRAMES_OVERFLOW = Frame("[frame table full]", runtime=Runtime.OTHER)

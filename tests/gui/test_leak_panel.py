@@ -45,3 +45,39 @@ def test_suspect_without_stack_explains_in_banner(window) -> None:
     window.leaks.table.cellDoubleClicked.emit(0, 1)
     assert window.banner.isVisible()
     assert "tracemalloc" in window.banner.text()
+
+
+def test_numbers_rounded_and_the_stack_shown(qtbot, tmp_path) -> None:
+    import os
+    from pathlib import Path
+
+    from workbench.ui.leak_panel import LeakPanel
+
+    panel = LeakPanel()
+    qtbot.addWidget(panel)
+    panel.resize(1000, 600)
+    waits = Finding(
+        "pool", "pool db", "database/sql", 19932.02518138193, "waits", 0.8734, "in use pinned at max 3",
+        projected_1h=1195921.5, sparkline=[1, 5, 9, 14],
+    )  # fmt: skip
+    grows = Finding(
+        "map", "Hub.clients", "hub.go:40", 1.2 * 2**20 + 17.5, "bytes", 0.95, "grows linearly",
+        projected_1h=72.3 * 2**20, stack=["main.main", "main.serve", "main.(*Hub).register"],
+    )  # fmt: skip
+    panel.set_verdicts([waits, grows], [])
+    panel.show()
+    qtbot.waitExposed(panel)
+    row = [panel.table.item(0, c).text() for c in range(panel.table.columnCount())]
+    assert row[3] == "+19,932 waits/min" and row[4] == "87%" and row[6] == "1,195,922 waits"
+    assert panel.table.item(1, 3).text() == "+1.2 MiB/min"
+    assert panel.table.item(1, 6).text() == "72 MiB"
+    assert "no filling stack" in panel.details.toPlainText()  # the first suspect is selected
+    panel.table.selectRow(1)
+    text = panel.details.toPlainText()
+    assert "Hub.clients (map) grows +1.2 MiB/min, 95% sure" in text
+    lines = text.splitlines()
+    at = lines.index("  at main.(*Hub).register")
+    assert lines[at + 1 : at + 3] == ["  from main.serve", "  from main.main"]
+    out = Path(os.environ.get("WORKBENCH_SCREENSHOTS", tmp_path))
+    out.mkdir(parents=True, exist_ok=True)
+    assert panel.grab().save(str(out / "leak-panel.png"))

@@ -134,10 +134,10 @@ def test_range_brush_cuts_profile(qtbot, window) -> None:
 def test_timeline_hover_values_of_all_charts(window) -> None:
     _live_session(window)
     window.refresh()
-    assert {c.spec.title for c in window.timeline.visible_charts()} == {"CPU %", "memory"}
+    assert {c.spec.title for c in window.timeline.visible_charts()} == {"CPU", "memory"}
     text = window.timeline.hover_text(T0 + 5.5)
-    assert "process.cpu_percent 55" in text
-    assert "process.rss_bytes 100 MiB" in text or "process.rss_bytes 99.2 MiB" in text
+    assert "CPU 55 %" in text
+    assert "RSS 100 MiB" in text or "RSS 99.2 MiB" in text
 
 
 def test_refresh_only_when_session_changed(window) -> None:
@@ -334,25 +334,32 @@ def _first_node(p, name: str) -> int:
     return next(n for n in range(1, p.n_nodes) if p.frames[int(p.frame[n])].function == name)
 
 
-def test_consent_plugin_not_started_without_a_yes(window, monkeypatch) -> None:
+def test_consent_plugin_not_started_without_a_yes(window, qtbot, monkeypatch) -> None:
+    import os
+
     from workbench.capture.api import Target
 
-    ctl = window.capture.controls.get("agent")
-    if ctl is None or not ctl.entry.ok or not getattr(ctl.entry.plugin, "needs_consent", False):
+    gated = [
+        name
+        for name, ctl in window.capture.controls.items()
+        if ctl.entry.ok and ctl.entry.plugin.consent_text(Target.from_pid(os.getpid())) is not None
+    ]
+    if not gated:
         pytest.skip("no consent-gated plugin installed")
     asked: list[str] = []
 
-    def refuse(plugin, target) -> bool:
+    def refuse(plugin, target, text="") -> bool:
         asked.append(plugin.name)
         return False
 
     monkeypatch.setattr(window.capture, "ask_consent", refuse)
-    window.capture.set_target(Target.from_pid(1))
-    window.capture.select(["agent"])
+    window.capture.set_target(Target.from_pid(os.getpid()))  # a Python process: the agent applies
+    window.capture.select(gated[:1])
     window.capture.start()
-    assert asked == ["agent"]
-    assert "not started without consent" in window.banner.text()
-    assert window.capture.start_btn.isEnabled() and not window.capture.running
+    qtbot.waitUntil(lambda: "not started without consent" in window.banner.text(), timeout=20_000)
+    assert asked == gated[:1]
+    qtbot.waitUntil(window.capture.start_btn.isEnabled, timeout=5_000)
+    assert not window.capture.running
 
 
 def test_about_names_version_from_package_metadata_and_plugins(window) -> None:

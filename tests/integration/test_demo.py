@@ -33,6 +33,8 @@ def test_demo_profiled_live_then_stopped_without_orphans() -> None:
         children = psutil.Process().children(recursive=True)
         assert any(c.pid == handle.pid for c in children)
         assert any(c.name() == "py-spy" for c in children)
+        # the load generator is a process of its own: its samples never crowd the hotspot
+        assert any("--load-for" in c.cmdline() for c in psutil.Process(handle.pid).children())
     finally:
         for c in captures:
             c.stop()
@@ -43,6 +45,7 @@ def test_demo_profiled_live_then_stopped_without_orphans() -> None:
     handle.stop()  # idempotent
     functions = {f.function for f in session.profiles[f"pyspy:{handle.pid}:cpu"].frames}
     assert any(f.endswith(("serve_forever", "render_report", "score_row")) for f in functions), functions
+    assert not any("LoadGenerator" in f for f in functions), functions
 
 
 CRASHING_WORKBENCH = """

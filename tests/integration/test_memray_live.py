@@ -62,7 +62,7 @@ def test_two_sites_appear_in_order_and_stop_detaches() -> None:
         checks = plugin.preflight(Target.from_pid(target.pid))
         assert all(c.ok for c in checks), [(c.name, c.message, c.fix) for c in checks]
         handle = plugin.start(Target.from_pid(target.pid), {"interval": 0.3}, session)
-        key = f"memray:{target.pid}:inuse"
+        key = f"memray:{target.pid}:heap"
         try:
             assert _wait_for(
                 lambda: (
@@ -155,7 +155,7 @@ def test_target_exit_keeps_what_was_captured(tmp_path: Path) -> None:
     with python_target(VENV_PYTHON, TWO_SITES, str(stop_file)) as target:
         session = Session()
         handle = plugin.start(Target.from_pid(target.pid), {"interval": 0.3}, session)
-        key = f"memray:{target.pid}:inuse"
+        key = f"memray:{target.pid}:heap"
         assert _wait_for(lambda: _has(session, key, "grow_fast") or not handle.status().running)
         stop_file.touch()  # the target exits on its own while memray is attached
         assert handle.join(WAIT_S)
@@ -163,7 +163,7 @@ def test_target_exit_keeps_what_was_captured(tmp_path: Path) -> None:
         st = handle.status()
         assert isinstance(st.error, TargetExited), st.error
         assert "kept" in str(st.error)
-        prof = session.profiles[f"memray:{target.pid}:inuse"]
+        prof = session.profiles[f"memray:{target.pid}:heap"]
         assert function_totals(prof, "grow_fast")[0] > 0
         assert _no_leftover_children() == []
 
@@ -204,7 +204,7 @@ def test_cli_record_memray_native_to_a_session(tmp_path: Path) -> None:
         assert proc.returncode == 0, proc.stderr
         assert target.poll() is None
     session = load_session(str(out))
-    prof = session.profiles[f"memray:{target.pid}:inuse"]
+    prof = session.profiles[f"memray:{target.pid}:heap"]
     assert {Runtime.NATIVE, Runtime.PYTHON} <= {f.runtime for f in prof.frames}
     assert function_totals(prof, "grow_fast")[0] > 0
     assert "memray.heap_bytes" in session.series

@@ -13,11 +13,11 @@ PLUGIN_SRC = """
 from workbench.capture import Check, Option, PluginBase, TargetKind
 
 
-class EchoPlugin(PluginBase):
+class EchoPlugin(PluginBase):  # the base supplies every declaration it does not make
     name = "echo"
     title = "Echo (third-party test plugin)"
     targets = frozenset({TargetKind.PID})
-    options = (Option("loud", bool, False, "shout"),)
+    options = (Option("loud", bool, False, "shout", label="loud"),)
 
     def preflight(self, target):
         return [Check("echo", True, f"would echo {target.label()}")]
@@ -57,5 +57,5 @@ def test_pip_installed_plugin_is_discovered_and_broken_one_is_listed(tmp_path):
     assert got["echo_check"] == "would echo pid:1"
     assert got["broken"][0] is False and "ModuleNotFoundError" in got["broken"][1]
     # the built-ins come through the same group, next to the third-party one
-    for builtin in ("pyspy", "procstats", "memray", "pprof", "agent"):
+    for builtin in ("pyspy", "procstats", "memray", "pprof", "agent", "inspector"):
         assert got[builtin][0] is True, got[builtin]

@@ -6,6 +6,9 @@ assertions, so the suite pays for one CPU window; the rest start their own servi
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -260,3 +263,46 @@ def test_mutex_and_block_profiles_fill_when_the_rates_are_set(pprofsvc_exe: Path
         assert grown.totals()[0] > 0, kind
         fns = {p.frames[int(f)].function for f in grown.to_stackset().frames}
         assert any(fn.startswith("main.main.func") for fn in fns), (kind, sorted(fns)[:10])
+
+
+def test_locate_finds_a_go_pids_own_pprof_listener(gosvc: GoService) -> None:  # noqa: F811
+    assert plugin.locate(Target.from_pid(gosvc.pid), "go") == Target.from_url(gosvc.url)
+    assert plugin.locate(Target.from_pid(gosvc.pid), "python") is None  # only a Go PID has one of its own
+    assert plugin.locate(Target.from_url(gosvc.url), "") == Target.from_url(gosvc.url)
+    # started by PID: the capture reads the listener it found, keyed by its URL like a --url capture
+    session = Session()
+    h = plugin.start(Target.from_pid(gosvc.pid), {"profile": "goroutine", "duration": 1.0}, session)
+    assert h.join(20)
+    h.stop()
+    assert f"pprof:{gosvc.url}:goroutine" in session.profiles
+    assert all(e.target == f"url:{gosvc.url}" for e in session.events)
+
+
+def test_locate_probes_a_wildcard_listener_on_loopback(pprofsvc_exe: Path) -> None:  # noqa: F811
+    svc = start_pprofsvc(pprofsvc_exe, "-addr", "0.0.0.0:0")
+    try:
+        port = svc.url.rsplit(":", 1)[1]
+        assert plugin.locate(Target.from_pid(svc.pid), "go") == Target.from_url(f"http://127.0.0.1:{port}")
+    finally:
+        svc.stop()
+
+
+def test_locate_finds_nothing_where_no_listener_serves_pprof() -> None:
+    # a process listening on a port that answers 404 for /debug/pprof/, and one not listening at all
+    code = (
+        "import http.server, sys\n"
+        "srv = http.server.HTTPServer(('127.0.0.1', 0), http.server.BaseHTTPRequestHandler)\n"
+        "print(srv.server_address[1], flush=True)\n"
+        "srv.serve_forever()\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip().isdigit()
+        target = Target.from_pid(proc.pid)
+        assert plugin.locate(target, "go") is None
+        checks = plugin.preflight(target)
+        assert not checks[0].ok and "/debug/pprof/" in checks[0].message and "net/http/pprof" in checks[0].fix
+    finally:
+        proc.kill()
+        proc.wait(5)
+    assert plugin.locate(Target.from_pid(os.getpid()), "go") is None

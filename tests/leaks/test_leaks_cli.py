@@ -18,7 +18,7 @@ from tests.leaks.scenario import PY_SRC, WARMUP_S
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(shutil.which("gdb") is None, reason="apt-get install gdb")]
 
 WORKBENCH = [sys.executable, "-m", "workbench.cli.main"]
-CONTRACT_KEYS = {"kind", "name", "where", "growth_per_min", "unit", "confidence", "evidence"}
+CONTRACT_KEYS = {"kind", "name", "where", "growth_per_min", "unit", "confidence", "evidence", "stack"}
 
 
 def _start_leaksvc() -> subprocess.Popen[str]:

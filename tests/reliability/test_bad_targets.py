@@ -36,7 +36,7 @@ def cli_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
 def test_unknown_pid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pid = free_pid()
     line = cli_error(capsys, "record", "--pid", str(pid), "-o", str(tmp_path / "x.wbs"))
-    assert line == f"no process with PID {pid}; fix: check the PID (ps aux | grep python) and try again"
+    assert line == f"no process with PID {pid}; fix: check the PID with `ps` or pick it from the process list"
     assert not (tmp_path / "x.wbs").exists()
 
 
@@ -46,9 +46,17 @@ def test_unknown_pid_doctor(capsys: pytest.CaptureFixture[str]) -> None:
     assert "process exists" in line and str(pid) in line
 
 
+def test_non_python_pid_records_process_stats_by_default(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with non_python_process() as proc:
+        rc = main(["record", "--pid", str(proc.pid), "-d", "2", "-o", str(tmp_path / "x.wbs")])
+    assert rc == 0, capsys.readouterr()
+    session = load_session(str(tmp_path / "x.wbs"))
+    assert "process.rss_bytes" in session.series and not session.profiles  # no profiler reads this runtime
+
+
 def test_non_python_pid_for_pyspy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with non_python_process() as proc:
-        line = cli_error(capsys, "record", "--pid", str(proc.pid), "-o", str(tmp_path / "x.wbs"))
+        line = cli_error(capsys, "record", "--pid", str(proc.pid), "--source", "pyspy", "-o", str(tmp_path / "x.wbs"))
     assert line == (
         f"PID {proc.pid} (sleep) is not a Python process (no python binary or libpython mapped); "
         "fix: pick the PID of the python interpreter itself (not a shell or launcher wrapping it)"
@@ -144,7 +152,7 @@ def test_url_down(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with serve({}) as s:
         url = s.url
     line = record_url(capsys, tmp_path, url)
-    assert line.startswith(f"{url}") and "connection refused" in line and "; fix: " in line
+    assert line.startswith(f"pprof: {url}") and "connection refused" in line and "; fix: " in line
 
 
 def test_url_returns_html(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -187,8 +195,9 @@ def test_url_redirects_to_a_login_page(tmp_path: Path, capsys: pytest.CaptureFix
     to_login = reply(302, "", headers={"Location": "/login"})
     with serve({"/debug/pprof/": to_login, PROFILE: to_login, "/login": reply(200, LOGIN, "text/html")}) as s:
         line = record_url(capsys, tmp_path, s.url)
+    # record runs the same preflight as the GUI: the failing source is named first
     assert line == (
-        f"{s.url} serves neither /debug/pprof/, /debug/vars nor /metrics (/debug/pprof/ is an HTML page without "
+        f"pprof: {s.url} serves neither /debug/pprof/, /debug/vars nor /metrics (/debug/pprof/ is an HTML page without "
         f"a profile list (redirected to {s.url}/login): a login page?); "
         'fix: import _ "net/http/pprof" and "expvar" in the service, and give the base URL of that listener'
     )

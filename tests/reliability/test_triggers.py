@@ -56,7 +56,10 @@ def test_parse_rules() -> None:
     [
         ("rss > lots -> cpu 5s", "cannot read trigger 'rss > lots -> cpu 5s'"),
         ("x>>1 -> cpu 5s", "cannot read trigger 'x>>1 -> cpu 5s'"),
-        ("x>1 -> disk 5s", "trigger 'x>1 -> disk 5s' captures 'disk'; fix: capture one of cpu, heap"),
+        (
+            "x>1 -> disk 5s",
+            "trigger 'x>1 -> disk 5s' captures 'disk'; fix: capture one of cpu, wall, heap, allocs, goroutine, mutex, block",
+        ),
         ("x>1 -> cpu 0s", "trigger 'x>1 -> cpu 0s' captures for 0 s"),
         ("x>1 -> cpu 2h", "cannot read trigger"),
     ],

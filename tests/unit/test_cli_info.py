@@ -70,7 +70,7 @@ SCHEMA = {
             "type": "array",
             "items": {
                 "type": "object",
-                "required": ["kind", "name", "where", "growth_per_min", "unit", "confidence", "evidence"],
+                "required": ["kind", "name", "where", "growth_per_min", "unit", "confidence", "evidence", "stack"],
                 "additionalProperties": False,
                 "properties": {
                     "kind": {"enum": ["map", "buffer", "list", "set", "goroutines", "objects", "pool"]},
@@ -80,6 +80,7 @@ SCHEMA = {
                     "unit": {"type": "string"},
                     "confidence": {"type": ["number", "null"]},
                     "evidence": {"type": "string"},
+                    "stack": {"type": "array", "items": {"type": "string"}},
                 },
             },
         },

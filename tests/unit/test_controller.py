@@ -113,7 +113,7 @@ def test_a_pids_runtime_decides_its_sources_and_a_located_target_is_planned() ->
     c, _p = _controller()
     plan = c.plan(ME)
     assert plan.runtime == "python"
-    assert plan.names() == ["cpu", "stats", "web"]
+    assert plan.names() == ["cpu", "web", "stats"]  # profiling sources first
     web = next(s for s in plan.sources if s.name == "web")
     assert web.target == Target.from_url(f"http://127.0.0.1:1/{os.getpid()}")
     assert next(s for s in plan.sources if s.name == "cpu").options == {"rate": 100, "idle": False}
@@ -136,7 +136,7 @@ def test_a_profile_kind_picks_the_source_that_provides_it_with_its_kind_options(
 
 def test_the_leak_plan_keeps_series_and_adds_evidence_sources() -> None:
     c, _p = _controller()
-    assert c.plan(ME, purpose=LEAKS).names() == ["stats", "heap"]
+    assert c.plan(ME, purpose=LEAKS).names() == ["heap", "stats"]
 
 
 def test_a_named_source_that_cannot_read_the_target_is_refused_up_front() -> None:

@@ -112,7 +112,9 @@ def _heap_batch(t: float, sizes: dict[str, float]) -> ProfileBatch:
         stacks.append([table.intern(_f("main")), table.intern(_f(fn, line=10 + i))])
         values.append((size, 1.0))
     ss = stackset_from_lists(table, stacks, np.array(values))
-    return ProfileBatch("inspector:42:heap", (INUSE_SPACE, INUSE_OBJECTS), ss, t, t, source="inspector", replace=True)
+    return ProfileBatch(
+        "inspector:42:heap", (INUSE_SPACE, INUSE_OBJECTS), ss, t, t, source="inspector", replace=True, runtime="node"
+    )
 
 
 def test_leak_watch_tracks_inspector_heap_snapshots() -> None:

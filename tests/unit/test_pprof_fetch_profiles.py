@@ -80,5 +80,5 @@ def test_profile_choices_cover_the_cli_and_leaks():
     assert {"cpu", "heap", "allocs", "goroutine", "mutex", "block"} <= set(PROFILE_CHOICES)
     assert _profile_kinds("leaks") == ["heap", "goroutine"]  # what `workbench leaks --url` asks for
     assert _profile_kinds("none") == []
-    assert _profile_kinds("auto") == ["cpu"]
+    assert _profile_kinds("auto") == ["cpu", "heap", "goroutine"]  # a live session feeds the leak engine too
     assert len(_profile_kinds("all")) == 6

@@ -23,6 +23,7 @@ from .api import (
     run_action,
     short_title,
 )
+from .handle import HandleBase
 from .registry import GROUP, PluginEntry, PluginRegistry, default_registry
 from .worker import Cancelled, Job, LatestOnly
 
@@ -31,6 +32,7 @@ __all__ = [
     "CONSENT_OPTION",
     "FINDINGS",
     "GROUP",
+    "HandleBase",
     "LEAK_EVIDENCE",
     "RUNTIMES",
     "SERIES",

@@ -22,11 +22,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..errors import CaptureError, ConsentRequired, PluginError, WorkbenchError
+from ..errors import CaptureError, ConsentRequired, PluginError, UnsupportedTarget, WorkbenchError
 from ..model.keys import PROFILE_KINDS
 from ..model.session import EventBatch
 from .api import (
     CONSENT_OPTION,
+    FINDINGS,
     LEAK_EVIDENCE,
     SERIES,
     URL_TARGET,
@@ -171,14 +172,18 @@ class CaptureController:
                 chosen = self._for_profile(profile, target, chosen, applicable)
             if purpose == LEAKS:
                 chosen = self._for_leaks(chosen, applicable)
-            if target.kind is TargetKind.URL:
-                plan.served_by = local_pid_serving(target.value)
-                if plan.served_by is not None:
-                    chosen += self._served_by(plan.served_by)
-        for plugin in chosen:
-            located = plugin.locate(target, runtime)
+            if purpose != LEAKS:
+                # profiling sources first: the first source is a recording's main profile
+                chosen.sort(key=_series_only)
+        wanted = [(p, target, runtime) for p in chosen]
+        if names is None and target.kind is TargetKind.URL:
+            plan.served_by = local_pid_serving(target.value)
+            if plan.served_by is not None:
+                wanted += self._served_by(plan.served_by)
+        for plugin, base, base_runtime in wanted:
+            located = plugin.locate(base, base_runtime)
             if located is None:
-                plan.notes.append(f"{plugin.name}: nothing to capture for {target.label()}")
+                plan.notes.append(f"{plugin.name}: nothing to capture for {base.label()}")
                 continue
             opts = self._options(plugin, located, given=given, per_source=per_source, profile=profile, purpose=purpose)
             plan.sources.append(PlannedSource(plugin, located, opts, plugin.consent_text(located)))
@@ -186,11 +191,17 @@ class CaptureController:
 
     def _named(self, name: str, target: Target, runtime: str) -> CapturePlugin:
         plugin = self.registry.load(name)
-        if not plugin.applies_to(target, runtime):
-            kinds = " or ".join(sorted(f"--{k.value}" for k in plugin.targets))
-            what = f"a {runtime} process" if runtime else f"a {target.kind.value}"
-            raise PluginError(f"source {name!r} cannot capture {what} ({target.label()})", f"use {kinds} with it")
-        return plugin
+        if plugin.applies_to(target, runtime) or (
+            target.kind is TargetKind.PID and plugin.locate(target, runtime) is not None
+        ):
+            return plugin
+        # the source's own words first (py-spy says why a PID is not a Python process)
+        failed = [c for c in self.preflight(PlannedSource(plugin, target, {})) if not c.ok]
+        if failed:
+            raise UnsupportedTarget(failed[0].message, failed[0].fix)
+        kinds = " or ".join(sorted(f"--{k.value}" for k in plugin.targets))
+        what = f"a {runtime} process" if runtime else f"a {target.kind.value}"
+        raise PluginError(f"source {name!r} cannot capture {what} ({target.label()})", f"use {kinds} with it")
 
     def _defaults(self, target: Target, runtime: str) -> list[CapturePlugin]:
         """A PID: the sources declaring its runtime a default (one that reads another kind of
@@ -216,20 +227,24 @@ class CaptureController:
     def _for_leaks(self, chosen: list[CapturePlugin], applicable: list[CapturePlugin]) -> list[CapturePlugin]:
         """Series sources of the defaults plus every applicable leak-evidence source (the
         caller keeps the first that consents and passes its checks: ``start_first_of``)."""
-        keep = [p for p in chosen if _series_only(p)]
+        keep = [p for p in chosen if _series_only(p) and LEAK_EVIDENCE not in p.provides]
         evidence = [p for p in chosen if LEAK_EVIDENCE in p.provides]
         evidence += [p for p in applicable if LEAK_EVIDENCE in p.provides and p not in evidence]
-        return keep + evidence
+        # a source that also reports findings names what grows (the agent's census): it goes first
+        evidence.sort(key=lambda p: FINDINGS not in p.provides)
+        return evidence + keep
 
-    def _served_by(self, pid: int) -> list[CapturePlugin]:
-        """Series-only defaults of the local process behind a loopback URL."""
+    def _served_by(self, pid: int) -> list[tuple[CapturePlugin, Target, str]]:
+        """Series-only defaults of the local process behind a loopback URL, for that PID."""
         target = Target.from_pid(pid)
         try:
             runtime = runtime_of(target)
         except WorkbenchError:
             return []
         return [
-            p for p in self.plugins() if runtime in p.default_for and _series_only(p) and p.applies_to(target, runtime)
+            (p, target, runtime)
+            for p in self.plugins()
+            if runtime in p.default_for and _series_only(p) and p.applies_to(target, runtime)
         ]
 
     def _options(
@@ -305,9 +320,9 @@ class CaptureController:
     # -------------------------------------------------------------- start/stop
     def start(self, plan: Plan, *, first_only: bool = False) -> list[WorkbenchError]:
         """Preflight and start every source of ``plan`` (blocking); the errors of those that
-        failed. ``first_only``: keep only the first source that starts among the profiling
-        ones (a leak plan's alternatives: the agent, else memray). A stop or pause requested
-        while this runs stops what it attaches, at once."""
+        failed. ``first_only``: of the leak-evidence sources, only the first that starts (a
+        leak plan's alternatives, in order). A stop or pause requested while this runs stops
+        what it attaches, at once."""
         with self._lock:
             self._starting += 1
             epoch = self._stop_epoch
@@ -315,11 +330,11 @@ class CaptureController:
             if plan not in self._plans:
                 self._plans.append(plan)
         errors: list[WorkbenchError] = []
-        got_profiler = False
+        got_evidence = False
         try:
             for src in plan.sources:
-                profiling = not _series_only(src.plugin)
-                if first_only and profiling and got_profiler:
+                evidence = LEAK_EVIDENCE in src.plugin.provides
+                if first_only and evidence and got_evidence:
                     continue
                 failed = [c for c in self.preflight(src) if not c.ok]
                 if failed:
@@ -330,7 +345,7 @@ class CaptureController:
                 except WorkbenchError as exc:
                     errors.append(exc)
                     continue
-                got_profiler |= profiling
+                got_evidence |= evidence
                 with self._lock:
                     stale = epoch != self._stop_epoch
                     if not stale:
@@ -346,7 +361,7 @@ class CaptureController:
         return errors
 
     def start_first_of(self, plan: Plan) -> list[WorkbenchError]:
-        """A leak plan: series sources and the first evidence source that starts."""
+        """A leak plan: its series sources and the first evidence source that starts."""
         return self.start(plan, first_only=True)
 
     def _take_running(self) -> list[tuple[PlannedSource, CaptureHandle]]:

@@ -134,7 +134,9 @@ def _plugin_checks(target: Any) -> list[dict[str, Any]]:
             out.append({"source": entry.name, "name": "target", "ok": False, "message": exc.message, "fix": exc.fix})
             continue
         if located is None:
-            if key in plugin.default_for:
+            # a default of this PID's runtime that finds nothing (a Go PID with no pprof listener)
+            # is worth a fix; a URL another kind of source reads is simply not this one's
+            if key in plugin.default_for and key != URL_TARGET:
                 out.append(
                     {
                         "source": entry.name,

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..model.keys import PROFILE_KINDS
+from ..model.keys import CPU, PROFILE_KINDS
 
 # CLI flags handed to plugins under the same option name (py-spy and pprof spellings)
 PLUGIN_FLAGS = (
@@ -165,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"workbench: warning: {name}: {st.error}", file=sys.stderr)
 
     if fmt != "wbs":
-        _write_main_profile(session, plan.sources[0], out, fmt)
+        _write_main_profile(session, plan.sources[0], out, fmt, args.profile)
     _summary(statuses, out, interrupted, session)
     if triggers is not None:
         st = triggers.stats
@@ -261,12 +261,14 @@ def _wait(main: Any, duration: float, scheduled: list[tuple[float, Any]] | None 
     return False
 
 
-def _write_main_profile(session: Any, main: Any, out: Path, fmt: str) -> None:
+def _write_main_profile(session: Any, main: Any, out: Path, fmt: str, kind: str | None) -> None:
     from ..errors import CaptureError
     from ..formats import write_profile
 
     texts = session.profile_keys()
     keys = [t for t in texts if session.key_of(t).source == main.name and not session.key_of(t).prefix] or texts
+    # the asked-for kind first (a source may also keep snapshots of other kinds), else CPU
+    keys.sort(key=lambda t: session.key_of(t).kind != (kind or CPU))
     if not keys and session.series_names():
         raise CaptureError(
             f"{main.name} records time series, not a profile, so {out.name} was not written",

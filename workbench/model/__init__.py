@@ -23,7 +23,7 @@ from .profile import (
     stackset_from_lists,
 )
 from .series import RingSeries, SeriesPoint
-from .session import Batch, EventBatch, FindingsBatch, SeriesBatch, Session
+from .session import Batch, EventBatch, EventKind, FindingsBatch, SeriesBatch, Session
 
 __all__ = [
     "CENSUS_SOURCE",
@@ -40,6 +40,7 @@ __all__ = [
     "WALL_NS",
     "Batch",
     "EventBatch",
+    "EventKind",
     "Finding",
     "FindingsBatch",
     "Frame",

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from .findings import Finding
 from .keys import ProfileKey
@@ -33,12 +34,32 @@ class FindingsBatch:
     replace_target: str | None = None  # drop earlier findings of this target first
 
 
+class EventKind(StrEnum):
+    """What a timeline marker says. The values are the texts stored sessions hold, so a
+    session written before the enum existed reads back the same (``kind`` stays ``str``
+    on ``EventBatch``: an older or newer file may hold a kind this list lacks)."""
+
+    CAPTURE = "capture"  # a capture's progress in words (attaching, attached)
+    CAPTURE_STARTED = "capture_started"
+    CAPTURE_STOPPED = "capture_stopped"
+    CAPTURE_PAUSED = "capture.paused"
+    CAPTURE_RESUMED = "capture.resumed"
+    TARGET_EXITED = "target_exited"
+    ACTION = "action"  # a one-off request (heap snapshot) was made
+    AGENT_ATTACHED = "agent.attached"
+    AGENT_DETACHED = "agent.detached"
+    AGENT_CENSUS_PARTIAL = "agent.census_partial"
+    TRIGGER = "trigger"
+    TRIGGER_DONE = "trigger-done"
+    TRIGGER_FAILED = "trigger-failed"
+
+
 @dataclass(slots=True)
 class EventBatch:
     """A timeline marker: capture started/stopped, target exited, trigger fired."""
 
     t: float
-    kind: str
+    kind: str  # an EventKind (a str); free text when read from a file
     text: str
     target: str = ""
 

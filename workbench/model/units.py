@@ -15,6 +15,7 @@ BYTES = ("bytes", "byte", "B")
 NANOSECONDS = ("nanoseconds", "ns")
 SECONDS = ("seconds", "s")
 PERCENT = ("%", "percent")
+BARE = ("", "count", "connections")  # counts whose chart or column already names the thing
 
 _BYTE_SCALES = ((float(1 << 30), "GiB"), (float(1 << 20), "MiB"), (float(1 << 10), "KiB"))
 _NS_SCALES = ((1e9, "s"), (1e6, "ms"), (1e3, "\u00b5s"))
@@ -94,7 +95,14 @@ def format_value(value: float, unit: str) -> str:
 
 
 def format_quantity(value: float, unit: str) -> str:
-    """A value with its unit always named: ``1.5 MiB``, ``19,932 waits``, ``3 items``."""
+    """A value with its unit always named: ``1.5 MiB``, ``19,932 waits``, ``3 items``; rates of
+    a series drawn per second: ``3.2/s``, ``12 ms/s`` (time spent waiting per second)."""
+    if unit == "/s":
+        return f"{format_number(value)}/s"
+    if unit.endswith("/s") and unit[:-2] in (*SECONDS, *BYTES):
+        return f"{format_value(value, unit[:-2])}/s"
+    if unit in BARE:
+        return format_number(value)
     text = format_value(value, unit)
     if unit in BYTES or unit in NANOSECONDS or unit in SECONDS or unit in PERCENT or not unit:
         return text

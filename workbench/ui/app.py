@@ -15,11 +15,7 @@ from ..capture.worker import Job
 from ..errors import UnknownFormat, WorkbenchError
 from .jobs import JobRelay
 from .main_window import MainWindow
-
-
-def check_qt_platform() -> None:
-    """Placeholder until the platform check lands (see ui/platform_check.py)."""
-
+from .platform_check import check_qt_platform
 
 APP_NAME = "Profiling Workbench"
 
@@ -27,6 +23,7 @@ APP_NAME = "Profiling Workbench"
 def application() -> QApplication:
     app = QApplication.instance()
     if app is None:
+        check_qt_platform()  # one line naming the Debian packages, not Qt's "could not load xcb"
         app = QApplication(sys.argv[:1])
     app.setApplicationName(APP_NAME)
     app.setOrganizationName("profiling-workbench")
@@ -129,7 +126,6 @@ def run_gui(
     with ``sources`` or the runtime's defaults, writing ``output`` as it captures)."""
     if (sources or output) and pid is None and url is None:
         raise WorkbenchError("--source and -o go with --pid or --url", "name the target to attach to")
-    check_qt_platform()
     app = application()
     win = MainWindow()
     store = open_store(win, output) if output else None

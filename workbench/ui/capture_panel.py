@@ -15,9 +15,6 @@ from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -25,7 +22,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMessageBox,
     QPushButton,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -33,7 +29,6 @@ from PySide6.QtWidgets import (
 from ..capture.api import (
     Action,
     CapturePlugin,
-    Option,
     Sink,
     Target,
     TargetKind,
@@ -47,44 +42,8 @@ from ..errors import CaptureError, WorkbenchError
 from ..model.session import Session
 from ..model.units import format_percent, format_rate, format_seconds
 from .jobs import JobRunner
+from .option_editors import OptionsForm, widget_value
 from .text import plain_tooltip
-
-
-def option_widget(opt: Option) -> QWidget:
-    """The editor for one declared option, initialised to its default."""
-    if opt.type is bool:
-        w: QWidget = QCheckBox()
-        w.setChecked(bool(opt.default))
-    elif opt.choices:
-        w = QComboBox()
-        w.addItems(list(opt.choices))
-        if opt.default in opt.choices:
-            w.setCurrentText(str(opt.default))
-    elif opt.type is int:
-        w = QSpinBox()
-        w.setRange(0, 1_000_000)
-        w.setValue(int(opt.default or 0))
-    elif opt.type is float:
-        w = QDoubleSpinBox()
-        w.setRange(0.0, 1e9)
-        w.setDecimals(2)
-        w.setValue(float(opt.default or 0.0))
-    else:
-        w = QLineEdit("" if opt.default is None else str(opt.default))
-    w.setToolTip(plain_tooltip(opt.help) if opt.help else "")
-    return w
-
-
-def widget_value(w: QWidget) -> Any:
-    if isinstance(w, QCheckBox):
-        return w.isChecked()
-    if isinstance(w, QComboBox):
-        return w.currentText()
-    if isinstance(w, QSpinBox | QDoubleSpinBox):
-        return w.value()
-    if isinstance(w, QLineEdit):
-        return w.text() or None
-    return None
 
 
 @dataclass
@@ -205,10 +164,9 @@ class CapturePanel(QWidget):
                 # options of an unticked source are noise: show them only when it is ticked
                 inner.setVisible(False)
                 box.toggled.connect(inner.setVisible)
-                for opt in plugin.options:
-                    w = option_widget(opt)
-                    ctl.editors[opt.name] = w
-                    form.addRow(opt.name, w)
+                options = OptionsForm(plugin.options)
+                ctl.editors = options.editors
+                form.addRow(options)
             self.controls[entry.name] = ctl
             self.plugins_box.addWidget(box)
 

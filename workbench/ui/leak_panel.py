@@ -1,12 +1,15 @@
 """The leak panel: suspects (the leak engine's verdicts and the session's own findings) with
-sparkline, rate, projection and confidence; below them the candidates judged bounded and why.
-Activating a suspect asks the window to show the stack that fills it in the flame graph."""
+sparkline, rate, projection and confidence, numbers rounded as a person reads them; the
+selected suspect's evidence and the stack that fills it under the table; below them the
+candidates judged bounded and why. Activating a suspect asks the window to show the stack
+that fills it in the flame graph."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QLabel,
+    QPlainTextEdit,
     QSplitter,
     QStackedWidget,
     QTableWidget,
@@ -30,7 +33,8 @@ EMPTY_TEXT = (
     "Capture for a few minutes under load: growth needs time to show."
 )
 SPARK = "▁▂▃▄▅▆▇█"
-COLUMNS = ("kind", "name", "growth", "rate / min", "confidence", "where", "in 1 h")
+COLUMNS = ("kind", "name", "growth", "rate", "confidence", "where", "in 1 h")
+MAX_STACK_LINES = 40  # innermost frames: where it is filled, then its callers
 CHECKED_COLUMNS = ("kind", "name", "growth", "why not flagged")
 
 
@@ -61,6 +65,30 @@ def _projection(f: Finding) -> str:
     return format_quantity(f.projected_1h, f.unit)
 
 
+def details_text(f: Finding) -> str:
+    """What the details pane shows: the verdict in words, its evidence, the filling stack
+    innermost first (the function that fills it, then who called it)."""
+    lines = [
+        f"{f.name} ({f.kind}) grows {format_rate(f.growth_per_min, f.unit)}, "
+        f"{format_percent(f.confidence, 0)} sure" + (f", ~{_projection(f)} in 1 h" if f.projected_1h else ""),
+    ]
+    if f.where:
+        lines.append(f"where: {f.where}")
+    if f.evidence:
+        lines.append(f.evidence)
+    if f.stack:
+        frames = list(reversed(f.stack))
+        lines.append("")
+        lines.append("filled by (double-click the row to show it in the flame graph):")
+        lines.extend(f"  {'at' if i == 0 else 'from'} {frame}" for i, frame in enumerate(frames[:MAX_STACK_LINES]))
+        if len(frames) > MAX_STACK_LINES:
+            lines.append(f"  ... {len(frames) - MAX_STACK_LINES} callers more")
+    else:
+        lines.append("")
+        lines.append("no filling stack recorded for this suspect")
+    return "\n".join(lines)
+
+
 class LeakPanel(QWidget):
     """``show_stack`` carries the finding whose filling code should be shown."""
 
@@ -75,6 +103,11 @@ class LeakPanel(QWidget):
         self.table = _table(COLUMNS)
         self.table.cellActivated.connect(self._activated)
         self.table.cellDoubleClicked.connect(self._activated)
+        self.table.itemSelectionChanged.connect(self._show_details)
+        self.details = QPlainTextEdit()
+        self.details.setReadOnly(True)
+        self.details.setPlaceholderText("select a suspect to see its evidence and the stack that fills it")
+        self.details.setMaximumBlockCount(MAX_STACK_LINES + 20)
         self.checked = _table(CHECKED_COLUMNS)
         self.checked_label = QLabel("judged bounded (not flagged):")
         lower = QWidget()
@@ -84,7 +117,11 @@ class LeakPanel(QWidget):
         ll.addWidget(self.checked)
         self.split = QSplitter(Qt.Orientation.Vertical)
         self.split.addWidget(self.table)
+        self.split.addWidget(self.details)
         self.split.addWidget(lower)
+        self.split.setStretchFactor(0, 3)
+        self.split.setStretchFactor(1, 2)
+        self.split.setStretchFactor(2, 2)
         self.stack = QStackedWidget()
         self.stack.addWidget(self.empty)
         self.stack.addWidget(self.split)
@@ -137,6 +174,9 @@ class LeakPanel(QWidget):
                 item.setToolTip(plain_tooltip(tip))
                 self.table.setItem(r, c, item)
         self.table.resizeColumnsToContents()
+        if suspects and not self.table.selectedItems():
+            self.table.selectRow(0)
+        self._show_details()
         self.checked_label.setVisible(bool(checked))
         self.checked.setVisible(bool(checked))
         self.checked.setRowCount(len(checked))
@@ -147,6 +187,16 @@ class LeakPanel(QWidget):
                 item.setToolTip(plain_tooltip(f.evidence))
                 self.checked.setItem(r, c, item)
         self.checked.resizeColumnsToContents()
+
+    def _show_details(self) -> None:
+        suspects = self.suspects()
+        row = self.table.currentRow()
+        rows = {i.row() for i in self.table.selectedItems()}
+        if rows:
+            row = min(rows)
+        text = details_text(suspects[row]) if 0 <= row < len(suspects) else ""
+        if self.details.toPlainText() != text:
+            self.details.setPlainText(text)
 
     def _activated(self, row: int, _col: int) -> None:
         suspects = self.suspects()

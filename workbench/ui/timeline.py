@@ -2,7 +2,12 @@
 
 Adding a chart is declaring a title and the series names (fnmatch patterns) it plots;
 charts with no matching series stay hidden. Data comes from bounded ``RingSeries`` and
-is only re-sent to pyqtgraph when a series' version changed.
+is only re-sent to pyqtgraph when a series' version changed. Legends and hover values are
+words and units from ``analysis.series_display``; counters are drawn as rates.
+
+The time axis is one range owned by this view, not a pyqtgraph link to some chart: a link
+to a hidden chart never propagates (a URL-only session has no CPU chart), so every chart
+is set to the same range here, following the session's data until the user pans or zooms.
 """
 
 from __future__ import annotations
@@ -11,20 +16,25 @@ import csv
 import fnmatch
 from dataclasses import dataclass
 
-import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from ..analysis.series_display import DEFAULT_CHART_DECLS, SeriesInfo, base_name, describe, display_values
+from ..analysis.series_display import format_series_value as _format_series_value
+from ..analysis.series_display import value_at as _display_value_at
 from ..model.series import RingSeries
 from ..model.session import EventBatch, Session
-from .units import format_value
 
 PEN_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#17becf", "#e377c2")
 MAX_MARKERS = 50  # the newest events; older ones stay in the session
 MAX_CURVES_PER_CHART = 8  # pool.* could match hundreds: keep a chart readable and bounded
 LEFT_AXIS_PX = 64  # room for a unit label and five digits of tick text
+CHART_MIN_PX = 58  # a title line and a plot a curve can be read in
+AXIS_PX = 28  # the one time axis, under the last chart
+HEAD_PX = 34  # the brush / hover row
+ROW_GAP_PX = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,32 +44,22 @@ class ChartSpec:
     unit: str = ""  # axis unit; pyqtgraph adds the SI prefix (MB, ms)
 
     def matches(self, name: str) -> bool:
-        return any(fnmatch.fnmatchcase(name, p) for p in self.patterns)
+        # a labelled capture's series (go.goroutines@billing) goes where its base name goes
+        base = base_name(name)[0]
+        return any(fnmatch.fnmatchcase(base, p) for p in self.patterns)
 
 
-DEFAULT_CHARTS = (
-    ChartSpec("CPU %", ("process.cpu_percent",), "%"),
-    ChartSpec("memory", ("process.rss_bytes", "process.uss_bytes", "go.heap_inuse_bytes"), "B"),
-    ChartSpec("GC pauses", ("go.gc.pause_ns", "python.gc.pause_s")),
-    ChartSpec("threads / goroutines", ("process.threads", "go.goroutines")),
-    ChartSpec("pool", ("pool.*.in_use", "pool.*.open", "pool.*.wait_count", "pool.*.wait_s")),
-)
-
-
-def _unit_of(name: str, unit: str) -> str:
-    if unit:
-        return unit
-    for suffix, u in (("_bytes", "bytes"), ("_ns", "nanoseconds"), ("_s", "s"), ("_percent", "%")):
-        if name.endswith(suffix):
-            return u
-    return ""
+DEFAULT_CHARTS = tuple(ChartSpec(d.title, d.patterns, d.unit) for d in DEFAULT_CHART_DECLS)
 
 
 def value_at(series: RingSeries, t: float) -> float | None:
-    """Last value at or before ``t`` (what the chart shows there), None before the first point."""
+    """What the chart shows at ``t`` (a counter's rate, a scaled value), None before the first point."""
+    return _display_value_at(describe(series.name, series.unit), series.times, series.values, t)
+
+
+def _data_span(series: RingSeries) -> tuple[float, float] | None:
     times = series.times
-    i = int(np.searchsorted(times, t, side="right")) - 1
-    return float(series.values[i]) if i >= 0 else None
+    return (float(times[0]), float(times[-1])) if len(times) else None
 
 
 class _Chart:
@@ -67,6 +67,7 @@ class _Chart:
         self.spec = spec
         self.plot = plot
         self.curves: dict[str, tuple[pg.PlotDataItem, int]] = {}  # name -> (curve, series version)
+        self.infos: dict[str, SeriesInfo] = {}  # name -> words and unit of its curve
         self.region = pg.LinearRegionItem(movable=True, brush=QColor(100, 150, 255, 50))
         self.region.setZValue(10)
         self.region.hide()
@@ -87,15 +88,21 @@ class TimelineView(QWidget):
         super().__init__(parent)
         self.glw = pg.GraphicsLayoutWidget()
         self.glw.setMinimumHeight(120)
+        self.glw.ci.setContentsMargins(2, 2, 2, 2)
+        self.glw.ci.layout.setSpacing(ROW_GAP_PX)
         self.brush_box = QCheckBox("select range")
         self.brush_box.setToolTip("drag the shaded range to cut the flame graph to that time window")
         self.brush_box.toggled.connect(self._brush_toggled)
+        self.all_btn = QPushButton("whole session")
+        self.all_btn.setToolTip("show the whole session's time range on every chart and follow new data")
+        self.all_btn.clicked.connect(self.follow_data)
         self.hover_label = QLabel("")
         self.hover_label.setObjectName("timelineHover")
         self.empty = QLabel("No time series yet: start a capture (process stats, pprof, agent) or open a session.")
         head = QHBoxLayout()
         head.addWidget(self.brush_box)
         head.addWidget(self.hover_label, 1)
+        head.addWidget(self.all_btn)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addLayout(head)
@@ -106,6 +113,10 @@ class TimelineView(QWidget):
         self.charts: list[_Chart] = []
         self.selected: tuple[float, float] | None = None
         self._syncing = False
+        # the shared time axis: None = follow the session's data (whole span, growing live)
+        self.x_range: tuple[float, float] | None = None
+        self._x_syncing = False
+        self._shown_count = -1
         self._settle = QTimer(self)
         self._settle.setSingleShot(True)
         self._settle.setInterval(200)  # cut the profile when the brush stops moving, not per pixel
@@ -119,18 +130,28 @@ class TimelineView(QWidget):
     def add_chart(self, spec: ChartSpec) -> None:
         axis = pg.DateAxisItem(orientation="bottom")
         plot = self.glw.addPlot(row=len(self.charts), col=0, axisItems={"bottom": axis})
-        plot.setTitle(spec.title, size="9pt", justify="left")
-        plot.setMinimumHeight(70)
+        plot.setTitle(spec.title, size="8pt", justify="left")
+        plot.titleLabel.setMaximumHeight(16)
+        plot.layout.setRowFixedHeight(0, 16)
+        plot.setMinimumHeight(CHART_MIN_PX)
         if spec.unit:
             plot.setLabel("left", units=spec.unit)
         # one left-axis width for every chart, so one moment sits at one x on all of them
         plot.getAxis("left").setWidth(LEFT_AXIS_PX)
         plot.showGrid(x=True, y=True, alpha=0.2)
         plot.setMouseEnabled(x=True, y=False)
-        plot.addLegend(offset=(-5, 5), labelTextSize="8pt")  # top right: the newest data is there
+        legend = plot.addLegend(labelTextSize="8pt", verSpacing=-6)
+        # in the title row, right of the title: a short chart keeps its curves uncovered
+        legend.setParentItem(plot)
+        legend.anchor((1, 0), (1, 0), offset=(-4, -4))
         plot.hideButtons()
-        if self.charts:
-            plot.setXLink(self.charts[0].plot)
+        # x is set by this view (see the module docstring); y follows what is visible
+        plot.vb.disableAutoRange(axis=pg.ViewBox.XAxis)
+        plot.vb.setAutoVisible(y=True)
+        if self.x_range is not None:
+            plot.setXRange(*self.x_range, padding=0)
+        plot.vb.sigXRangeChanged.connect(self._x_changed)
+        plot.vb.sigRangeChangedManually.connect(lambda _m: self._user_moved_x())
         chart = _Chart(spec, plot)
         chart.region.sigRegionChanged.connect(lambda _r, c=chart: self._region_moved(c))
         self.charts.append(chart)
@@ -161,8 +182,66 @@ class TimelineView(QWidget):
             for curve, _v in c.curves.values():
                 c.plot.removeItem(curve)
             c.curves.clear()
+            c.infos.clear()
         self._events_shown = -1
+        self.x_range = None
         self.refresh()
+
+    # ------------------------------------------------------------- time axis
+    def data_span(self) -> tuple[float, float] | None:
+        """First and last time of every series on a chart (what 'whole session' shows)."""
+        s = self.session
+        if s is None:
+            return None
+        lo, hi = float("inf"), float("-inf")
+        with s.lock():
+            for c in self.charts:
+                for name in c.curves:
+                    rs = s.series.get(name)
+                    span = _data_span(rs) if rs is not None else None
+                    if span is not None:
+                        lo, hi = min(lo, span[0]), max(hi, span[1])
+        if lo > hi:
+            return None
+        if hi - lo < 1.0:  # one point: a second around it, not a zero-width axis
+            lo, hi = lo - 0.5, hi + 0.5
+        return lo, hi
+
+    def follow_data(self) -> None:
+        """Back to the whole session's span, following new data."""
+        self.x_range = None
+        self._apply_x(self.data_span())
+
+    def _apply_x(self, span: tuple[float, float] | None) -> None:
+        if span is None:
+            return
+        self._x_syncing = True
+        try:
+            for c in self.charts:
+                c.plot.setXRange(span[0], span[1], padding=0.01)
+        finally:
+            self._x_syncing = False
+
+    def _x_changed(self, vb: pg.ViewBox, r: tuple[float, float]) -> None:
+        """One chart's x moved (a pan, a zoom, the menu): every other chart takes the same range."""
+        if self._x_syncing:
+            return
+        self._x_syncing = True
+        try:
+            for c in self.charts:
+                if c.plot.vb is not vb:
+                    c.plot.setXRange(float(r[0]), float(r[1]), padding=0)
+        finally:
+            self._x_syncing = False
+
+    def _user_moved_x(self) -> None:
+        (x0, x1), _y = (self.visible_charts() or self.charts)[0].plot.viewRange()
+        self.x_range = (float(x0), float(x1))
+
+    def visible_x_range(self) -> tuple[float, float]:
+        """The time range every visible chart shows."""
+        (x0, x1), _y = (self.visible_charts() or self.charts)[0].plot.viewRange()
+        return float(x0), float(x1)
 
     def _refresh_markers(self, events: list[EventBatch]) -> None:
         """One dashed vertical line per session event (bounded: the session keeps the last 1000),
@@ -171,7 +250,8 @@ class TimelineView(QWidget):
             return
         self._events_shown = len(events)
         shown = events[-MAX_MARKERS:]
-        for i, c in enumerate(self.charts):
+        first = (self.visible_charts() or self.charts)[0]
+        for c in self.charts:
             for m in c.markers:
                 c.plot.removeItem(m)
             c.markers = []
@@ -179,7 +259,7 @@ class TimelineView(QWidget):
             for e in shown:
                 # events at about the same moment (a trigger firing and its capture starting)
                 # share one label, so texts never print over each other
-                labelled = i == 0 and e.t - last_labelled > 1.0
+                labelled = c is first and e.t - last_labelled > 1.0
                 if labelled:
                     last_labelled = e.t
                 color = "#d9534f" if "trigger" in e.kind or "exit" in e.kind else "#888"
@@ -201,7 +281,6 @@ class TimelineView(QWidget):
             with s.lock():
                 series = dict(s.series)
                 events = list(s.events)
-            self._refresh_markers(events)
             for c in self.charts:
                 names = sorted(n for n in series if c.spec.matches(n))[:MAX_CURVES_PER_CHART]
                 for i, name in enumerate(names):
@@ -209,26 +288,63 @@ class TimelineView(QWidget):
                     entry = c.curves.get(name)
                     if entry is not None and entry[1] == rs.version:
                         continue
+                    info = c.infos.get(name) or describe(name, rs.unit)
                     if entry is None:
-                        curve = c.plot.plot(name=name, pen=pg.mkPen(PEN_COLORS[i % len(PEN_COLORS)], width=1.5))
+                        pen = pg.mkPen(PEN_COLORS[i % len(PEN_COLORS)], width=1.5)
+                        curve = c.plot.plot(name=info.label, pen=pen)
+                        if c.plot.legend is not None:  # one row: a short chart has no room for a column
+                            c.plot.legend.setColumnCount(len(names))
+                        self._legend_tooltip(c, curve, info)
                     else:
                         curve = entry[0]
-                    curve.setData(rs.times, rs.values)
+                    curve.setData(*display_values(info, rs.times, rs.values))
                     c.curves[name] = (curve, rs.version)
+                    c.infos[name] = info
                 visible = bool(c.curves)
                 c.plot.setVisible(visible)
                 any_data |= visible
+            if self.x_range is None:
+                self._apply_x(self.data_span())
+            self._layout_charts()
+            self._refresh_markers(events)
         self.empty.setVisible(not any_data)
         self.glw.setVisible(any_data)
+
+    @staticmethod
+    def _legend_tooltip(chart: _Chart, curve: pg.PlotDataItem, info: SeriesInfo) -> None:
+        legend = chart.plot.legend
+        label = legend.getLabel(curve) if legend is not None else None
+        if label is not None:
+            unit = f" ({info.unit})" if info.unit and info.unit != "count" else ""
+            rate = ", plotted as a rate per second" if info.counter else ""
+            label.setToolTip(f"{info.name}{unit}{rate}")
+
+    def _layout_charts(self) -> None:
+        """One time axis, under the last visible chart; room enough for every chart with data
+        (the window's splitter gives the timeline at least this height)."""
+        shown = self.visible_charts()
+        if len(shown) == self._shown_count:
+            return
+        self._shown_count = len(shown)
+        self._events_shown = -1  # marker labels go on the first visible chart
+        for c in self.charts:
+            # every chart keeps its bottom axis (it draws the vertical grid), only the last one
+            # prints the times: one time axis for all
+            last = bool(shown) and c is shown[-1]
+            axis = c.plot.getAxis("bottom")
+            axis.setStyle(showValues=last)
+            axis.setHeight(None if last else 2)
+            c.plot.setMinimumHeight(CHART_MIN_PX + (AXIS_PX if last else 0))
+        rows = (CHART_MIN_PX + ROW_GAP_PX) * len(shown)
+        self.setMinimumHeight(max(220, HEAD_PX + AXIS_PX + rows + 2 * ROW_GAP_PX + 8))
 
     def visible_charts(self) -> list[_Chart]:
         return [c for c in self.charts if c.curves]
 
     # ----------------------------------------------------------------- brush
     def _brush_toggled(self, on: bool) -> None:
-        charts = self.visible_charts() or self.charts
         if on:
-            (x0, x1), _y = charts[0].plot.viewRange()
+            x0, x1 = self.visible_x_range()
             span = x1 - x0
             self.set_range(x0 + 0.6 * span, x0 + 0.9 * span)
         else:
@@ -282,11 +398,12 @@ class TimelineView(QWidget):
             for c in self.charts:
                 for name in c.curves:
                     rs = s.series.get(name)
-                    if rs is None:
+                    info = c.infos.get(name)
+                    if rs is None or info is None:
                         continue
-                    v = value_at(rs, t)
+                    v = _display_value_at(info, rs.times, rs.values, t)
                     if v is not None:
-                        parts.append(f"{name} {format_value(v, _unit_of(name, rs.unit))}")
+                        parts.append(_format_series_value(info, v))
         return "   ".join(parts)
 
     def _mouse_moved(self, evt: tuple[object, ...]) -> None:
@@ -310,7 +427,7 @@ class TimelineView(QWidget):
         charts = self.visible_charts()
         if s is None or not charts:
             return 0
-        (x0, x1), _y = charts[0].plot.viewRange()
+        x0, x1 = self.visible_x_range()
         rows = 0
         with open(path, "w", newline="", encoding="utf-8") as fh:
             w = csv.writer(fh)

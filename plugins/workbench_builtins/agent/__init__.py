@@ -6,6 +6,7 @@
 ``plugin`` ties them into the capture API as the ``agent`` source.
 """
 
-from .plugin import AgentHandle, AgentPlugin, plugin
+from .capture import AgentHandle
+from .plugin import AgentPlugin, plugin
 
 __all__ = ["AgentHandle", "AgentPlugin", "plugin"]

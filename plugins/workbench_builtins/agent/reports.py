@@ -28,7 +28,7 @@ from typing import Any
 
 from workbench.model.findings import CENSUS_SOURCE, Finding
 from workbench.model.series import SeriesPoint
-from workbench.model.session import Batch, EventBatch, FindingsBatch, SeriesBatch
+from workbench.model.session import Batch, EventBatch, EventKind, FindingsBatch, SeriesBatch
 
 MAX_CONTAINER_SERIES = 100  # per census; the session caps series overall
 HISTORY = 32  # census lengths kept per container for the sparkline
@@ -67,8 +67,9 @@ def _num(x: Any) -> float | None:
 class ReportConverter:
     """Stateful: remembers container lengths across censuses (bounded)."""
 
-    def __init__(self, target: str) -> None:
-        self.target = target
+    def __init__(self, target: str, label: str = "") -> None:
+        self.target = target  # the findings' target ("agent:PID"): a new census replaces the last
+        self.label = label or target  # the capture target's Target.label(), on timeline markers
         self._history: collections.OrderedDict[str, collections.deque[tuple[float, int]]] = collections.OrderedDict()
         self._last_cpu: tuple[float, float] | None = None
         self.censuses = 0
@@ -130,10 +131,10 @@ class ReportConverter:
                 out.append(
                     EventBatch(
                         t,
-                        "agent.census_partial",
+                        EventKind.AGENT_CENSUS_PARTIAL,
                         f"container census cut at its {float(msg.get('budget_s', 0)) * 1000:.0f} ms budget "
                         f"(phase {msg.get('phase')}); the heap scan resumes next time",
-                        self.target,
+                        self.label,
                     )
                 )
         findings: list[Finding] = []

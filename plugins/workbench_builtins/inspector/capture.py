@@ -20,8 +20,7 @@ import threading
 import time
 from typing import Any, BinaryIO
 
-from workbench.capture.api import CaptureStatus, Sink
-from workbench.capture.worker import Job
+from workbench.capture import CaptureStatus, HandleBase, Job, Sink, Target
 from workbench.errors import CaptureError, LimitExceeded, PluginError, TargetExited, WorkbenchError
 from workbench.formats.devtools import cpuprofile_stacks, heapprofile_stacks, heapsnapshot_stacks
 from workbench.model import (
@@ -29,9 +28,10 @@ from workbench.model import (
     INUSE_SPACE,
     SAMPLES,
     WALL_NS,
-    EventBatch,
+    EventKind,
     FrameTable,
     ProfileBatch,
+    ProfileKey,
     SeriesBatch,
     SeriesPoint,
 )
@@ -52,12 +52,14 @@ _MEMORY_SERIES = {
 }
 
 
-class InspectorCapture:
-    def __init__(self, client: CdpClient, pid: int, opts: dict[str, Any], sink: Sink) -> None:
+class InspectorCapture(HandleBase):
+    def __init__(
+        self, client: CdpClient, pid: int, opts: dict[str, Any], sink: Sink, target: Target | None = None
+    ) -> None:
+        super().__init__(target or Target.from_pid(pid), sink, name=SOURCE, message="attaching")
         self.client = client
         self.pid = pid
         self.opts = opts
-        self.sink = sink
         profile = str(opts["profile"])
         self.cpu = profile in ("all", "cpu")
         self.heap = profile in ("all", "heap")
@@ -65,19 +67,17 @@ class InspectorCapture:
         self.heap_interval_s = max(0.2, float(opts["heap_interval"]))
         self.interval_s = max(0.1, float(opts["interval"]))
         duration = float(opts["duration"] or 0.0)
-        self.started = time.time()
+        self.started = self._status.started
         self.deadline = self.started + duration if duration > 0 else None
-        self._lock = threading.Lock()
-        self._status = CaptureStatus(running=True, started=self.started)
         self._counts = {"cpu": 0, "heap": 0, "metrics": 0, "snapshot": 0}
         self._error: WorkbenchError | None = None
         self._snapshot_wanted = threading.Event()
         self._in_full_snapshot = False
         self.snapshot_max_bytes = int(opts.get("snapshot_max_mb") or 1024) * 1024 * 1024
-        self._job: Job[None] = Job(self._run, name="inspector")
+        self._job = self.make_job(self._run, str(pid))
 
-    def key(self, kind: str) -> str:
-        return f"{SOURCE}:{self.pid}:{kind}"
+    def key(self, kind: str) -> ProfileKey:
+        return ProfileKey(SOURCE, str(self.pid), kind)
 
     def begin(self) -> InspectorCapture:
         # the first requests run here, so a refused Profiler.start is the caller's error
@@ -92,7 +92,7 @@ class InspectorCapture:
                 "HeapProfiler.startSampling", {"samplingInterval": max(1, int(self.opts["heap_sampling_bytes"]))}
             )
         self._cpu_t0 = time.time()
-        self.sink.put(EventBatch(self.started, "capture", f"inspector attached to node PID {self.pid}", str(self.pid)))
+        self.event(EventKind.CAPTURE_STARTED, f"inspector attached to node PID {self.pid}", t=self.started)
         self._job.start()
         return self
 
@@ -135,10 +135,10 @@ class InspectorCapture:
                 self._error = exc
             self._detach(final=not isinstance(exc, TargetExited))
             if isinstance(exc, TargetExited):
-                self.sink.put(EventBatch(time.time(), "exit", f"node PID {self.pid}: {exc.message}", str(self.pid)))
+                self.event(EventKind.TARGET_EXITED, f"node PID {self.pid}: {exc.message}")
         finally:
             self.client.close()
-            self.sink.put(EventBatch(time.time(), "capture", f"inspector detached from PID {self.pid}", str(self.pid)))
+            self.event(EventKind.CAPTURE_STOPPED, f"inspector detached from PID {self.pid}")
 
     def _sleep(self, job: Job[None], seconds: float) -> bool:
         """Sleep in short steps so a snapshot request is served promptly; True if cancelled."""
@@ -200,7 +200,15 @@ class InspectorCapture:
         meta = {"pid": str(self.pid), "runtime": "node", "snapshot_bytes": str(written)}
         self.sink.put(
             ProfileBatch(
-                self.key("snapshot"), HEAP_TYPES, stacks, t, time.time(), source=SOURCE, meta=meta, replace=True
+                self.key("snapshot"),
+                HEAP_TYPES,
+                stacks,
+                t,
+                time.time(),
+                source=SOURCE,
+                meta=meta,
+                replace=True,
+                runtime="node",
             )
         )
         self._count("snapshot", 0)
@@ -231,7 +239,9 @@ class InspectorCapture:
         stacks, _ = cpuprofile_stacks(result.get("profile"), table)
         n = int(stacks.values[:, 0].sum()) if len(stacks.values) else 0
         meta = {"pid": str(self.pid), "runtime": "node"}
-        self.sink.put(ProfileBatch(self.key("cpu"), CPU_TYPES, stacks, t0, t1, source=SOURCE, meta=meta))
+        self.sink.put(
+            ProfileBatch(self.key("cpu"), CPU_TYPES, stacks, t0, t1, source=SOURCE, meta=meta, runtime="node")
+        )
         self._count("cpu", n)
 
     def _heap_snapshot(self) -> None:
@@ -240,7 +250,9 @@ class InspectorCapture:
         table = FrameTable()
         stacks = heapprofile_stacks(result.get("profile"), table)
         meta = {"pid": str(self.pid), "runtime": "node", "sampling_bytes": str(self.opts["heap_sampling_bytes"])}
-        batch = ProfileBatch(self.key("heap"), HEAP_TYPES, stacks, t, t, source=SOURCE, meta=meta, replace=True)
+        batch = ProfileBatch(
+            self.key("heap"), HEAP_TYPES, stacks, t, t, source=SOURCE, meta=meta, replace=True, runtime="node"
+        )
         self.sink.put(batch)
         self._count("heap", 0)
 
@@ -279,26 +291,20 @@ class InspectorCapture:
             # V8 is still streaming a snapshot the user asked for: it is worth the wait
             self._job.wait(SNAPSHOT_TIMEOUT_S)
 
-    def join(self, timeout: float | None = None) -> bool:
-        return self._job.wait(timeout)
-
-    def status(self) -> CaptureStatus:
-        with self._lock:
-            st = self._status
-            st.running = not self._job.done
-            elapsed = max(1e-9, time.time() - self.started)
-            st.samples_per_s = st.samples / elapsed
-            c = self._counts
-            st.message = (
-                f"node PID {self.pid}: {c['cpu']} CPU windows, {c['heap']} heap snapshots, {c['metrics']} heap polls"
-                + (f", {c['snapshot']} full heap snapshots" if c["snapshot"] else "")
+    def _refresh_status(self, st: CaptureStatus) -> None:
+        st.running = not self._job.done
+        elapsed = max(1e-9, time.time() - self.started)
+        st.samples_per_s = st.samples / elapsed
+        c = self._counts
+        st.message = (
+            f"node PID {self.pid}: {c['cpu']} CPU windows, {c['heap']} heap snapshots, {c['metrics']} heap polls"
+            + (f", {c['snapshot']} full heap snapshots" if c["snapshot"] else "")
+        )
+        err = self._error
+        if err is None and self._job.error is not None:
+            err = CaptureError(
+                f"inspector worker stopped: {type(self._job.error).__name__}: {self._job.error}",
+                "report this with the Node version",
             )
-            err = self._error
-            if err is None and self._job.error is not None:
-                err = CaptureError(
-                    f"inspector worker stopped: {type(self._job.error).__name__}: {self._job.error}",
-                    "report this with the Node version",
-                )
-            st.error = err
-            st.extra = {"pid": self.pid, "ws": self.client.ws_url, "bytes": self.client.bytes_read}
-            return st.copy()
+        st.error = err
+        st.extra = {"pid": self.pid, "ws": self.client.ws_url, "bytes": self.client.bytes_read}

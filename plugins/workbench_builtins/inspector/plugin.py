@@ -8,36 +8,81 @@ so and stops. Inspector addresses off loopback are refused: a client can run cod
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import urllib.parse
+from typing import Any
 
-from workbench.capture.api import Action, Check, Option, Sink, Target, TargetKind, resolve_options
+from workbench.capture import (
+    LEAK_EVIDENCE,
+    SERIES,
+    URL_TARGET,
+    Action,
+    Check,
+    Option,
+    PluginBase,
+    Sink,
+    Target,
+    TargetKind,
+    resolve_options,
+)
 from workbench.errors import ConsentRequired, WorkbenchError
+from workbench.model.keys import CPU, HEAP
 
-from .capture import InspectorCapture
+from .capture import SOURCE, InspectorCapture
 from .cdp import CdpClient
 from .discovery import open_inspector, ws_url_for_pid, ws_url_from_url
 
 _PID_EXPR = "process.pid"
 
 
-class InspectorPlugin:
-    name: str = "inspector"
+def is_inspector_url(url: str) -> bool:
+    """A URL only an inspector serves: ``ws://`` (a debugger session) or ``http://host:port/json...``."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme in ("ws", "wss"):
+        return True
+    return parts.scheme in ("http", "https") and parts.path.rstrip("/").startswith("/json")
+
+
+class InspectorPlugin(PluginBase):
+    name: str = SOURCE
     title: str = "Node.js inspector (V8 CPU and heap sampling profiles, heap usage)"
     targets: frozenset[TargetKind] = frozenset({TargetKind.PID, TargetKind.URL})
-    # No blanket prompt (the GUI and CLI ask before every start of a source that sets this):
-    # attaching to an open inspector changes nothing. Opening a closed one needs the ``yes``
-    # option (CLI --yes, the option's checkbox in the GUI), else start() raises ConsentRequired.
-    needs_consent: bool = False
+    runtimes = frozenset({"node"})
+    # cpu: V8's sampler runs on a wall clock, idle time being its "(idle)" frame
+    provides = frozenset({CPU, HEAP, SERIES, LEAK_EVIDENCE})
+    default_for = frozenset({"node", URL_TARGET})  # URL: only inspector URLs (applies_to)
+    kind_options: dict[str, dict[str, Any]] = {  # noqa: RUF012
+        CPU: {"profile": "cpu"},
+        HEAP: {"profile": "heap"},
+        # `workbench leaks`: V8 heap sampling by allocation site every 2 s
+        "leaks": {"profile": "heap", "heap_interval": 2.0},
+    }
     options: tuple[Option, ...] = (
-        Option("yes", bool, False, "consent: open a closed inspector with SIGUSR1 (the CLI's --yes)"),
-        Option("duration", float, 0.0, "seconds to run, 0 = until stopped"),
-        Option("profile", str, "all", "what to profile", ("all", "cpu", "heap", "none")),
-        Option("rate", int, 1000, "CPU samples per second (V8's default is 1000)"),
-        Option("window", float, 2.0, "seconds per CPU profile window"),
-        Option("heap_interval", float, 2.0, "seconds between heap sampling snapshots"),
-        Option("heap_sampling_bytes", int, 32768, "mean bytes between heap samples (V8's default 32 KiB)"),
-        Option("interval", float, 1.0, "seconds between heap usage polls"),
-        Option("snapshot_max_mb", int, 1024, "largest full heap snapshot taken on demand (MiB)"),
+        # consent reaches start() as yes=True once given (the GUI's dialog, the CLI's --yes)
+        Option("yes", bool, False, "consent: open a closed inspector with SIGUSR1 (the CLI's --yes)", label="consent"),
+        Option("duration", float, 0.0, "seconds to run, 0 = until stopped", unit="s", label="duration"),
+        Option("profile", str, "all", "what to profile", ("all", "cpu", "heap", "none"), label="profile"),
+        Option("rate", int, 1000, "CPU samples per second (V8's default is 1000)", unit="Hz", label="sampling rate"),
+        Option("window", float, 2.0, "seconds per CPU profile window", unit="s", label="CPU window"),
+        Option("heap_interval", float, 2.0, "seconds between heap sampling snapshots", unit="s", label="heap interval"),
+        Option(
+            "heap_sampling_bytes",
+            int,
+            32768,
+            "mean bytes between heap samples (V8's default 32 KiB)",
+            unit="bytes",
+            label="heap sampling step",
+            advanced=True,
+        ),
+        Option("interval", float, 1.0, "seconds between heap usage polls", unit="s", label="usage interval"),
+        Option(
+            "snapshot_max_mb",
+            int,
+            1024,
+            "largest full heap snapshot taken on demand",
+            unit="MiB",
+            label="snapshot cap",
+            advanced=True,
+        ),
     )
 
     actions: tuple[Action, ...] = (
@@ -49,21 +94,22 @@ class InspectorPlugin:
         ),
     )
 
-    def consent_text(self, target: Target) -> str:
-        opening = (
-            f"send SIGUSR1 to PID {target.value}: Node opens its inspector on 127.0.0.1 (port 9229 unless "
-            "--inspect-port was given) and keeps it open until the process exits"
-        )
-        if target.kind is TargetKind.PID:
-            try:
-                if ws_url_for_pid(target.pid) is None:
-                    return opening
-            except WorkbenchError:
-                return opening
-        return (
-            "attach to the open Node inspector and run V8's sampling CPU and heap profilers "
-            "(a few % of a core); they stop when you detach"
-        )
+    def applies_to(self, target: Target, runtime: str) -> bool:
+        if target.kind is TargetKind.URL:
+            return is_inspector_url(target.value)  # a plain http URL is pprof's
+        return super().applies_to(target, runtime)
+
+    def consent_text(self, target: Target) -> str | None:
+        """Text only when the target changes: a Node PID whose inspector is closed gets SIGUSR1.
+        Attaching to an open inspector (or by URL) changes nothing that outlives the capture."""
+        if target.kind is not TargetKind.PID:
+            return None
+        try:
+            if ws_url_for_pid(target.pid) is not None:
+                return None
+        except WorkbenchError:
+            pass  # start() says what is wrong; the text still says what would be done
+        return _opening_text(target)
 
     def preflight(self, target: Target) -> list[Check]:
         try:
@@ -81,7 +127,7 @@ class InspectorPlugin:
             Check(
                 "consent",
                 True,
-                f"needs a yes to: {self.consent_text(target)}",
+                f"needs a yes to: {_opening_text(target)}",
                 "pass --yes (CLI), answer Yes in the GUI, or start node with --inspect=127.0.0.1:0",
             ),
         ]
@@ -94,7 +140,7 @@ class InspectorPlugin:
             return ws
         if not yes:
             raise ConsentRequired(
-                f"PID {target.value} has no open inspector; opening it changes the process: {self.consent_text(target)}",
+                f"PID {target.value} has no open inspector; opening it changes the process: {_opening_text(target)}",
                 "pass --yes (CLI) or confirm in the GUI, or start node with --inspect=127.0.0.1:0",
             )
         return open_inspector(target.pid)
@@ -104,10 +150,17 @@ class InspectorPlugin:
         client = CdpClient(self._ws_url(target, opts["yes"] is True))
         try:
             pid = target.pid if target.kind is TargetKind.PID else _remote_pid(client)
-            return InspectorCapture(client, pid, opts, sink).begin()
+            return InspectorCapture(client, pid, opts, sink, target=target).begin()
         except BaseException:
             client.close()
             raise
+
+
+def _opening_text(target: Target) -> str:
+    return (
+        f"send SIGUSR1 to PID {target.value}: Node opens its inspector on 127.0.0.1 (port 9229 unless "
+        "--inspect-port was given) and keeps it open until the process exits"
+    )
 
 
 def _remote_pid(client: CdpClient) -> int:
@@ -115,9 +168,3 @@ def _remote_pid(client: CdpClient) -> int:
     res = client.call("Runtime.evaluate", {"expression": _PID_EXPR, "returnByValue": True})
     value = res.get("result", {}).get("value")
     return int(value) if isinstance(value, int | float) else 0
-
-
-if TYPE_CHECKING:  # mypy checks that the plugin satisfies the protocol
-    from workbench.capture.api import CapturePlugin
-
-    _check: CapturePlugin = InspectorPlugin()

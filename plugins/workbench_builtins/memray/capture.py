@@ -1,7 +1,7 @@
 """The workbench side of a memray capture: runs the helper, turns its messages into batches.
 
 One helper child process per capture (``helper.py``), in its own process group so a
-watchdog can end it together with the gdb it runs. Three threads here: the reader of
+watchdog can end it together with the gdb it runs. Three worker jobs here: the reader of
 the helper's JSON lines, a tail of its stderr (for error messages), and the watchdog
 that ends an attach that never finishes. Batches go to the sink whole; the sink never
 waits on the helper.
@@ -23,7 +23,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from workbench.capture import CaptureStatus, Sink
+from workbench.capture import HandleBase, Job, Sink, Target
 from workbench.errors import (
     CaptureError,
     PermissionDenied,
@@ -35,18 +35,22 @@ from workbench.errors import (
 from workbench.model import (
     INUSE_OBJECTS,
     INUSE_SPACE,
-    EventBatch,
+    EventKind,
     FindingsBatch,
     Frame,
     FrameTable,
     ProfileBatch,
+    ProfileKey,
     Runtime,
     SeriesBatch,
     SeriesPoint,
     StackSet,
 )
+from workbench.model.keys import HEAP
 
 from .growth import GrowthTracker
+
+SOURCE = "memray"
 
 SAMPLE_TYPES = (INUSE_SPACE, INUSE_OBJECTS)
 MAX_LINE_BYTES = 256 * 1024 * 1024  # one snapshot message; larger ones are dropped, not buffered
@@ -68,7 +72,7 @@ _ERRORS: dict[str, type[WorkbenchError]] = {
 }
 
 
-class MemrayCapture:
+class MemrayCapture(HandleBase):
     """A ``CaptureHandle`` for one live memray attach."""
 
     def __init__(
@@ -86,16 +90,15 @@ class MemrayCapture:
         top_sites: int = 10,
         interpreter: str = "",
     ) -> None:
+        super().__init__(Target.from_pid(pid), sink, name=SOURCE, message="attaching")
         self.pid = pid
-        self.sink = sink
-        self.key = f"memray:{pid}:inuse"
+        # the live in-use snapshot: heap in use by allocation site, each replacing the last
+        self.key = ProfileKey(SOURCE, self.target.value, HEAP)
         self.finding_target = f"memray:{pid}"
         self.attach_timeout_s = attach_timeout_s
         self.stop_timeout_s = stop_timeout_s
         self.interpreter = interpreter
-        self._status = CaptureStatus(running=True, started=time.time(), message="attaching")
         self._status.extra.update({"pid": pid, "native": native, "interpreter": interpreter})
-        self._lock = threading.Lock()
         self._attached = threading.Event()
         self._done = threading.Event()
         self._stopping = False
@@ -135,16 +138,12 @@ class MemrayCapture:
             stderr=subprocess.PIPE,
             start_new_session=True,  # its own process group: the watchdog signals it and its gdb
         )
-        assert self._proc.stdout is not None and self._proc.stderr is not None
-        self._reader = threading.Thread(target=self._read, name=f"memray-read-{pid}", daemon=True)
-        self._err_reader = threading.Thread(
-            target=self._read_stderr, args=(self._proc.stderr,), name=f"memray-err-{pid}", daemon=True
-        )
-        self._watchdog = threading.Thread(target=self._watch, name=f"memray-watchdog-{pid}", daemon=True)
-        self._reader.start()
-        self._err_reader.start()
-        self._watchdog.start()
-        self.sink.put(EventBatch(time.time(), "capture", f"memray attaching to PID {pid}", self.finding_target))
+        stderr = self._proc.stderr
+        assert self._proc.stdout is not None and stderr is not None
+        self._reader = self.spawn(lambda job: self._read(), f"read-{pid}")
+        self._err_reader = self.spawn(lambda job: self._read_stderr(stderr), f"err-{pid}")
+        self.spawn(self._watch, f"watchdog-{pid}")
+        self.event(EventKind.CAPTURE, f"memray attaching to PID {pid}")
 
     # ----------------------------------------------------------- handle API
     def stop(self) -> None:
@@ -159,11 +158,9 @@ class MemrayCapture:
             self._terminate()
         self._done.wait()
 
-    def status(self) -> CaptureStatus:
-        with self._lock:
-            return self._status.copy()
-
     def join(self, timeout: float | None = None) -> bool:
+        # the reader's end is the capture's (it reaps the helper); the stderr tail may
+        # outlive it while a stray gdb still holds the pipe
         return self._done.wait(timeout)
 
     # ------------------------------------------------------------ internals
@@ -176,12 +173,6 @@ class MemrayCapture:
             stdin.flush()
         with contextlib.suppress(OSError, ValueError):
             stdin.close()
-
-    def _set_error(self, err: WorkbenchError) -> None:
-        with self._lock:
-            if self._status.error is None:
-                self._status.error = err
-            self._status.message = str(err)
 
     def _terminate(self) -> None:
         """Nudge gdb off the target, then SIGINT, SIGTERM, SIGKILL to the helper's group; always reaps."""
@@ -210,11 +201,14 @@ class MemrayCapture:
             with contextlib.suppress(OSError):
                 os.kill(self.pid, signal.SIGCONT)
 
-    def _watch(self) -> None:
-        if self._attached.wait(self.attach_timeout_s) or self._done.is_set():
+    def _watch(self, job: Job[None]) -> None:
+        end = time.monotonic() + self.attach_timeout_s
+        while not (self._attached.is_set() or self._done.is_set()) and (left := end - time.monotonic()) > 0:
+            self._attached.wait(min(0.2, left))  # short steps: a capture that ended ends its watchdog
+        if self._attached.is_set() or self._done.is_set():
             return
         self._watchdog_fired = True
-        self._set_error(
+        self.set_error(
             CaptureError(
                 f"memray attach to PID {self.pid} did not finish within {self.attach_timeout_s:.0f} s "
                 "(gdb waits for the target to run Python code; a process blocked in a long sleep or "
@@ -263,7 +257,7 @@ class MemrayCapture:
                 elif kind == "ended":
                     ended = msg
         except Exception as exc:  # a bug here must not leave the capture hanging
-            self._set_error(CaptureError(f"memray capture failed: {type(exc).__name__}: {exc}", "report this bug"))
+            self.set_error(CaptureError(f"memray capture failed: {type(exc).__name__}: {exc}", "report this bug"))
             self._terminate()
         finally:
             rc = self._proc.wait() if self._watchdog_fired else self._wait_helper()
@@ -277,7 +271,7 @@ class MemrayCapture:
             return self._proc.wait()
 
     def _finish(self, ended: dict[str, Any] | None, rc: int) -> None:
-        self._err_reader.join(2.0)
+        self._err_reader.wait(2.0)
         for stream in (self._proc.stdin, self._proc.stdout, self._proc.stderr):
             if stream is not None:
                 with contextlib.suppress(OSError, ValueError):
@@ -287,7 +281,8 @@ class MemrayCapture:
             reason = ended.get("reason", "")
             if reason == "target_exited":
                 text = f"target PID {self.pid} exited; the memory captured so far is kept"
-                self._set_error(TargetExited(text, "restart the target and attach again to continue"))
+                self.set_error(TargetExited(text, "restart the target and attach again to continue"))
+                self.event(EventKind.TARGET_EXITED, text)
             elif reason == "tracker_stopped":
                 text += (
                     ": memray tracking in the target was ended from elsewhere (another memray attach or "
@@ -302,13 +297,12 @@ class MemrayCapture:
                 has_error = self._status.error is not None
             if not has_error:
                 tail = " | ".join(list(self._stderr)[-5:]) or f"exit status {rc}"
-                self._set_error(CaptureError(f"memray helper for PID {self.pid} failed: {tail}", "report this bug"))
+                self.set_error(CaptureError(f"memray helper for PID {self.pid} failed: {tail}", "report this bug"))
         with self._lock:
             self._status.running = False
             if self._status.error is None:
                 self._status.message = text
-        with contextlib.suppress(Exception):
-            self.sink.put(EventBatch(time.time(), "capture", text, self.finding_target))
+        self.event(EventKind.CAPTURE_STOPPED, text)
         self._done.set()
 
     def _on_attached(self, msg: dict[str, Any]) -> None:
@@ -324,9 +318,7 @@ class MemrayCapture:
             if "t_run" in msg:  # the helper's own start-up: interpreter, stdlib imports
                 self._status.extra["helper_start_s"] = max(0.0, float(msg["t_run"]) - self._t_spawn)
         self._attached.set()
-        self.sink.put(
-            EventBatch(self._t_attached, "capture", f"memray attached to PID {self.pid}", self.finding_target)
-        )
+        self.event(EventKind.CAPTURE_STARTED, f"memray attached to PID {self.pid}", t=self._t_attached)
 
     def _on_error(self, msg: dict[str, Any]) -> None:
         kind = str(msg.get("kind", ""))
@@ -338,7 +330,7 @@ class MemrayCapture:
             py = self.interpreter or "<target-python>"
             fix = f"install memray in the target's environment: {py} -m pip install memray"
             message = f"memray is not importable in the target's interpreter ({py}): {message}"
-        self._set_error(_ERRORS.get(kind, CaptureError)(message, fix))
+        self.set_error(_ERRORS.get(kind, CaptureError)(message, fix))
 
     def _frame(self, item: list[Any]) -> Frame:
         fn, file, line, native = str(item[0]), str(item[1]), int(item[2]), bool(item[3])
@@ -395,9 +387,10 @@ class MemrayCapture:
                 self._compact(flat, offsets, vals),
                 t0,
                 t,
-                source="memray",
+                source=SOURCE,
                 meta=meta,
                 replace=True,
+                runtime="python",
             )
         )
         self.sink.put(

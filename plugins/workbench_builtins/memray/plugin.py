@@ -15,11 +15,23 @@ from typing import Any
 
 import psutil
 
-from workbench.capture import Check, Option, Sink, Target, TargetKind
+from workbench.capture import (
+    FINDINGS,
+    LEAK_EVIDENCE,
+    SERIES,
+    Check,
+    Option,
+    PluginBase,
+    Sink,
+    Target,
+    TargetKind,
+    resolve_options,
+)
 from workbench.capture.targets import detect_runtime, ptrace_verdict
 from workbench.errors import CaptureError, PermissionDenied, TargetNotFound, UnsupportedTarget, WorkbenchError
+from workbench.model.keys import HEAP
 
-from .capture import MemrayCapture
+from .capture import SOURCE, MemrayCapture
 from .interpreter import check_memray, our_memray_version
 
 # A passed preflight is reused by ``start`` for this long (the GUI runs both back to back,
@@ -28,19 +40,41 @@ PREFLIGHT_TTL_S = 30.0
 PREFLIGHT_CACHE = 16
 
 
-class MemrayPlugin:
-    name = "memray"
+class MemrayPlugin(PluginBase):
+    name = SOURCE
     title = "memray (Python memory)"
     targets = frozenset({TargetKind.PID})
-    options = (
-        Option("native", bool, False, "track native (C/C++) frames as well"),
-        Option("interval", float, 1.0, "seconds between live-memory snapshots (the first: at most 0.2 s after attach)"),
-        Option("duration", float, 0.0, "seconds to capture, then detach (0: until stopped)"),
-        Option("attach_timeout", float, 60.0, "seconds to wait for memray to start in the target"),
-        Option("top", int, 10, "growing allocation sites reported per snapshot"),
+    runtimes = frozenset({"python"})
+    # heap: memory in use by allocation site, a snapshot every interval (what the leak engine judges)
+    provides = frozenset({HEAP, SERIES, FINDINGS, LEAK_EVIDENCE})
+    kind_options: dict[str, dict[str, Any]] = {HEAP: {}, "leaks": {"interval": 2.0}}  # noqa: RUF012
+    options: tuple[Option, ...] = (
+        Option("native", bool, False, "track native (C/C++) frames as well", label="native frames"),
+        Option(
+            "interval",
+            float,
+            1.0,
+            "seconds between live-memory snapshots (the first: at most 0.2 s after attach)",
+            unit="s",
+            label="snapshot interval",
+        ),
+        Option(
+            "duration", float, 0.0, "seconds to capture, then detach (0: until stopped)", unit="s", label="duration"
+        ),
+        Option(
+            "attach_timeout",
+            float,
+            60.0,
+            "seconds to wait for memray to start in the target",
+            unit="s",
+            label="attach timeout",
+            advanced=True,
+        ),
+        Option("top", int, 10, "growing allocation sites reported per snapshot", label="growing sites", advanced=True),
     )
 
     def __init__(self) -> None:
+        super().__init__()
         self._passed: dict[tuple[int, float], tuple[float, list[tuple[Check, WorkbenchError | None]]]] = {}
         self._lock = threading.Lock()
 
@@ -131,13 +165,14 @@ class MemrayPlugin:
                 raise err
             if check.name == "memray":
                 interpreter = check.message.rpartition(" in ")[2]
+        opts = resolve_options(self, options)
         return MemrayCapture(
             target.pid,
             sink,
-            interval_s=max(0.05, float(options.get("interval", 1.0))),
-            duration_s=max(0.0, float(options.get("duration") or 0.0)),
-            native=bool(options.get("native", False)),
-            attach_timeout_s=max(1.0, float(options.get("attach_timeout", 60.0))),
-            top_sites=max(0, int(options.get("top", 10))),
+            interval_s=max(0.05, float(opts["interval"])),
+            duration_s=max(0.0, float(opts["duration"])),
+            native=bool(opts["native"]),
+            attach_timeout_s=max(1.0, float(opts["attach_timeout"])),
+            top_sites=max(0, int(opts["top"])),
             interpreter=interpreter,
         )

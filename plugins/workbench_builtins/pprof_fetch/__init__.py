@@ -3,7 +3,7 @@
 Registered as the ``pprof`` entry point (``workbench_builtins.pprof_fetch:plugin``).
 """
 
-from .capture import PprofFetchPlugin
+from .plugin import PprofFetchPlugin
 
 plugin = PprofFetchPlugin()
 

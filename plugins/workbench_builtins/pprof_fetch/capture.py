@@ -1,4 +1,4 @@
-"""The ``pprof`` capture plugin: profiles, GC/memory and pool series from a service URL.
+"""The pprof capture: profiles, GC/memory and pool series from a service URL.
 
 One capture = one base URL. Up to three workers per capture, each strictly sequential,
 so a service sees at most three requests from us at a time and never two CPU profiles:
@@ -14,35 +14,26 @@ so two services do not write into one series.
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any
 
-from workbench.capture.api import (
-    CaptureStatus,
-    Check,
-    Option,
-    Sink,
-    Target,
-    TargetKind,
-    resolve_options,
-)
-from workbench.capture.worker import Job
+from workbench.capture import CaptureStatus, HandleBase, Job, Sink, Target
 from workbench.errors import PluginError, TargetExited, WorkbenchError
 from workbench.model import (
     INUSE_OBJECTS,
     INUSE_SPACE,
-    EventBatch,
+    EventKind,
     FindingsBatch,
     Profile,
     ProfileBatch,
+    ProfileKey,
     SampleType,
     SeriesBatch,
     StackSet,
 )
 
-from .client import CPU_TIMEOUT_SLACK_S, Backoff, HttpClient, normalize_base_url
-from .discovery import KIND_PATH, Endpoints, discover
+from .client import CPU_TIMEOUT_SLACK_S, Backoff, HttpClient
+from .discovery import KIND_PATH, Endpoints
 from .errors import ProfileEmpty, ProfileNotServed, ProfilerBusy, ServiceUnreachable
 from .poller import MetricsPoller
 from .pools import safe_pool_name
@@ -58,7 +49,9 @@ _STOP_GRACE_S = 2.0
 
 def _profile_kinds(choice: str, endpoints: Endpoints | None = None) -> list[str]:
     if choice == "auto":
-        return ["cpu"] if endpoints is None or endpoints.serves("cpu") else []
+        # CPU, plus the snapshots the leak engine judges (heap in use, goroutines by stack), so
+        # a default live session names growing maps and leaking goroutines as `leaks` does
+        return [k for k in ("cpu", "heap", "goroutine") if endpoints is None or endpoints.serves(k)]
     if choice == "all":  # every kind this service lists (other runtimes serving pprof offer fewer)
         return [k for k in KINDS if endpoints is None or endpoints.serves(k)]
     if choice == "none":
@@ -68,25 +61,25 @@ def _profile_kinds(choice: str, endpoints: Endpoints | None = None) -> list[str]
     return [choice]
 
 
-class PprofCapture:
+class PprofCapture(HandleBase):
     """A running capture of one URL; the handle ``start`` returns."""
 
     def __init__(self, client: HttpClient, endpoints: Endpoints, opts: dict[str, Any], sink: Sink) -> None:
+        super().__init__(Target.from_url(client.base_url), sink, name=SOURCE, message="")
         self.client = client
         self.ep = endpoints
         self.opts = opts
-        self.sink = sink
         self.url = client.base_url
+        # only Go serves goroutine profiles and expvar; another runtime speaking pprof is not judged as Go
+        self.runtime = "go" if endpoints.serves("goroutine") or endpoints.vars else ""
         raw_label = str(opts.get("label") or "").strip()
         # the label becomes part of series names: same rules as pool names (no separators, no markup)
         self.label = safe_pool_name(raw_label) if raw_label else ""
         self.kinds = _profile_kinds(str(opts["profile"]), endpoints)
-        self.started = time.time()
+        self.started = self._status.started
         duration = float(opts["duration"] or 0.0)
         self.deadline: float | None = self.started + duration if duration > 0 else None
         self.max_bytes = int(opts["max_mb"]) * 1024 * 1024
-        self._lock = threading.Lock()
-        self._status = CaptureStatus(running=True, started=self.started)
         self._errors = 0
         self._loop_errors: dict[str, WorkbenchError] = {}  # latest problem of each worker
         self._fatal: WorkbenchError | None = None
@@ -96,8 +89,7 @@ class PprofCapture:
         self._snapshots: dict[str, int] = {}
         self._nonzero: set[str] = set()  # kinds that delivered any value at all
         self._polls = 0
-        self._stopped = threading.Event()
-        self._jobs: list[Job[None]] = []
+        self._stopped = False
         rate = int(opts.get("rate") or 0)
         if rate not in (0, 100) and "cpu" in self.kinds:
             self._notes.append(f"rate {rate} ignored: net/http/pprof samples CPU at a fixed 100 Hz")
@@ -109,83 +101,71 @@ class PprofCapture:
     def series_name(self, name: str) -> str:
         return f"{name}@{self.label}" if self.label else name
 
-    def key(self, kind: str) -> str:
-        return f"{SOURCE}:{self.url}:{kind}"
+    def key(self, kind: str) -> ProfileKey:
+        return ProfileKey(SOURCE, self.url, kind)
 
     # ------------------------------------------------------------ lifecycle
     def _launch(self) -> None:
-        self.sink.put(EventBatch(self.started, "capture", f"pprof-fetch {self.url}: {self.ep.summary()}", self.url))
+        self.event(EventKind.CAPTURE_STARTED, f"pprof-fetch {self.url}: {self.ep.summary()}", t=self.started)
         if "cpu" in self.kinds:
-            self._jobs.append(Job(self._cpu_loop, name="pprof-cpu").start())
+            self.spawn(self._cpu_loop, "cpu")
         snaps = [k for k in self.kinds if k != "cpu"]
         if snaps:
-            self._jobs.append(Job(lambda job: self._snapshot_loop(job, snaps), name="pprof-snap").start())
+            self.spawn(lambda job: self._snapshot_loop(job, snaps), "snap")
         if self.ep.vars or self.ep.metrics or self.ep.pprof_index:
-            self._jobs.append(Job(self._metrics_loop, name="pprof-metrics").start())
+            self.spawn(self._metrics_loop, "metrics")
 
     def stop(self) -> None:
-        if self._stopped.is_set():
+        with self._lock:
+            again, self._stopped = self._stopped, True
+        if again:
             self.join(_STOP_GRACE_S)
             return
-        self._stopped.set()
-        for j in self._jobs:
-            j.cancel()
+        self.cancel()
         if not self.join(_STOP_GRACE_S):
             # a CPU profile still has seconds to run: drop it rather than keep the caller waiting
             self.client.abort()
             self.join(5.0)
-        self.sink.put(EventBatch(time.time(), "capture", f"pprof-fetch {self.url} stopped", self.url))
+        self.event(EventKind.CAPTURE_STOPPED, f"pprof-fetch {self.url} stopped")
 
-    def join(self, timeout: float | None = None) -> bool:
-        end = None if timeout is None else time.monotonic() + timeout
-        for j in self._jobs:
-            left = None if end is None else max(0.0, end - time.monotonic())
-            if not j.wait(left):
-                return False
-        return True
-
-    def status(self) -> CaptureStatus:
-        with self._lock:
-            st = self._status
-            st.running = any(not j.done for j in self._jobs)
-            for j in self._jobs:
-                if j.error is not None and self._fatal is None:
-                    # a bug, not the service: say so rather than let a worker vanish quietly
-                    self._fatal = PluginError(
-                        f"pprof-fetch worker {j.name} stopped: {type(j.error).__name__}: {j.error}",
-                        "report this with the service's profile; the other workers keep capturing",
-                    )
-            elapsed = max(1e-9, time.time() - self.started)
-            st.samples_per_s = st.samples / elapsed
-            parts = [f"{self.url}: {self._cpu_profiles} CPU profiles, {self._polls} metric polls"]
-            parts += [f"{n} {k} snapshots" for k, n in self._snapshots.items()]
-            msg = ", ".join(parts)
-            if self._loop_errors:
-                msg += "; problems: " + "; ".join(str(e) for e in self._loop_errors.values())
-            if self._notes:
-                msg += "; note: " + "; ".join(self._notes)
-            st.message = msg
-            # while running only a fatal error is one (transient trouble is in the message and is
-            # retried); once ended, a worker that failed and never delivered is the user's
-            # problem, the profile they asked for first
-            st.error = self._fatal
-            if st.error is None and not st.running:
-                produced = {"cpu": self._cpu_profiles, "snap": sum(self._snapshots.values()), "metrics": self._polls}
-                failed = [
-                    self._loop_errors[k]
-                    for k in ("cpu", "snap", "metrics")
-                    if k in self._loop_errors and not produced[k]
-                ]
-                st.error = failed[0] if failed else self._empty_error()
-            st.extra = {
-                "url": self.url,
-                "serves": self.ep.summary(),
-                "errors": self._errors,
-                "notes": list(self._notes),
-                "requests": self.client.requests,
-                "bytes": self.client.bytes_read,
-            }
-            return st.copy()
+    def _refresh_status(self, st: CaptureStatus) -> None:
+        jobs = self._jobs
+        st.running = any(not j.done for j in jobs)
+        for j in jobs:
+            if j.error is not None and self._fatal is None:
+                # a bug, not the service: say so rather than let a worker vanish quietly
+                self._fatal = PluginError(
+                    f"pprof-fetch worker {j.name} stopped: {type(j.error).__name__}: {j.error}",
+                    "report this with the service's profile; the other workers keep capturing",
+                )
+        elapsed = max(1e-9, time.time() - self.started)
+        st.samples_per_s = st.samples / elapsed
+        parts = [f"{self.url}: {self._cpu_profiles} CPU profiles, {self._polls} metric polls"]
+        parts += [f"{n} {k} snapshots" for k, n in self._snapshots.items()]
+        msg = ", ".join(parts)
+        if self._loop_errors:
+            msg += "; problems: " + "; ".join(str(e) for e in self._loop_errors.values())
+        if self._notes:
+            msg += "; note: " + "; ".join(self._notes)
+        st.message = msg
+        # while running only a fatal error is one (transient trouble is in the message and is
+        # retried); once ended, a worker that failed and never delivered is the user's
+        # problem, the profile they asked for first
+        st.error = self._fatal
+        if st.error is None and not st.running:
+            produced = {"cpu": self._cpu_profiles, "snap": sum(self._snapshots.values()), "metrics": self._polls}
+            failed = [
+                self._loop_errors[k] for k in ("cpu", "snap", "metrics") if k in self._loop_errors and not produced[k]
+            ]
+            st.error = failed[0] if failed else self._empty_error()
+        st.extra = {
+            "url": self.url,
+            "serves": self.ep.summary(),
+            "errors": self._errors,
+            "notes": list(self._notes),
+            "requests": self.client.requests,
+            "bytes": self.client.bytes_read,
+        }
 
     def _empty_error(self) -> WorkbenchError | None:
         """A mutex/block capture that only ever saw zeros: say why instead of writing an empty file."""
@@ -198,10 +178,7 @@ class PprofCapture:
 
     # ------------------------------------------------------------ helpers
     def _put(self, batch: ProfileBatch | SeriesBatch | FindingsBatch, samples: int = 0) -> None:
-        self.sink.put(batch)
-        with self._lock:
-            self._status.batches += 1
-            self._status.samples += samples
+        self.put(batch, samples)
 
     def _ok(self) -> None:
         with self._lock:
@@ -223,8 +200,7 @@ class PprofCapture:
                         "restart the service and attach again",
                     )
         if self._fatal is not None:
-            for j in self._jobs:
-                j.cancel()
+            self.cancel()
 
     def _fail(self, exc: WorkbenchError, loop: str) -> None:
         with self._lock:
@@ -270,7 +246,9 @@ class PprofCapture:
                 ss = prof.to_stackset()
                 meta = {"url": self.url, "kind": "cpu", "seconds": str(secs), "rate_hz": "100"}
                 self._put(
-                    ProfileBatch(self.key("cpu"), prof.sample_types, ss, t0, t1, source=SOURCE, meta=meta),
+                    ProfileBatch(
+                        self.key("cpu"), prof.sample_types, ss, t0, t1, source=SOURCE, meta=meta, runtime=self.runtime
+                    ),
                     samples=int(ss.values[:, 0].sum()) if len(ss) else 0,
                 )
                 with self._lock:
@@ -353,7 +331,7 @@ class PprofCapture:
         meta = {"url": self.url, "kind": kind}
         if kind in EMPTY_NOTES:
             meta["note"] = EMPTY_NOTES[kind]
-        t0, replace = t, False
+        t0, replace, runtime = t, False, self.runtime
         if kind == "heap":
             cols = column_indices(prof, ("inuse_space", "inuse_objects"))
             if cols is None:
@@ -361,6 +339,7 @@ class PprofCapture:
                 cols = column_indices(prof, ("space", "objects"))
                 if cols is None:
                     return
+                runtime = "node"
             ss, _types = select_columns(prof, cols, full)
             types: tuple[SampleType, ...] = (INUSE_SPACE, INUSE_OBJECTS)
             meta["values"] = "in use at the last GC before the fetch; replaced by each fetch"
@@ -384,7 +363,9 @@ class PprofCapture:
             t0 = t if baseline else last_t.get(kind, t)
             last_t[kind] = t
             meta["values"] = "cumulative since the service started; windows hold the growth between fetches"
-        batch = ProfileBatch(self.key(kind), types, ss, t0, t, source=SOURCE, meta=meta, replace=replace)
+        batch = ProfileBatch(
+            self.key(kind), types, ss, t0, t, source=SOURCE, meta=meta, replace=replace, runtime=runtime
+        )
         self._put(batch, samples=len(ss))  # for snapshots, "samples" counts stacks seen
         with self._lock:
             self._snapshots[kind] = self._snapshots.get(kind, 0) + 1
@@ -424,70 +405,4 @@ class PprofCapture:
                 final = True
 
 
-class PprofFetchPlugin:
-    name: str = "pprof"
-    title: str = "pprof-fetch: Go net/http/pprof, expvar and Prometheus metrics by URL"
-    targets: frozenset[TargetKind] = frozenset({TargetKind.URL})
-    options: tuple[Option, ...] = (
-        Option("profile", str, "auto", "which profile to fetch; series are always polled", PROFILE_CHOICES),
-        Option("duration", float, 0.0, "seconds to capture; 0 runs until stopped"),
-        Option("rate", int, 0, "CPU sampling rate; net/http/pprof always samples at 100 Hz"),
-        Option("cpu_seconds", int, 5, "seconds per CPU profile request (fetched back to back)"),
-        Option("interval", float, 1.0, "seconds between metric polls (expvar, /metrics, goroutine count)"),
-        Option("profile_interval", float, 5.0, "seconds between heap/allocs/goroutine/mutex/block fetches"),
-        Option("timeout", float, 10.0, "seconds before a request (other than a CPU profile) is given up"),
-        Option("max_mb", int, 64, "size cap of one response, MiB"),
-        Option("label", str, "", "short name of this service when a session holds several (suffixes series)"),
-    )
-
-    def _check_target(self, target: Target) -> None:
-        if target.kind != TargetKind.URL:
-            raise PluginError(
-                f"the pprof source reads services by URL, not {target.kind.value} targets",
-                "use --url http://HOST:PORT (the service's net/http/pprof listener)",
-            )
-
-    def preflight(self, target: Target) -> list[Check]:
-        try:
-            self._check_target(target)
-            client = HttpClient(target.value, timeout_s=5.0)
-            ep = discover(client)
-        except WorkbenchError as exc:
-            return [Check("pprof endpoints", False, exc.message, exc.fix)]
-        checks = [Check("pprof endpoints", True, f"{ep.base_url} serves {ep.summary()}")]
-        if not ep.pprof_index:
-            # not a failure: series alone are worth capturing (profile=none); start() refuses a
-            # profile that is not served, with its own fix
-            checks.append(
-                Check(
-                    "pprof profiles",
-                    True,
-                    'no /debug/pprof/ index: only series can be read (import _ "net/http/pprof" for profiles)',
-                )
-            )
-        return checks
-
-    def start(self, target: Target, options: dict[str, Any], sink: Sink) -> PprofCapture:
-        self._check_target(target)
-        opts = resolve_options(self, options)
-        client = HttpClient(normalize_base_url(target.value), timeout_s=float(opts["timeout"]))
-        ep = discover(client)
-        for kind in _profile_kinds(str(opts["profile"]), ep):
-            if not ep.serves(kind):
-                if not ep.pprof_index:
-                    raise ProfileNotServed(
-                        f"{client.base_url} has no /debug/pprof/ index, so no {kind} profile"
-                        f" (it serves {ep.summary()})",
-                        'import _ "net/http/pprof" in the service, or leave --profile out to record its series only',
-                    )
-                raise ProfileNotServed(
-                    f"{client.base_url}/debug/pprof/ does not list a {kind} profile"
-                    f" (it lists {', '.join(sorted(ep.profiles))})",
-                    "pick one of the listed profiles",
-                )
-        cap = PprofCapture(client, ep, opts, sink)
-        cap._launch()
-        return cap
-
-
-__all__ = ["PROFILE_CHOICES", "PprofCapture", "PprofFetchPlugin"]
+__all__ = ["GIVE_UP_AFTER_S", "PROFILE_CHOICES", "SOURCE", "PprofCapture"]

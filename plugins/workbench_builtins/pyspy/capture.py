@@ -36,13 +36,15 @@ from typing import IO, Any
 
 import psutil
 
-from workbench.capture import CaptureStatus, Job, Sink
+from workbench.capture import CaptureStatus, HandleBase, Job, Sink, Target
 from workbench.errors import CaptureError, TargetExited, WorkbenchError
-from workbench.model import CPU_NS, SAMPLES, WALL_NS, EventBatch, ProfileBatch
+from workbench.model import CPU_NS, SAMPLES, WALL_NS, EventKind, ProfileBatch, ProfileKey
+from workbench.model.keys import CPU, WALL
 
 from .checks import error_from_pyspy
 from .raw import FrameParser, parse_raw
 
+SOURCE = "pyspy"
 FIRST_CHUNK_S = 0.5  # short first chunk: the first flame graph within the 2 s budget
 ATTACH_TIMEOUT_S = 20.0  # py-spy retries attaching for a while on a busy machine
 STOP_TIMEOUT_S = 3.0
@@ -119,8 +121,7 @@ class _Chunk:
             env=env,
             start_new_session=True,
         )
-        self._reader = threading.Thread(target=self._read_stdout, name=f"wb-pyspy-out-{index}", daemon=True)
-        self._reader.start()
+        self._reader: Job[None] = Job(lambda job: self._read_stdout(), name=f"pyspy-out-{index}").start()
 
     def _read_stdout(self) -> None:
         assert self.proc.stdout is not None
@@ -150,7 +151,7 @@ class _Chunk:
             rc = self.proc.wait()
         if self.t_end is None:
             self.t_end = time.time()
-        self._reader.join(2.0)
+        self._reader.wait(2.0)
         self._err.close()
         return rc
 
@@ -193,27 +194,27 @@ class _Stats:
     attach_s: deque[float] = field(default_factory=lambda: deque(maxlen=20))
 
 
-class PySpyCapture:
-    """The CaptureHandle of one py-spy attach. All work happens on one controller thread."""
+class PySpyCapture(HandleBase):
+    """The CaptureHandle of one py-spy attach. All work happens on one controller job."""
+
+    stop_timeout_s = ATTACH_TIMEOUT_S + 2 * STOP_TIMEOUT_S + 5
 
     def __init__(self, binary: Path, pid: int, opts: PySpyOptions, sink: Sink) -> None:
+        super().__init__(Target.from_pid(pid), sink, name=SOURCE, message="attaching")
         self.binary = binary
         self.pid = pid
         self.opts = opts
-        self.sink = sink
-        self.key = f"pyspy:{pid}:cpu"
+        # idle threads included: the values are wall time, the profile is a wall-clock one
+        self.key = ProfileKey(SOURCE, self.target.value, WALL if opts.idle else CPU)
         self.sample_types = (SAMPLES, WALL_NS if opts.idle else CPU_NS)
         self.period_ns = 1e9 / opts.rate
-        self._lock = threading.Lock()
-        self._stats = _Stats(started=time.time())
-        self._status = CaptureStatus(started=self._stats.started, message="attaching")
+        self._stats = _Stats(started=self._status.started)
         self._parser = FrameParser()
         self._tmp = Path(tempfile.mkdtemp(prefix=f"wb-pyspy-{pid}-"))
         self._live: list[_Chunk] = []
         self._last_error_ratio = 0.0
         self._n = 0
-        # the one worker pattern: cancel flag, done event, a daemon thread
-        self._job: Job[None] = Job(lambda job: self._run(), name=f"pyspy-{pid}")
+        self._job = self.make_job(lambda job: self._run(), str(pid))
 
     # --------------------------------------------------------- handle API
     def start(self) -> PySpyCapture:
@@ -221,43 +222,36 @@ class PySpyCapture:
         return self
 
     def stop(self) -> None:
-        self._job.cancel()
-        self._job.wait(ATTACH_TIMEOUT_S + 2 * STOP_TIMEOUT_S + 5)
+        super().stop()
         self._reap_all()
 
-    def join(self, timeout: float | None = None) -> bool:
-        return self._job.wait(timeout)
-
-    def status(self) -> CaptureStatus:
-        with self._lock:
-            s = self._stats
-            st = self._status
-            now = time.time()
-            st.samples = s.samples
-            st.batches = s.batches
-            t0 = s.first_ready or s.started
-            # judged over finished chunks only: the running chunk's samples are not in yet
-            judged = max(1e-9, (s.last_end or now) - t0)
-            st.samples_per_s = s.samples / judged if s.last_end else 0.0
-            if s.last_end:
-                expected = self.opts.rate * judged
-                # py-spy does not report its interval count, so two views of it:
-                # intervals inside recordings minus py-spy's failed samples (an estimate),
-                # and the busiest thread's trace count (a lower bound, exact when a thread
-                # is always on CPU). The true value is at least the bound.
-                estimate = (self.opts.rate * s.covered_s - s.errors) / expected
-                st.coverage = max(0.0, min(1.0, max(estimate, s.ticks / expected)))
-            st.extra = {
-                "busiest_thread_coverage": min(1.0, s.ticks / (self.opts.rate * judged)) if s.last_end else None,
-                "window_coverage": min(1.0, s.covered_s / judged) if s.last_end else None,
-                "chunks": s.chunks,
-                "pyspy_errors": s.errors,
-                "late_messages": s.late_messages,
-                "attach_s": (sum(s.attach_s) / len(s.attach_s)) if s.attach_s else None,
-                "first_batch_s": (s.first_batch - s.started) if s.first_batch else None,
-                "rate": self.opts.rate,
-            }
-            return st.copy()
+    def _refresh_status(self, st: CaptureStatus) -> None:
+        s = self._stats
+        now = time.time()
+        st.samples = s.samples
+        st.batches = s.batches
+        t0 = s.first_ready or s.started
+        # judged over finished chunks only: the running chunk's samples are not in yet
+        judged = max(1e-9, (s.last_end or now) - t0)
+        st.samples_per_s = s.samples / judged if s.last_end else 0.0
+        if s.last_end:
+            expected = self.opts.rate * judged
+            # py-spy does not report its interval count, so two views of it:
+            # intervals inside recordings minus py-spy's failed samples (an estimate),
+            # and the busiest thread's trace count (a lower bound, exact when a thread
+            # is always on CPU). The true value is at least the bound.
+            estimate = (self.opts.rate * s.covered_s - s.errors) / expected
+            st.coverage = max(0.0, min(1.0, max(estimate, s.ticks / expected)))
+        st.extra = {
+            "busiest_thread_coverage": min(1.0, s.ticks / (self.opts.rate * judged)) if s.last_end else None,
+            "window_coverage": min(1.0, s.covered_s / judged) if s.last_end else None,
+            "chunks": s.chunks,
+            "pyspy_errors": s.errors,
+            "late_messages": s.late_messages,
+            "attach_s": (sum(s.attach_s) / len(s.attach_s)) if s.attach_s else None,
+            "first_batch_s": (s.first_batch - s.started) if s.first_batch else None,
+            "rate": self.opts.rate,
+        }
 
     # --------------------------------------------------------- controller
     def _spawn(self) -> _Chunk:
@@ -275,7 +269,7 @@ class PySpyCapture:
             if c.ready.wait(0.01):
                 return "ready"
             if not c.alive():
-                c._reader.join(1.0)
+                c._reader.wait(1.0)
                 return "ready" if c.ready.is_set() else "failed"
             if other is not None and not other.alive():
                 return "other"
@@ -286,27 +280,21 @@ class PySpyCapture:
 
     def _run(self) -> None:
         try:
-            self._event("capture_started", f"py-spy attached to PID {self.pid} at {self.opts.rate} Hz")
+            self.event(EventKind.CAPTURE_STARTED, f"py-spy attached to PID {self.pid} at {self.opts.rate} Hz")
             self._loop()
-            with self._lock:
-                self._status.message = f"stopped after {self._stats.samples} samples"
+            self.update_status(message=f"stopped after {self._stats.samples} samples")
         except WorkbenchError as exc:
-            with self._lock:
-                self._status.error = exc
-                self._status.message = str(exc)
+            self.set_error(exc, first=False)
         except Exception as exc:  # a bug here must still end the capture cleanly, visibly
-            with self._lock:
-                self._status.error = CaptureError(f"py-spy capture failed: {type(exc).__name__}: {exc}", "")
-                self._status.message = str(self._status.error)
+            self.set_error(CaptureError(f"py-spy capture failed: {type(exc).__name__}: {exc}", ""), first=False)
         finally:
             self._reap_all()
             shutil.rmtree(self._tmp, ignore_errors=True)
-            with self._lock:
-                self._status.running = False
-            err = self._status.error
-            if isinstance(err, TargetExited):
-                self._event("target_exited", err.message)
-            self._event("capture_stopped", self._status.message or "py-spy capture stopped")
+            self.update_status(running=False)
+            st = self.status()
+            if isinstance(st.error, TargetExited):
+                self.event(EventKind.TARGET_EXITED, st.error.message)
+            self.event(EventKind.CAPTURE_STOPPED, st.message or "py-spy capture stopped")
 
     def _loop(self) -> None:
         cur = self._spawn()
@@ -320,8 +308,7 @@ class PySpyCapture:
             rc = cur.wait()
             raise self._attach_error(cur, rc)
         self._note_ready(cur)
-        with self._lock:
-            self._status.message = f"sampling PID {self.pid} at {self.opts.rate} Hz"
+        self.update_status(message=f"sampling PID {self.pid} at {self.opts.rate} Hz")
         chunk_len = FIRST_CHUNK_S
         end_at = (cur.t_ready or time.time()) + self.opts.duration if self.opts.duration > 0 else math.inf
         while True:
@@ -522,15 +509,15 @@ class PySpyCapture:
             "sampler": "py-spy record (rolling chunks)",
         }
         if len(chunk.stacks):
-            self.sink.put(ProfileBatch(self.key, self.sample_types, chunk.stacks, t0, t1, source="pyspy", meta=meta))
+            self.sink.put(
+                ProfileBatch(
+                    self.key, self.sample_types, chunk.stacks, t0, t1, source=SOURCE, meta=meta, runtime="python"
+                )
+            )
         with self._lock:
             self._stats.batches += 1
             if self._stats.first_batch is None:
                 self._stats.first_batch = time.time()
-
-    def _event(self, kind: str, text: str) -> None:
-        with contextlib.suppress(Exception):
-            self.sink.put(EventBatch(time.time(), kind, text, target=f"pid:{self.pid}"))
 
     def _reap_all(self) -> None:
         for c in list(self._live):

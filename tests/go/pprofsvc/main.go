@@ -15,6 +15,9 @@
 //	/spread?n=N&depth=D  keep N small allocations made from up to 4^D distinct call paths
 //	                  (a big heap profile for benchmarks; start with -memprofilerate 1)
 //
+// With -leak it also leaks from start-up (leaks.go): a clients map, an audit buffer and
+// blocked goroutines, beside a bounded decoy.
+//
 // It prints "listening on http://ADDR" as its first stdout line once it accepts connections.
 package main
 
@@ -101,7 +104,11 @@ func main() {
 	mutexRate := flag.Int("mutex-fraction", 0, "runtime.SetMutexProfileFraction")
 	blockRate := flag.Int("block-rate", 0, "runtime.SetBlockProfileRate")
 	memRate := flag.Int("memprofilerate", 0, "runtime.MemProfileRate (0 keeps Go's default)")
+	leak := flag.Bool("leak", false, "run the leak scenarios of leaks.go (a clients map, an audit buffer, goroutines)")
 	flag.Parse()
+	if *leak {
+		startLeaks()
+	}
 	if *memRate > 0 {
 		runtime.MemProfileRate = *memRate
 	}

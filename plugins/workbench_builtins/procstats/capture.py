@@ -1,4 +1,4 @@
-"""The ``procstats`` capture plugin: CPU, memory, threads, fds and TCP connections of any PID at 1 Hz.
+"""The procstats capture: CPU, memory, threads, fds and TCP connections of any PID at 1 Hz.
 
 Connections are grouped by remote endpoint because that is how a pool looks from
 outside (three ESTABLISHED to 127.0.0.1:5432 is a pool of three). Connections *into*
@@ -16,15 +16,14 @@ sockets of the process by state, LISTEN included).
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
 from typing import Any
 
 import psutil
 
-from workbench.capture import CaptureStatus, Check, Job, Option, Sink, Target, TargetKind, resolve_options
-from workbench.errors import PermissionDenied, PluginError, TargetExited, TargetNotFound
-from workbench.model import EventBatch, SeriesBatch, SeriesPoint
+from workbench.capture import HandleBase, Job, Sink, Target
+from workbench.errors import PermissionDenied, TargetExited
+from workbench.model import EventKind, SeriesBatch, SeriesPoint
 
 MAX_REMOTES = 64  # distinct connection groups tracked; the rest is summed into "other"
 
@@ -50,63 +49,41 @@ def connection_groups(conns: list[Any]) -> tuple[dict[str, int], dict[str, int]]
     return est, states
 
 
-class ProcStatsCapture:
-    def __init__(self, pid: int, interval: float, duration: float, sink: Sink) -> None:
-        self.pid = pid
+class ProcStatsCapture(HandleBase):
+    def __init__(self, target: Target, interval: float, duration: float, sink: Sink) -> None:
+        super().__init__(target, sink, name="procstats", message="sampling")
+        self.pid = target.pid
         self.interval = interval
         self.duration = duration
-        self.sink = sink
-        self.proc = psutil.Process(pid)
-        self._lock = threading.Lock()
-        self._status = CaptureStatus(started=time.time(), message="sampling")
+        self.proc = psutil.Process(self.pid)
         self._known_groups: set[str] = set()
         self._known_states: set[str] = set()
-        # the one worker pattern: cancel flag, done event, a daemon thread
-        self._job: Job[None] = Job(lambda job: self._run(), name=f"procstats-{pid}")
 
-    def start(self) -> ProcStatsCapture:
+    def begin(self) -> ProcStatsCapture:
         self.proc.cpu_percent(None)  # primes the counter; the first real reading comes 1 interval later
-        self._job.start()
+        self.spawn(self._run, str(self.pid))
         return self
 
-    def stop(self) -> None:
-        self._job.cancel()
-        self._job.wait(10.0)
-
-    def join(self, timeout: float | None = None) -> bool:
-        return self._job.wait(timeout)
-
-    def status(self) -> CaptureStatus:
-        with self._lock:
-            st = self._status
-            return st.copy()
-
-    def _run(self) -> None:
+    def _run(self, job: Job[None]) -> None:
         end = time.time() + self.duration if self.duration > 0 else float("inf")
         try:
             # a first reading right away (everything but CPU %, which needs an interval),
             # so memory, threads and connections show as soon as the capture starts
             first = True
-            while first or (not self._job.sleep(self.interval) and time.time() < end + 1e-3):
+            while first or (not job.sleep(self.interval) and time.time() < end + 1e-3):
                 points = self.sample(with_cpu=not first)
                 first = False
-                self.sink.put(SeriesBatch(points))
-                with self._lock:
-                    self._status.samples += 1
-                    self._status.batches += 1
-                    self._status.samples_per_s = 1.0 / self.interval
+                self.put(SeriesBatch(points), samples=1)
+                self.update_status(samples_per_s=1.0 / self.interval)
         except psutil.NoSuchProcess:
             err = TargetExited(f"PID {self.pid} exited; process stats kept up to its exit", "")
-            with self._lock:
-                self._status.error = err
-                self._status.message = err.message
-            with contextlib.suppress(Exception):
-                self.sink.put(EventBatch(time.time(), "target_exited", err.message, target=f"pid:{self.pid}"))
+            self.set_error(err)
+            self.update_status(message=err.message)
+            self.event(EventKind.TARGET_EXITED, err.message)
         except psutil.AccessDenied:
-            err2 = PermissionDenied(f"reading /proc of PID {self.pid} was refused", "run the workbench with sudo")
-            with self._lock:
-                self._status.error = err2
-                self._status.message = str(err2)
+            self.set_error(
+                PermissionDenied(f"reading /proc of PID {self.pid} was refused", "run the workbench with sudo")
+            )
         finally:
             with self._lock:
                 self._status.running = False
@@ -151,40 +128,3 @@ class ProcStatsCapture:
         for s in self._known_states:
             pts.append(SeriesPoint(f"process.tcp_states.{s}", t, float(states.get(s, 0)), "count"))
         return pts
-
-
-class ProcStatsPlugin:
-    name = "procstats"
-    title = "Process stats (psutil)"
-    targets = frozenset({TargetKind.PID})
-    options: tuple[Option, ...] = (
-        Option("interval", float, 1.0, "seconds between readings"),
-        Option("duration", float, 0.0, "seconds to capture; 0 = until stopped"),
-    )
-
-    def preflight(self, target: Target) -> list[Check]:
-        if target.kind != TargetKind.PID:
-            return [Check("target kind", False, "process stats need a PID", "pass --pid")]
-        if not psutil.pid_exists(target.pid):
-            return [Check("process exists", False, f"no process with PID {target.pid}", "check the PID")]
-        try:
-            name = psutil.Process(target.pid).name()
-        except psutil.Error:
-            name = "?"
-        return [Check("process exists", True, f"PID {target.pid} ({name})")]
-
-    def start(self, target: Target, options: dict[str, Any], sink: Sink) -> ProcStatsCapture:
-        if target.kind != TargetKind.PID:
-            raise PluginError("process stats read a process by PID, not a URL", "pass --pid PID")
-        opts = resolve_options(self, options)
-        if opts["interval"] < 0.05:
-            raise PluginError("procstats: interval must be at least 0.05 s", "use the default of 1 s")
-        try:
-            return ProcStatsCapture(target.pid, opts["interval"], opts["duration"], sink).start()
-        except psutil.NoSuchProcess as exc:
-            raise TargetNotFound(f"no process with PID {target.pid}", "check the PID and try again") from exc
-        except psutil.AccessDenied as exc:
-            raise PermissionDenied(f"reading /proc of PID {target.pid} was refused", "run with sudo") from exc
-
-
-plugin = ProcStatsPlugin()

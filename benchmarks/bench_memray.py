@@ -92,6 +92,9 @@ def wait_samples(handle, n: int, timeout: float = 120.0) -> None:
     end = time.monotonic() + timeout
     while handle.status().samples < n and handle.status().running and time.monotonic() < end:
         time.sleep(0.02)
+    st = handle.status()
+    if st.samples < n:  # a failed attach must not be timed as a fast one
+        raise SystemExit(f"bench_memray: no snapshot ({st.error or 'timed out'})")
 
 
 def bench_attach(repeats: int) -> float:

@@ -172,7 +172,7 @@ def main() -> int:
 
         class FirstCpu:
             def put(self, batch: object) -> None:
-                if isinstance(batch, ProfileBatch) and batch.key.endswith(":cpu") and not first:
+                if isinstance(batch, ProfileBatch) and str(batch.key).endswith(":cpu") and not first:
                     first.append(time.perf_counter())
 
         svc.get("/burn?ms=5000")

@@ -16,7 +16,7 @@ numpy pools, SQLite page cache and the series rings filling up) to the end. Budg
 under 5%. The series ring buffers (downsampled, fixed capacity) and the per-profile
 caps (nodes, frames, coarsened time slices) are what keep it flat.
 
-Run: ``.venv/bin/python benchmarks/bench_soak.py [--hours 1] [--mode live --seconds 120]``
+Run: ``.venv/bin/python benchmarks/bench_soak.py [--hours 2 --warmup 0.5] [--mode live --seconds 120]`` (budget: RSS growth after warm-up < 5 %)
 """
 
 from __future__ import annotations
@@ -140,13 +140,13 @@ def live(args: argparse.Namespace, out: Path) -> list[tuple[float, int]]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--mode", choices=["synthetic", "live"], default="synthetic")
-    ap.add_argument("--hours", type=float, default=1.0, help="simulated hours (synthetic)")
+    ap.add_argument("--hours", type=float, default=2.0, help="simulated hours (synthetic)")
     ap.add_argument("--stacks", type=int, default=200, help="stacks per simulated second (synthetic)")
     ap.add_argument("--series", type=int, default=40, help="series fed every simulated second (synthetic)")
     ap.add_argument("--no-store", action="store_true", help="no .wbs store while feeding (synthetic)")
     ap.add_argument("--seconds", type=float, default=120.0, help="wall seconds (live)")
     ap.add_argument("--rate", type=int, default=1000, help="py-spy Hz (live)")
-    ap.add_argument("--warmup", type=float, default=0.25, help="share of the run counted as warm-up")
+    ap.add_argument("--warmup", type=float, default=0.5, help="share of the run counted as warm-up")
     ap.add_argument("--runs", type=int, default=1, help="whole soaks run, one after the other")
     args = ap.parse_args()
     for _ in range(args.runs):

@@ -167,7 +167,9 @@ def bench_file(src: Path, flamegraph: Path, tmp: Path, runs: int, small: bool) -
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=5, help="timed runs of each command per file (median reported)")
-    ap.add_argument("--shape", action="append", default=[], help="only these gen_shapes.py shapes (repeatable)")
+    ap.add_argument(
+        "--shape", action="append", default=[], help="only these shapes (gen_shapes.py, flamegraph-perf-example)"
+    )
     ap.add_argument("--input", type=Path, action="append", default=[], help="also time this collapsed file")
     ap.add_argument("--recorded", action="store_true", help="also the 9 MB+ py-spy recording (minutes to make)")
     args = ap.parse_args()
@@ -183,8 +185,9 @@ def main() -> int:
                 file=sys.stderr,
             )
             return 1
-        files = [gen_shapes.ensure(name) for name in (args.shape or list(gen_shapes.SHAPES))]
-        example = perf_example(flamegraph, tmp) if not args.shape else None
+        files = [gen_shapes.ensure(n) for n in (args.shape or list(gen_shapes.SHAPES)) if n in gen_shapes.SHAPES]
+        wants_example = not args.shape or "flamegraph-perf-example" in args.shape
+        example = perf_example(flamegraph, tmp) if wants_example else None
         files += [example] if example else []
         files += [gen_large_collapsed.ensure()] if args.recorded else []
         files += args.input

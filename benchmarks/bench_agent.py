@@ -204,9 +204,10 @@ def bench_size(n: int, settle: float) -> dict[str, Any]:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="10000,100000,300000")
+    ap.add_argument("--runs", type=int, default=1, help="measurements per size")
     args = ap.parse_args()
     print(f"python {sys.version.split()[0]}; target pause measured in-target by a 1 ms ticker")
-    for n in (int(x) for x in args.sizes.split(",")):
+    for n in [int(x) for x in args.sizes.split(",") for _ in range(args.runs)]:
         r = bench_size(n, settle=1.0 + n / 200_000)
         print(
             f"N={r['n']:>7}: injection: in-target max gap {r['injection_gap_ms']:.0f} ms "

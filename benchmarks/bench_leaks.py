@@ -7,6 +7,7 @@ container. Target: precision and recall 1.0, every leak flagged in under 60 s.
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import sys
 import tempfile
@@ -14,11 +15,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import budget
+
 from tests.leaks.scenario import GO_LABELS, PY_LABELS, build_go_leaksvc, run_go_suite, run_py_suite
 
 
 def table(res, labels) -> None:  # type: ignore[no-untyped-def]
     p, r = res.scores(labels)
+    budget.check(f"leaks {res.suite} precision", p, 1.0, higher_is_better=True)
+    budget.check(f"leaks {res.suite} recall", r, 1.0, higher_is_better=True)
     print(f"\n{res.suite} suite: precision {p:.2f}  recall {r:.2f}  ({res.duration_s:.0f} s watched)")
     print(f"  {'scenario':34s} {'truth':6s} {'flagged':8s} first verdict")
     for lab, (_, leak) in labels.items():
@@ -32,7 +38,16 @@ def table(res, labels) -> None:  # type: ignore[no-untyped-def]
 
 
 def main() -> int:
-    duration = float(sys.argv[1]) if len(sys.argv) > 1 else 60.0
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("duration", nargs="?", type=float, default=60.0, help="seconds each suite is watched")
+    ap.add_argument("--runs", type=int, default=1, help="times each suite is run (every run is judged)")
+    args = ap.parse_args()
+    for _ in range(args.runs):
+        run_suites(args.duration)
+    return budget.exit_code()
+
+
+def run_suites(duration: float) -> None:
     if shutil.which("go"):
         with tempfile.TemporaryDirectory() as d:
             table(run_go_suite(build_go_leaksvc(Path(d)), duration_s=duration), GO_LABELS)
@@ -42,7 +57,6 @@ def main() -> int:
         table(run_py_suite(duration_s=duration), PY_LABELS)
     else:
         print("python suite skipped: apt-get install gdb (the runtime agent injects through it)")
-    return 0
 
 
 if __name__ == "__main__":

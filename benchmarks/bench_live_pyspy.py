@@ -31,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import budget  # noqa: E402  (sibling script: BUDGET lines and the exit code)
 from workbench_builtins.pyspy.binary import find_pyspy  # noqa: E402
 
 from tests.helpers.targets import HOT, start_target, stop_target  # noqa: E402
@@ -223,7 +224,7 @@ def soak(seconds: float) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=10.0)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--runs", "--repeats", dest="repeats", type=int, default=3, help="attaches timed (median)")
     ap.add_argument("--units", type=int, default=400)
     ap.add_argument("--rounds", type=int, default=8, help="interleaved rounds of the slowdown measurement")
     ap.add_argument("--only-slowdown", action="store_true")
@@ -234,7 +235,7 @@ def main() -> None:
         soak(args.soak)
     if args.only_slowdown:
         slowdown(args, pyspy)
-        return
+        sys.exit(budget.exit_code())
 
     lat = first_batch_latency(args.repeats)
     print(
@@ -242,6 +243,7 @@ def main() -> None:
         + ", ".join(f"{x:.3f}" for x in lat)
         + ")  budget 2 s"
     )
+    budget.check("py-spy attach to first flame graph batch (median)", statistics.median(lat), 2.0, unit=" s")
 
     demo = demo_to_first_batch(args.repeats)
     start_s = statistics.median(d[0] for d in demo)
@@ -262,8 +264,11 @@ def main() -> None:
             f"py-spy sample errors {r['pyspy_errors']}, batches dropped {r['dropped']}; "
             f"workbench CPU {r['self_cpu_pct']:.1f}% of a core (+ py-spy {r['pyspy_cpu_pct']:.1f}%)"
         )
+        if label.startswith("50"):
+            budget.check(f"py-spy 100 Hz, {label}: batches dropped", r["dropped"], 0)
 
     slowdown(args, pyspy)
+    sys.exit(budget.exit_code())
 
 
 def slowdown(args: argparse.Namespace, pyspy: Path) -> None:
@@ -280,6 +285,12 @@ def slowdown(args: argparse.Namespace, pyspy: Path) -> None:
             f"median ratio to unprofiled {statistics.median(ratios):.2f}x "
             f"(rounds: {min(ratios):.2f}x..{max(ratios):.2f}x)"
         )
+    # overhead no higher than the backend's own: the live chain against one py-spy record,
+    # 10 % slack for round-to-round noise on a shared machine
+    ref = statistics.median(t / b for t, b in zip(times["py-spy record"], times["unprofiled"], strict=True))
+    for m in ("workbench blocking", "workbench nonblocking"):
+        ours = statistics.median(t / b for t, b in zip(times[m], times["unprofiled"], strict=True))
+        budget.check(f"target slowdown, {m} vs py-spy record", ours, ref * 1.10, unit="x")
 
 
 if __name__ == "__main__":

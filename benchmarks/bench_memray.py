@@ -16,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import budget
+
 from workbench.capture import Target, default_registry
 from workbench.model import Session
 
@@ -90,9 +92,12 @@ def wait_samples(handle, n: int, timeout: float = 120.0) -> None:
     end = time.monotonic() + timeout
     while handle.status().samples < n and handle.status().running and time.monotonic() < end:
         time.sleep(0.02)
+    st = handle.status()
+    if st.samples < n:  # a failed attach must not be timed as a fast one
+        raise SystemExit(f"bench_memray: no snapshot ({st.error or 'timed out'})")
 
 
-def bench_attach(repeats: int) -> None:
+def bench_attach(repeats: int) -> float:
     plugin = default_registry().load("memray")
     print("== attach (preflight + gdb injection + reader connected + first snapshot)")
     rows = []
@@ -129,6 +134,7 @@ def bench_attach(repeats: int) -> None:
             name = "  " + key.removesuffix("_s")
             print(f"  {name:26s} median {statistics.median(vals):6.2f} s   min {min(vals):6.2f}   max {max(vals):6.2f}")
     print(f"  budget: attach to first view < 2 s; load average now {os.getloadavg()[0]:.1f}")
+    return statistics.median(r[2] for r in rows)
 
 
 def bench_snapshot(sizes: list[int], sites: list[int]) -> None:
@@ -203,18 +209,21 @@ def bench_slowdown(seconds: int) -> None:
     print(f"  workbench vs memray's own overhead: x{ref / live:.2f}")
 
 
-def main() -> None:
+def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--runs", type=int, default=10, help="attaches timed (median reported)")
     args = ap.parse_args()
     print(f"memray benchmark; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-    bench_attach(2 if args.quick else 3)
+    first = bench_attach(args.runs)
     if args.quick:
         bench_snapshot([10_000, 100_000], [10, 1000])
     else:
         bench_snapshot([10_000, 50_000, 150_000], [10, 1000, 10_000])
     bench_slowdown(3 if args.quick else 5)
+    budget.check(f"memray attach to first snapshot (median of {args.runs})", first, 2.0, unit=" s")
+    return budget.exit_code()
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

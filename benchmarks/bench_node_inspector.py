@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -120,7 +121,11 @@ def snapshot_summary(n_objects: int) -> None:
 
 
 def main() -> None:
-    if "--snapshot-only" not in sys.argv:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--runs", type=int, default=1, help="attach + overhead measurements")
+    ap.add_argument("--snapshot-only", action="store_true")
+    args = ap.parse_args()
+    for _ in range(0 if args.snapshot_only else args.runs):
         attach_and_overhead()
     snapshot_summary(int(os.environ.get("WB_BENCH_SNAPSHOT_OBJECTS", "1000000")))
 

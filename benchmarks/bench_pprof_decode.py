@@ -25,6 +25,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import budget  # noqa: E402  (sibling: BUDGET lines and the exit code)
+
 CACHE = ROOT / "benchmarks" / ".cache"
 GEN = ROOT / "benchmarks" / "go" / "bigpprof"
 
@@ -118,11 +121,11 @@ def startup_report(workbench: str, tmp: Path, repeat: int) -> list[str]:
     ]
 
 
-def main() -> None:
+def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--stacks", type=int, default=200_000)
     ap.add_argument("--kind", choices=("heap", "cpu"), default="heap")
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--runs", "--repeat", dest="repeat", type=int, default=3, help="runs per timing (best of)")
     args = ap.parse_args()
 
     src = make_profile(args.stacks, args.kind)
@@ -171,7 +174,9 @@ def main() -> None:
     print(f" {c_wb / c_go:.2f}x cpu)")
     for line in startup:
         print(line)
+    budget.check("pprof decode: workbench convert vs go tool pprof -raw (wall)", t_wb / t_go, 2.0, unit="x")
+    return budget.exit_code()
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

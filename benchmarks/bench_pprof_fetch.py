@@ -31,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import budget  # noqa: E402  (sibling script: BUDGET lines and the exit code)
 from workbench_builtins.pprof_fetch.client import HttpClient  # noqa: E402
 from workbench_builtins.pprof_fetch.discovery import discover  # noqa: E402
 from workbench_builtins.pprof_fetch.poller import MetricsPoller  # noqa: E402
@@ -63,7 +64,7 @@ def proc_cpu_s(pid: int) -> float:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--stacks", type=int, default=50_000)
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--runs", "--repeat", dest="repeat", type=int, default=3, help="runs per timing (best of)")
     args = ap.parse_args()
     go = shutil.which("go")
     if go is None:
@@ -171,7 +172,7 @@ def main() -> int:
 
         class FirstCpu:
             def put(self, batch: object) -> None:
-                if isinstance(batch, ProfileBatch) and batch.key.endswith(":cpu") and not first:
+                if isinstance(batch, ProfileBatch) and str(batch.key).endswith(":cpu") and not first:
                     first.append(time.perf_counter())
 
         svc.get("/burn?ms=5000")
@@ -182,12 +183,15 @@ def main() -> int:
         handle.stop()
         if first:
             print(f"attach to first CPU flame graph: {first[0] - t_attach:.2f} s (discovery + a 1 s window)")
+            budget.check("pprof attach to first CPU flame graph", first[0] - t_attach, 2.0, unit=" s")
+        else:
+            budget.fail("pprof attach to first CPU flame graph", "no CPU batch in 30 s")
         load = os.getloadavg()[0]
         print(f"machine load average while measuring: {load:.1f} on {os.cpu_count()} cores")
     finally:
         svc.stop()
         shutil.rmtree(tmp, ignore_errors=True)
-    return 0
+    return budget.exit_code()
 
 
 if __name__ == "__main__":

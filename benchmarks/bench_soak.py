@@ -16,7 +16,7 @@ numpy pools, SQLite page cache and the series rings filling up) to the end. Budg
 under 5%. The series ring buffers (downsampled, fixed capacity) and the per-profile
 caps (nodes, frames, coarsened time slices) are what keep it flat.
 
-Run: ``.venv/bin/python benchmarks/bench_soak.py [--hours 1] [--mode live --seconds 120]``
+Run: ``.venv/bin/python benchmarks/bench_soak.py [--hours 2 --warmup 0.5] [--mode live --seconds 120]`` (budget: RSS growth after warm-up < 5 %)
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+import budget  # noqa: E402  (sibling script: BUDGET lines and the exit code)
 
 from workbench.formats.wbs import SessionStore, load_session  # noqa: E402
 from workbench.model import (  # noqa: E402
@@ -135,17 +137,24 @@ def live(args: argparse.Namespace, out: Path) -> list[tuple[float, int]]:
     return samples
 
 
-def main() -> None:
+def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--mode", choices=["synthetic", "live"], default="synthetic")
-    ap.add_argument("--hours", type=float, default=1.0, help="simulated hours (synthetic)")
+    ap.add_argument("--hours", type=float, default=2.0, help="simulated hours (synthetic)")
     ap.add_argument("--stacks", type=int, default=200, help="stacks per simulated second (synthetic)")
     ap.add_argument("--series", type=int, default=40, help="series fed every simulated second (synthetic)")
     ap.add_argument("--no-store", action="store_true", help="no .wbs store while feeding (synthetic)")
     ap.add_argument("--seconds", type=float, default=120.0, help="wall seconds (live)")
     ap.add_argument("--rate", type=int, default=1000, help="py-spy Hz (live)")
-    ap.add_argument("--warmup", type=float, default=0.25, help="share of the run counted as warm-up")
+    ap.add_argument("--warmup", type=float, default=0.5, help="share of the run counted as warm-up")
+    ap.add_argument("--runs", type=int, default=1, help="whole soaks run, one after the other")
     args = ap.parse_args()
+    for _ in range(args.runs):
+        soak_once(args)
+    return budget.exit_code()
+
+
+def soak_once(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as d:
         out = Path(d) / "soak.wbs"
         wall = time.monotonic()
@@ -163,6 +172,7 @@ def main() -> None:
     print(f"  RSS start {samples[0][1] / MiB:.1f} MiB, after warm-up {warm / MiB:.1f} MiB, ", end="")
     print(f"end {end / MiB:.1f} MiB, peak after warm-up {peak / MiB:.1f} MiB")
     print(f"  growth after warm-up: {growth:+.2f}% (peak {(peak - warm) / warm * 100:+.2f}%; budget < 5%)")
+    budget.check(f"soak ({args.mode}) RSS growth after warm-up", growth, 5.0, unit=" %")
     print(
         "  readings (share of run: MiB): "
         + ", ".join(f"{f:.2f}:{r / MiB:.0f}" for f, r in samples[:: max(1, len(samples) // 12)])
@@ -170,4 +180,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

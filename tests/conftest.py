@@ -4,3 +4,33 @@ import os
 
 # GUI tests and selftest run offscreen unless a display is asked for explicitly.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest
+
+# In CI (CI=true, set by the CI runner) a skipped test is a failure: .ci/run installs
+# everything the suite needs, so a skip there means a check silently stopped running.
+# A test that truly cannot run in CI says why with a reason starting with this prefix.
+CI_SKIP_PREFIX = "not in CI:"
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("true", "1")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
+    report: pytest.TestReport = yield
+    if not (_in_ci() and report.skipped) or hasattr(report, "wasxfail"):
+        return report
+    longrepr = report.longrepr
+    reason = str(longrepr[2] if isinstance(longrepr, tuple) else longrepr)
+    reason = reason.removeprefix("Skipped: ")
+    if reason.startswith(CI_SKIP_PREFIX):
+        return report
+    report.outcome = "failed"
+    report.longrepr = (
+        f"skipped in CI ({reason}): CI installs everything the suite needs (.ci/run), so this must run; "
+        f"install what it lacks in .ci/run, or give a skip reason starting with {CI_SKIP_PREFIX!r} "
+        "that says why it cannot run in CI"
+    )
+    return report

@@ -11,7 +11,6 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from .. import __version__
 from ..errors import WorkbenchError
 
 # subcommand name -> module under workbench.cli
@@ -25,19 +24,33 @@ SUBCOMMANDS = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _VersionAction(argparse.Action):
+    """``--version``, reading the installed metadata only when asked (it costs ~40 ms)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args: object, **_kwargs: object) -> None:
+        from .. import __version__
+
+        print(f"workbench {__version__}")  # stdout, as argparse's own "version" action
+        parser.exit()
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The full parser; with ``only`` a subcommand name, just that subcommand's (its module
+    alone is imported, so ``workbench convert`` does not load capture or network code)."""
     parser = argparse.ArgumentParser(
         prog="workbench",
         description="Profiling Workbench: live CPU, memory, GC, pool and leak views of running services.",
     )
-    parser.add_argument("--version", action="version", version=f"workbench {__version__}")
+    parser.add_argument("--version", action=_VersionAction, nargs=0, help="show the version and exit")
     parser.add_argument("--demo", action="store_true", help="open the GUI attached to the bundled demo service")
     parser.add_argument("--pid", type=int, help="open the GUI attached to this process (its runtime picks the sources)")
     parser.add_argument("--url", help="open the GUI attached to this service URL (net/http/pprof, inspector)")
     parser.add_argument("--source", action="append", help="with --pid/--url: capture with this source; repeatable")
     parser.add_argument("-o", "--output", help="with --pid/--url: write the session (.wbs) as it is captured")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for _name, modname in SUBCOMMANDS.items():
+    for name, modname in SUBCOMMANDS.items():
+        if only is not None and name != only:
+            continue
         mod = importlib.import_module(f"{__package__}.{modname}")
         mod.add_parser(sub)
     return parser
@@ -79,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .cmd_selftest import busy_loop
 
         return busy_loop(float(argv[1]) if len(argv) > 1 else 30.0)
-    parser = build_parser()
+    parser = build_parser(argv[0] if argv and argv[0] in SUBCOMMANDS else None)
     # argparse cannot mix optional positionals with subparsers; route by the first word
     if (argv and argv[0] in SUBCOMMANDS) or any(a in ("-h", "--help", "--version") for a in argv):
         args = parser.parse_args(argv)

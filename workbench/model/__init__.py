@@ -1,6 +1,7 @@
 """The Qt-free data model: frames, profiles, series, findings and the session."""
 
-from .findings import CENSUS_SOURCE, Finding
+from typing import TYPE_CHECKING, Any
+
 from .frames import FRAMES_OVERFLOW, NODES_OVERFLOW, TRUNCATED_STACK, Frame, FrameTable, Runtime, package_of
 from .keys import PROFILE_KINDS, ProfileKey
 from .profile import (
@@ -22,8 +23,38 @@ from .profile import (
     profile_from_stacks,
     stackset_from_lists,
 )
-from .series import RingSeries, SeriesPoint
-from .session import Batch, EventBatch, EventKind, FindingsBatch, SeriesBatch, Session
+
+if TYPE_CHECKING:
+    from .findings import CENSUS_SOURCE, Finding
+    from .series import RingSeries, SeriesPoint
+    from .session import Batch, EventBatch, EventKind, FindingsBatch, SeriesBatch, Session
+
+# Series, findings and the session (threading, locks) load on first use (PEP 562): a file
+# conversion (``workbench convert``/``info``) needs profiles only, and pays for no more.
+_LAZY = {
+    "CENSUS_SOURCE": "findings",
+    "Finding": "findings",
+    "RingSeries": "series",
+    "SeriesPoint": "series",
+    "Batch": "session",
+    "EventBatch": "session",
+    "EventKind": "session",
+    "FindingsBatch": "session",
+    "SeriesBatch": "session",
+    "Session": "session",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
 
 __all__ = [
     "CENSUS_SOURCE",

@@ -21,8 +21,12 @@ def test_engine_verdicts_from_live_heap_snapshots_and_stack_link(window, qtbot) 
             [table.intern(_go("main.main")), table.intern(_go("main.loadConfig", 7))],
         ]
         ss = stackset_from_lists(table, stacks, [[2e5 * (i + 1)], [5e5]])
-        p.put(ProfileBatch("pprof:http://x:heap", (INUSE_SPACE,), ss, 1e9 + t, 1e9 + t, source="pprof", replace=True))
-    window._leak_judged = 0.0
+        p.put(
+            ProfileBatch(
+                "pprof:http://x:heap", (INUSE_SPACE,), ss, 1e9 + t, 1e9 + t, source="pprof", replace=True, runtime="go"
+            )
+        )
+    window.docs._leak_judged = 0.0
     window.refresh()
     qtbot.waitUntil(lambda: window.leaks.table.rowCount() == 1, timeout=10_000)
     assert window.leaks.table.item(0, 1).text() == "main.(*Hub).register"
@@ -68,13 +72,13 @@ def test_numbers_rounded_and_the_stack_shown(qtbot, tmp_path) -> None:
     panel.show()
     qtbot.waitExposed(panel)
     row = [panel.table.item(0, c).text() for c in range(panel.table.columnCount())]
-    assert row[3] == "+19,932 waits/min" and row[4] == "87%" and row[6] == "1,195,922 waits"
+    assert row[3] == "+19,932 waits/min" and row[4] == "87 %" and row[6] == "1,195,922 waits"
     assert panel.table.item(1, 3).text() == "+1.2 MiB/min"
-    assert panel.table.item(1, 6).text() == "72 MiB"
+    assert panel.table.item(1, 6).text() == "72.3 MiB"  # three significant digits (model.units)
     assert "no filling stack" in panel.details.toPlainText()  # the first suspect is selected
     panel.table.selectRow(1)
     text = panel.details.toPlainText()
-    assert "Hub.clients (map) grows +1.2 MiB/min, 95% sure" in text
+    assert "Hub.clients (map) grows +1.2 MiB/min, 95 % sure" in text
     lines = text.splitlines()
     at = lines.index("  at main.(*Hub).register")
     assert lines[at + 1 : at + 3] == ["  from main.serve", "  from main.main"]

@@ -94,15 +94,34 @@ def test_stop_while_the_start_is_in_flight_stops_what_it_started(qtbot, window, 
     at once (it used to join the running list after the stop and run on)."""
     import psutil
 
+    import time
+
+    panel = window.capture
+    checks = panel.controller.preflight
+
+    def slow_checks(src):  # widens the attach window so Stop surely lands inside it
+        time.sleep(1.0)
+        return checks(src)
+
+    panel.controller.preflight = slow_checks
+    panel.set_target(Target.from_pid(busy_child.pid))
+    panel.select(["pyspy"])
+    panel.start()
+    qtbot.waitUntil(lambda: panel.controller.starting, timeout=20_000)  # planned; py-spy is attaching
+    panel.stop()
+    qtbot.waitUntil(lambda: not panel.busy() and not panel.controller.starting, timeout=20_000)
+    assert not panel.running  # what the start attached after the stop was stopped at once
+    me = psutil.Process()
+    qtbot.waitUntil(
+        lambda: not [p for p in me.children(recursive=True) if "py-spy" in " ".join(p.cmdline())], timeout=10_000
+    )
+
+
+def test_stop_while_the_start_is_still_planning_starts_nothing(qtbot, window, busy_child) -> None:
     panel = window.capture
     panel.set_target(Target.from_pid(busy_child.pid))
     panel.select(["pyspy"])
     panel.start()
-    panel.stop()  # the start job is still attaching py-spy
-    assert panel._starting is None and len(panel._abandoned) == 1
-    qtbot.waitUntil(lambda: not panel._abandoned, timeout=20_000)  # its result arrived, and was stopped
-    qtbot.waitUntil(lambda: panel._pending is not None and panel._pending.done, timeout=20_000)
-    assert not panel.running
-    me = psutil.Process()
-    spies = [p for p in me.children(recursive=True) if "py-spy" in " ".join(p.cmdline())]
-    assert not spies, [p.cmdline() for p in spies]
+    panel.stop()  # before the plan came back: the start is dropped
+    qtbot.waitUntil(lambda: not panel.busy(), timeout=20_000)
+    assert not panel.running and not panel.controller.starting

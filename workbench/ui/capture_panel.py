@@ -74,6 +74,7 @@ class CapturePanel(QWidget):
         self.runtime = ""
         self.default_plan: Plan | None = None
         self._user_chose = False
+        self._epoch = 0  # bumped by Stop and Pause: a start planned before it does not start
         self.controls: dict[str, PluginControls] = {}
         # a newer target's plan supersedes an older one's; every start, stop and pause is wanted
         self.jobs = JobRunner(("plan-target",), self)
@@ -258,8 +259,11 @@ class CapturePanel(QWidget):
         target, controller = self.target, self.controller
         self.start_btn.setEnabled(False)
         self.status.setText("starting…")
+        epoch = self._epoch
         self._submit(
-            "plan", lambda job: controller.plan(target, names, per_source=per_source), lambda p: self._go(p, rules)
+            "plan",
+            lambda job: controller.plan(target, names, per_source=per_source),
+            lambda p: self._go(p, rules) if epoch == self._epoch else self._reset_buttons(),
         )
 
     def watch_leaks(self) -> None:
@@ -277,7 +281,8 @@ class CapturePanel(QWidget):
             return p
 
         self.status.setText("planning the leak watch…")
-        self._submit("plan", plan, lambda p: self.start_plan(p, first_only=True))
+        epoch = self._epoch
+        self._submit("plan", plan, lambda p: self.start_plan(p, first_only=True) if epoch == self._epoch else None)
 
     def start_plan(self, plan: Plan, first_only: bool = False) -> None:
         """Start a plan made elsewhere (the leak watch's): consent here, the rest in a job."""
@@ -333,6 +338,7 @@ class CapturePanel(QWidget):
         self.pause_btn.setText("Resume" if paused else "Pause")
         controller = self.controller
         if paused:
+            self._epoch += 1  # a start still planning is dropped: Resume re-attaches what ran
             self.status.setText("paused: the target runs unprofiled; Resume re-attaches")
             self._submit("pause", lambda job: controller.pause(), self._stopped)
         else:
@@ -347,7 +353,9 @@ class CapturePanel(QWidget):
             Job(lambda job: engine.stop(), name="triggers-stop").start()
 
     def stop(self) -> None:
-        """Stop every source; a start still attaching stops what it attaches (the controller)."""
+        """Stop every source; a start still attaching stops what it attaches (the controller),
+        and one still planning never starts."""
+        self._epoch += 1
         self._stop_triggers()
         self.pause_btn.blockSignals(True)
         self.pause_btn.setChecked(False)

@@ -161,7 +161,7 @@ class LeakPanel(QWidget):
                 f.kind,
                 f.name,
                 sparkline(f.sparkline),
-                format_rate(f.growth_per_min, f.unit, per=""),  # the column says "/ min"
+                format_rate(f.growth_per_min, f.unit),
                 format_percent(f.confidence, 0),
                 f.where,
                 _projection(f),

@@ -163,23 +163,30 @@ class CaptureController:
         """
         runtime = runtime_of(target)
         plan = Plan(target, runtime)
+        if target.kind is TargetKind.URL:
+            plan.served_by = local_pid_serving(target.value)
+        served = self._served_target(plan.served_by)
         applicable = [p for p in self.plugins() if p.applies_to(target, runtime)]
+        wanted: list[tuple[CapturePlugin, Target, str]] = []
         if names is not None:
-            chosen = [self._named(n, target, runtime) for n in dict.fromkeys(names)]
+            for name in dict.fromkeys(names):
+                plugin = self.registry.load(name)
+                if served is not None and not plugin.applies_to(target, runtime) and plugin.applies_to(*served):
+                    wanted.append((plugin, *served))  # process stats of the PID behind a loopback URL
+                else:
+                    wanted.append((self._named(name, target, runtime), target, runtime))
         else:
             chosen = self._defaults(target, runtime)
             if profile:
                 chosen = self._for_profile(profile, target, chosen, applicable)
             if purpose == LEAKS:
                 chosen = self._for_leaks(chosen, applicable)
-            if purpose != LEAKS:
+            else:
                 # profiling sources first: the first source is a recording's main profile
                 chosen.sort(key=_series_only)
-        wanted = [(p, target, runtime) for p in chosen]
-        if names is None and target.kind is TargetKind.URL:
-            plan.served_by = local_pid_serving(target.value)
-            if plan.served_by is not None:
-                wanted += self._served_by(plan.served_by)
+            wanted = [(p, target, runtime) for p in chosen]
+            if served is not None:
+                wanted += self._served_by(*served)
         for plugin, base, base_runtime in wanted:
             located = plugin.locate(base, base_runtime)
             if located is None:
@@ -234,13 +241,19 @@ class CaptureController:
         evidence.sort(key=lambda p: FINDINGS not in p.provides)
         return evidence + keep
 
-    def _served_by(self, pid: int) -> list[tuple[CapturePlugin, Target, str]]:
-        """Series-only defaults of the local process behind a loopback URL, for that PID."""
+    @staticmethod
+    def _served_target(pid: int | None) -> tuple[Target, str] | None:
+        """The local process behind a loopback URL, with its runtime."""
+        if pid is None:
+            return None
         target = Target.from_pid(pid)
         try:
-            runtime = runtime_of(target)
+            return target, runtime_of(target)
         except WorkbenchError:
-            return []
+            return None
+
+    def _served_by(self, target: Target, runtime: str) -> list[tuple[CapturePlugin, Target, str]]:
+        """Series-only defaults of the local process behind a loopback URL, for that PID."""
         return [
             (p, target, runtime)
             for p in self.plugins()
@@ -468,7 +481,9 @@ class CaptureController:
             raise PluginError(f"{source} is not running", "start it first; actions run on a running source")
         for h in handles:
             run_action(source, h, action)
-        self.sink.put(EventBatch(time.time(), "action", f"{source}: {action} requested", source))
+        plugin = next(src.plugin for src, _h in self.running() if src.name == source)
+        label = next((a.label for a in plugin.actions if a.name == action), action)
+        self.sink.put(EventBatch(time.time(), "action", f"{source}: {label.lower()} requested", source))
 
     # -------------------------------------------------------------- triggers
     def kind_starter(self, plan: Plan) -> Callable[[str, float, Sink], CaptureHandle]:

@@ -109,6 +109,7 @@ def pick_url(win: MainWindow, url: str) -> None:
     QTest.keyClicks(entry, url)
     QTest.keyClick(entry, Qt.Key.Key_Return)
     wait_until(lambda: win.capture.target is not None and win.capture.target.value == url, 5, f"target {url}")
+    wait_planned(win)
 
 
 def pick_pid(win: MainWindow, pid: int, timeout: float = 30.0) -> None:
@@ -133,6 +134,18 @@ def pick_pid(win: MainWindow, pid: int, timeout: float = 30.0) -> None:
     QTest.mouseClick(picker.tree.viewport(), Qt.MouseButton.LeftButton, pos=centre)
     QTest.mouseDClick(picker.tree.viewport(), Qt.MouseButton.LeftButton, pos=centre)
     wait_until(lambda: win.capture.target is not None and win.capture.target.value == str(pid), 5, f"target PID {pid}")
+    wait_planned(win)
+
+
+def wait_planned(win: MainWindow, timeout: float = 20.0) -> None:
+    """The chosen target's default sources are planned off the GUI thread (its runtime read, a Go
+    PID's pprof listener located), then ticked: what a user sees a moment after picking."""
+    wait_until(
+        lambda: win.capture.default_plan is not None and win.capture.default_plan.target == win.capture.target,
+        timeout,
+        "the target's default sources",
+        win=win,
+    )
 
 
 def runtime_shown(win: MainWindow, pid: int) -> str:
@@ -207,7 +220,7 @@ def click_start(win: MainWindow, timeout: float = 30.0) -> None:
 def click_stop(win: MainWindow, timeout: float = 30.0) -> None:
     QTest.mouseClick(win.capture.stop_btn, Qt.MouseButton.LeftButton)
     wait_until(
-        lambda: not win.capture.running and win.capture.start_btn.isEnabled() and win.capture._pending.done,
+        lambda: not win.capture.running and win.capture.start_btn.isEnabled() and not win.capture.busy(),
         timeout,
         "the capture to stop",
     )

@@ -31,7 +31,7 @@ def test_go_pid_journey(qapp, pprofsvc_exe, tmp_path) -> None:
         drive.show_profile(win, lambda k: k.startswith("pprof:") and k.endswith(":cpu"))
         drive.wait_until(lambda: drive.flame_has_boxes(win), 30, "CPU flame graph boxes", win=win)
         assert drive.top_function(win.flame.canvas.profile) == "main.hotspotBurn"
-        want = {"CPU %", "memory", "GC pauses", "threads / goroutines", "pool"}
+        want = {"CPU", "memory", "GC pauses", "threads / goroutines", "pool connections"}
         drive.wait_until(lambda: want <= drive.charts_with_curves(win), 30, f"charts {sorted(want)}", win=win)
         assert any(n.startswith("go.") for n in drive.curve_names(win, "threads / goroutines"))
         drive.wait_for_span(win, 4)

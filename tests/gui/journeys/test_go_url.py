@@ -25,7 +25,7 @@ pytestmark = [
 ]
 
 CAPTURE_S = 45.0  # the leak engine's first verdicts come after 20-40 s (README budgets)
-EXPECTED_CHARTS = {"memory", "GC pauses", "threads / goroutines", "pool"}
+EXPECTED_CHARTS = {"memory", "GC pauses", "threads / goroutines", "pool connections"}
 LEAKS = {"clients map": "Hub).register", "audit buffer": "AuditLog).write", "goroutines": "leakBlocked"}
 
 
@@ -48,7 +48,8 @@ def live(qapp, pprofsvc_exe, tmp_path_factory):
         svc.get(f"/burn?ms={int(CAPTURE_S * 1000 + 20_000)}")
         svc.get(f"/dbload?rps=40&hold_ms=250&seconds={int(CAPTURE_S + 30)}")
         drive.pick_url(win, svc.url)
-        assert drive.ticked(win) == {"pprof"}, "a URL's default sources"
+        # a loopback URL served by a local PID also gets that PID's process stats (DESIGN.md)
+        assert drive.ticked(win) == {"pprof", "procstats"}, "a loopback URL's default sources"
         drive.click_start(win)
         yield Live(win, svc, tmp, art, time.monotonic())
     finally:
@@ -68,7 +69,8 @@ def test_charts_have_curves(live: Live) -> None:
     win = live.win
     drive.wait_until(lambda: drive.charts_with_curves(win) >= EXPECTED_CHARTS, 30,
                      f"charts {sorted(EXPECTED_CHARTS)} with curves")  # fmt: skip
-    assert "CPU %" not in drive.charts_with_curves(win), "no process stats for a remote URL"
+    # the loopback URL is served by a local PID: its process stats are drawn too (DESIGN.md)
+    assert "CPU" in drive.charts_with_curves(win), "process stats of the PID behind the URL"
 
 
 def test_timeline_covers_data(live: Live) -> None:

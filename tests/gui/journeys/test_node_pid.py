@@ -71,7 +71,7 @@ def test_inspector_journey(live: Live) -> None:
     drive.click_start(win, timeout=60)
     drive.show_profile(win, lambda k: k.startswith("inspector:") and k.endswith(":cpu"), timeout=40)
     drive.wait_until(lambda: drive.flame_has_boxes(win), 30, "Node CPU flame graph boxes", win=win)
-    drive.wait_until(lambda: {"CPU %", "memory"} <= drive.charts_with_curves(win), 30, "CPU % and memory", win=win)
+    drive.wait_until(lambda: {"CPU", "memory"} <= drive.charts_with_curves(win), 30, "CPU and memory", win=win)
     drive.wait_for_span(win, 4)
     drive.timeline_covers_data(win)
     drive.screenshot(win, live.art, "node-pid")

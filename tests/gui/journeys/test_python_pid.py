@@ -55,7 +55,7 @@ def test_pyspy_and_process_stats(live: Live) -> None:
     drive.click_start(win)
     drive.show_profile(win, lambda k: k.startswith("pyspy:") and k.endswith(":cpu"))
     drive.wait_until(lambda: drive.flame_has_boxes(win), 30, "py-spy flame graph boxes")
-    drive.wait_until(lambda: {"CPU %", "memory"} <= drive.charts_with_curves(win), 20, "CPU % and memory curves")
+    drive.wait_until(lambda: {"CPU", "memory"} <= drive.charts_with_curves(win), 20, "CPU and memory curves")
     drive.wait_for_span(win, 4)
     drive.timeline_covers_data(win)
     drive.screenshot(win, live.art, "python-pid-pyspy")
@@ -72,7 +72,7 @@ def test_runtime_agent_with_consent(live: Live) -> None:
                      30, "python GC pause curves", win=win)  # fmt: skip
     drive.skip_if_injection_impossible(win)
     assert any(n.startswith("python.gc") for n in drive.curve_names(win, "GC pauses"))
-    drive.wait_until(lambda: "pool" in drive.charts_with_curves(win), 30, "SQLAlchemy pool curves", win=win)
+    drive.wait_until(lambda: "pool connections" in drive.charts_with_curves(win), 30, "SQLAlchemy pool curves", win=win)
     drive.wait_until(lambda: "SessionStore._sessions" in drive.leak_text(win), 40,
                      "the growing SessionStore._sessions in the Leaks tab", win=win)  # fmt: skip
     drive.timeline_covers_data(win)
@@ -103,7 +103,7 @@ def test_saved_and_reopened_offline(live: Live) -> None:
     """Journey f for a: every chart and the flame graphs come back from the file."""
     win = live.win
     live_charts = drive.charts_with_curves(win)
-    assert {"CPU %", "memory"} <= live_charts
+    assert {"CPU", "memory"} <= live_charts
     fresh = drive.save_and_reopen(win, live.tmp / "python.wbs", live.tmp / "fresh.ini")
     try:
         assert drive.charts_with_curves(fresh) == live_charts

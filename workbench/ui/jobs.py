@@ -59,7 +59,7 @@ class JobRunner(QObject):
             except WorkbenchError as exc:
                 self.error.emit(exc)
                 return job
-            on_done(result)
+            self._deliver(on_done, result)
             return job
         self._pending[job.id] = (job, purpose, on_done)
         job.on_done(self._relay.deliver)
@@ -89,4 +89,14 @@ class JobRunner(QObject):
             err = job.error
             self.error.emit(err if isinstance(err, WorkbenchError) else WorkbenchError(str(err), "see the log"))
             return
-        on_done(job.result)
+        self._deliver(on_done, job.result)
+
+    def _deliver(self, on_done: Callable[[Any], object], result: Any) -> None:
+        """A failing result handler is a banner, never a widget left waiting ("starting…")."""
+        try:
+            on_done(result)
+        except WorkbenchError as exc:
+            self.error.emit(exc)
+        except Exception as exc:
+            self.error.emit(WorkbenchError(f"internal error: {type(exc).__name__}: {exc}", "report a bug with the log"))
+            raise

@@ -33,7 +33,7 @@ def live(qapp, tmp_path_factory):
     svc = start_service()
     asked: list[str] = []
     mp = pytest.MonkeyPatch()
-    mp.setattr(CapturePanel, "ask_consent", lambda self, plugin, target: asked.append(plugin.name) or True)
+    mp.setattr(CapturePanel, "ask_consent", lambda self, plugin, target, text="": asked.append(plugin.name) or True)
     win = drive.new_window(tmp / "settings.ini")
     try:
         drive.pick_pid(win, svc.pid)

@@ -37,7 +37,7 @@ def live(qapp, tmp_path_factory):
     asked: list[str] = []
     mp = pytest.MonkeyPatch()
     # the one stand-in: the modal consent dialog answers Yes (and records that it was asked)
-    mp.setattr(CapturePanel, "ask_consent", lambda self, plugin, target: asked.append(plugin.name) or True)
+    mp.setattr(CapturePanel, "ask_consent", lambda self, plugin, target, text="": asked.append(plugin.name) or True)
     with run_target(extra=POOL_EXTRA, tmp=tmp) as target:
         win = drive.new_window(tmp / "settings.ini")
         try:

@@ -92,9 +92,9 @@ def test_bad_trigger_rule_is_a_banner_and_starts_nothing(qtbot, window, busy_chi
 def test_stop_while_the_start_is_in_flight_stops_what_it_started(qtbot, window, busy_child) -> None:
     """Stop pressed before the attach finished: the capture that attaches afterwards is stopped
     at once (it used to join the running list after the stop and run on)."""
-    import psutil
-
     import time
+
+    import psutil
 
     panel = window.capture
     checks = panel.controller.preflight

@@ -179,8 +179,10 @@ class HistogramWindow:
                         total[ub] = total.get(ub, 0.0) + d
                 if fam.name in self._labelled:
                     base = f"hist.{fam.name}{_label_text(lk)}"
-                    pts += self._points(base, fam.unit, t, delta, sample.count, name)
-            pts += self._points(f"hist.{fam.name}", fam.unit, t, total if have_delta else None, total_count, name)
+                    pts += self._points(base, fam.unit, t, delta, count=sample.count, name=name)
+            pts += self._points(
+                f"hist.{fam.name}", fam.unit, t, total if have_delta else None, count=total_count, name=name
+            )
         return pts
 
     def _advance(self, key: tuple[str, LabelKey], t: float, sample: HistSample) -> dict[float, float] | None:
@@ -203,7 +205,7 @@ class HistogramWindow:
 
     @staticmethod
     def _points(
-        base: str, unit: str, t: float, delta: dict[float, float] | None, count: float, name: Callable[[str], str]
+        base: str, unit: str, t: float, delta: dict[float, float] | None, *, count: float, name: Callable[[str], str]
     ) -> list[SeriesPoint]:
         pts = [SeriesPoint(name(f"{base}.count"), t, count, "count")]
         if delta is None:

@@ -27,8 +27,8 @@ from workbench.model import Finding, SeriesPoint
 
 from .client import TEXT_MAX_BYTES, HttpClient
 from .discovery import Endpoints, decode_vars
-from .histograms import DEFAULT_WINDOW_S, HistogramWindow
 from .errors import ProfileNotServed, ResponseTooLarge
+from .histograms import DEFAULT_WINDOW_S, HistogramWindow
 from .memstats import GcPauseTracker, MemStats, memstats_from_expvar, memstats_from_heap_debug, memstats_points
 from .pools import PoolSample, find_dbstats
 from .prom import parse_metrics

@@ -23,24 +23,6 @@ SYNTAX = (
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,79}$")
 _UNSAFE = re.compile(r'["\\@{}\n\r]+')
 
-# ready queries for the GUI's query box: (what it shows, NAME=PROMQL)
-READY_QUERIES: tuple[tuple[str, str], ...] = (
-    (
-        "latency p99 per service",
-        'p99=histogram_quantile(0.99, sum by (job, le) (rate({__name__=~".+_request_duration_seconds_bucket"}[1m])))',
-    ),
-    (
-        "error ratio per service",
-        'error_ratio=sum by (job) (rate({__name__=~".+_requests_total", code=~"5.."}[1m]))'
-        ' / sum by (job) (rate({__name__=~".+_requests_total"}[1m]))',
-    ),
-    ("pool waits per service", "pool_waits=sum by (job) (rate(go_sql_wait_count_total[1m]))"),
-    (
-        "GC pause per service",
-        "gc_pause=sum by (job) (rate(go_gc_duration_seconds_sum[1m])) / sum by (job) (rate(go_gc_duration_seconds_count[1m]))",
-    ),
-)
-
 
 @dataclass(frozen=True, slots=True)
 class Query:

@@ -91,11 +91,22 @@ SERIES_KINDS: tuple[SeriesKind, ...] = (
     # seconds waited per second: how many callers were waiting for a connection, on average
     SeriesKind("pool.*.wait_s", "{0} wait time/s", "s/s", counter=True),
     # a service's own Prometheus histograms (pprof-fetch reads /metrics): quantiles in the
-    # family's unit, the observation count as the request rate
-    SeriesKind("hist.*.p50", "{0} p50", "", stored_unit=True),
-    SeriesKind("hist.*.p90", "{0} p90", "", stored_unit=True),
-    SeriesKind("hist.*.p99", "{0} p99", "", stored_unit=True),
+    # family's unit, seconds for nearly all of them; the observation count as the request rate
+    SeriesKind("hist.*.p50", "{0} p50", "s", stored_unit=True),
+    SeriesKind("hist.*.p90", "{0} p90", "s", stored_unit=True),
+    SeriesKind("hist.*.p99", "{0} p99", "s", stored_unit=True),
     SeriesKind("hist.*.count", "{0} requests/s", "/s", counter=True),
+    # PromQL series under the names the Services view's ready queries give them
+    SeriesKind("p50", "p50", "s"),
+    SeriesKind("p50{*}", "p50 {{{0}}}", "s"),
+    SeriesKind("p99", "p99", "s"),
+    SeriesKind("p99{*}", "p99 {{{0}}}", "s"),
+    SeriesKind("error_ratio", "error ratio", "ratio"),
+    SeriesKind("error_ratio{*}", "error ratio {{{0}}}", "ratio"),
+    SeriesKind("pool_waits", "pool waits", "/s"),
+    SeriesKind("pool_waits{*}", "pool waits {{{0}}}", "/s"),
+    SeriesKind("gc_pause", "GC pause", "s"),
+    SeriesKind("gc_pause{*}", "GC pause {{{0}}}", "s"),
     # Node (inspector)
     SeriesKind("node.rss_bytes", "RSS", "bytes"),
     SeriesKind("node.heap_used_bytes", "JS heap used", "bytes"),
@@ -119,15 +130,14 @@ DEFAULT_CHART_DECLS: tuple[ChartDecl, ...] = (
     ChartDecl("CPU", ("process.cpu_percent",), "%"),
     # latency in its own chart, next to CPU, so a p99 spike lines up with GC pauses and pool
     # waits below; PromQL series named p50/p99 (``--query 'p99=...'``) join it
-    ChartDecl("latency", ("hist.*_seconds*.p50", "hist.*_seconds*.p99", "p50*", "p99*"), "s"),
+    ChartDecl("latency", ("hist.*.p50", "hist.*.p99", "p50", "p50{*}", "p99", "p99{*}"), "s"),
     ChartDecl("requests", ("hist.*.count",), "/s"),
-    ChartDecl("error ratio", ("error_ratio*",), ""),
     ChartDecl("memory", ("process.rss_bytes", "process.uss_bytes", "go.heap_inuse_bytes", "node.heap_used_bytes"), "B"),
     ChartDecl("threads / goroutines", ("process.threads", "go.goroutines"), ""),
-    ChartDecl("GC pauses", ("go.gc.pause_ns", "python.gc.pause_s", "gc_pause*"), "s"),
+    ChartDecl("GC pauses", ("go.gc.pause_ns", "python.gc.pause_s", "gc_pause", "gc_pause{*}"), "s"),
     ChartDecl("GC runs", ("go.gc.count", "python.gc.gen*.collections"), "/s"),
     ChartDecl("pool connections", ("pool.*.open", "pool.*.in_use", "pool.*.idle", "pool.*.max_open"), ""),
-    ChartDecl("pool waits", ("pool.*.wait_count", "pool_waits*"), "/s"),
+    ChartDecl("pool waits", ("pool.*.wait_count", "pool_waits", "pool_waits{*}"), "/s"),
     ChartDecl("pool wait time", ("pool.*.wait_s",), "s/s"),
 )
 

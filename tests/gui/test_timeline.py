@@ -36,6 +36,10 @@ def _go_and_pool(s: Session) -> None:
                     SeriesPoint("pool.db.max_open", t, 3.0, "count"),
                     SeriesPoint("pool.db.wait_count", t, float(i * 330), "count"),
                     SeriesPoint("pool.db.wait_s", t, i * 1.5, "s"),
+                    # the service's latency histogram, as pprof-fetch reads it from /metrics
+                    SeriesPoint("hist.http_request_duration_seconds.p50", t, 0.02 + 0.001 * i, "s"),
+                    SeriesPoint("hist.http_request_duration_seconds.p99", t, 0.2 + 0.01 * i, "s"),
+                    SeriesPoint("hist.http_request_duration_seconds.count", t, float(i * 40), "count"),
                 ]
             )
         )
@@ -100,6 +104,8 @@ def _grab(view: TimelineView, name: str, tmp_path: Path) -> Path:
 
 
 GO_CHARTS = {
+    "latency",
+    "requests",
     "memory",
     "threads / goroutines",
     "GC pauses",

@@ -35,6 +35,7 @@ class SeriesKind:
     unit: str  # the unit after ``scale`` (and after the rate for counters): bytes, s, %, /s, s/s, count
     counter: bool = False
     scale: float = 1.0
+    stored_unit: bool = False  # the unit the series was stored with (a histogram's is its family's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +90,23 @@ SERIES_KINDS: tuple[SeriesKind, ...] = (
     SeriesKind("pool.*.wait_count", "{0} waits/s", "/s", counter=True),
     # seconds waited per second: how many callers were waiting for a connection, on average
     SeriesKind("pool.*.wait_s", "{0} wait time/s", "s/s", counter=True),
+    # a service's own Prometheus histograms (pprof-fetch reads /metrics): quantiles in the
+    # family's unit, seconds for nearly all of them; the observation count as the request rate
+    SeriesKind("hist.*.p50", "{0} p50", "s", stored_unit=True),
+    SeriesKind("hist.*.p90", "{0} p90", "s", stored_unit=True),
+    SeriesKind("hist.*.p99", "{0} p99", "s", stored_unit=True),
+    SeriesKind("hist.*.count", "{0} requests/s", "/s", counter=True),
+    # PromQL series under the names the Services view's ready queries give them
+    SeriesKind("p50", "p50", "s"),
+    SeriesKind("p50{*}", "p50 {{{0}}}", "s"),
+    SeriesKind("p99", "p99", "s"),
+    SeriesKind("p99{*}", "p99 {{{0}}}", "s"),
+    SeriesKind("error_ratio", "error ratio", "ratio"),
+    SeriesKind("error_ratio{*}", "error ratio {{{0}}}", "ratio"),
+    SeriesKind("pool_waits", "pool waits", "/s"),
+    SeriesKind("pool_waits{*}", "pool waits {{{0}}}", "/s"),
+    SeriesKind("gc_pause", "GC pause", "s"),
+    SeriesKind("gc_pause{*}", "GC pause {{{0}}}", "s"),
     # Node (inspector)
     SeriesKind("node.rss_bytes", "RSS", "bytes"),
     SeriesKind("node.heap_used_bytes", "JS heap used", "bytes"),
@@ -110,12 +128,16 @@ class ChartDecl:
 # one unit per chart: a wait count never shares an axis with a number of connections
 DEFAULT_CHART_DECLS: tuple[ChartDecl, ...] = (
     ChartDecl("CPU", ("process.cpu_percent",), "%"),
+    # latency in its own chart, next to CPU, so a p99 spike lines up with GC pauses and pool
+    # waits below; PromQL series named p50/p99 (``--query 'p99=...'``) join it
+    ChartDecl("latency", ("hist.*.p50", "hist.*.p99", "p50", "p50{*}", "p99", "p99{*}"), "s"),
+    ChartDecl("requests", ("hist.*.count",), "/s"),
     ChartDecl("memory", ("process.rss_bytes", "process.uss_bytes", "go.heap_inuse_bytes", "node.heap_used_bytes"), "B"),
     ChartDecl("threads / goroutines", ("process.threads", "go.goroutines"), ""),
-    ChartDecl("GC pauses", ("go.gc.pause_ns", "python.gc.pause_s"), "s"),
+    ChartDecl("GC pauses", ("go.gc.pause_ns", "python.gc.pause_s", "gc_pause", "gc_pause{*}"), "s"),
     ChartDecl("GC runs", ("go.gc.count", "python.gc.gen*.collections"), "/s"),
     ChartDecl("pool connections", ("pool.*.open", "pool.*.in_use", "pool.*.idle", "pool.*.max_open"), ""),
-    ChartDecl("pool waits", ("pool.*.wait_count",), "/s"),
+    ChartDecl("pool waits", ("pool.*.wait_count", "pool_waits", "pool_waits{*}"), "/s"),
     ChartDecl("pool wait time", ("pool.*.wait_s",), "s/s"),
 )
 
@@ -142,7 +164,8 @@ def describe(name: str, stored_unit: str = "") -> SeriesInfo:
     for rx, kind in _COMPILED:
         m = rx.match(base)
         if m is not None:
-            return SeriesInfo(name, kind.label.format(*m.groups()) + suffix, kind.unit, kind.counter, kind.scale)
+            unit = (stored_unit or kind.unit) if kind.stored_unit else kind.unit
+            return SeriesInfo(name, kind.label.format(*m.groups()) + suffix, unit, kind.counter, kind.scale)
     unit = stored_unit or _unit_from_suffix(base)
     scale = 1e-9 if unit in ("ns", "nanoseconds") else 1.0
     return SeriesInfo(name, base + suffix, "s" if scale != 1.0 else unit, False, scale)

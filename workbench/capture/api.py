@@ -147,6 +147,15 @@ ANY_RUNTIME = "*"
 SERIES = "series"  # time series (process stats, memstats, GC, pools)
 FINDINGS = "findings"  # findings (census of containers, pool saturation)
 LEAK_EVIDENCE = "leak-evidence"  # snapshots the leak engine judges growth from
+# A source that reads a metrics server (Prometheus' HTTP API) by its URL: given NAME=PROMQL
+# lines in its QUERIES_OPTION, it adds series NAME (one per returned label set) to the session.
+# ``record --prometheus URL --query ...`` and the GUI's query box plan it beside the target's own
+# sources (``Plan.add``), found by this declaration, never by name.
+PROMQL = "promql"
+QUERIES_OPTION = "queries"
+# A source that lists the services a metrics server scrapes (``workbench services``, the GUI's
+# Services view): it implements ``FleetLister.list_services``.
+FLEET = "fleet"
 # the option through which a source that changes its target receives the user's yes
 CONSENT_OPTION = "yes"
 
@@ -180,6 +189,47 @@ class CapturePlugin(Protocol):
     def preflight(self, target: Target) -> list[Check]: ...
 
     def start(self, target: Target, options: dict[str, Any], sink: Sink) -> CaptureHandle: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceInfo:
+    """One service a metrics server scrapes; None where the server does not know."""
+
+    job: str
+    instance: str
+    url: str  # the base URL to attach to (its scrape URL without the metrics path)
+    health: str  # "up", "down" or "unknown", as the server last saw it
+    last_scrape: str = ""  # ISO time of the last scrape
+    pprof: bool | None = None  # whether it serves /debug/pprof/ (probed once)
+    runtime: str = ""  # go, python, node... when its metrics say
+    p99_s: float | None = None
+    cpu: float | None = None  # cores in use now (rate of process CPU seconds)
+    rss_bytes: float | None = None
+    error: str = ""  # the server's last scrape error
+
+    def contract_dict(self) -> dict[str, Any]:
+        """The ``services --json`` shape (DESIGN.md)."""
+        return {
+            "job": self.job,
+            "instance": self.instance,
+            "url": self.url,
+            "health": self.health,
+            "last_scrape": self.last_scrape,
+            "pprof": self.pprof,
+            "runtime": self.runtime or None,
+            "p99_s": self.p99_s,
+            "cpu": self.cpu,
+            "rss_bytes": self.rss_bytes,
+        }
+
+
+@runtime_checkable
+class FleetLister(Protocol):
+    """What a plugin declaring ``FLEET`` in ``provides`` implements besides the contract."""
+
+    def list_services(self, target: Target, *, probe: bool = True) -> list[ServiceInfo]:
+        """The services the server at ``target`` scrapes; ``probe``: ask each once whether it
+        serves /debug/pprof/. Blocking network I/O: not on the GUI thread."""
 
 
 class PluginBase:

@@ -28,6 +28,7 @@ from ..model.session import EventBatch
 from .api import (
     CONSENT_OPTION,
     FINDINGS,
+    FLEET,
     LEAK_EVIDENCE,
     SERIES,
     URL_TARGET,
@@ -36,6 +37,8 @@ from .api import (
     CapturePlugin,
     CaptureStatus,
     Check,
+    FleetLister,
+    ServiceInfo,
     Sink,
     Target,
     TargetKind,
@@ -73,6 +76,14 @@ class Plan:
 
     def names(self) -> list[str]:
         return [s.name for s in self.sources]
+
+    def add(self, plugin: CapturePlugin, target: Target, options: dict[str, Any] | None = None) -> PlannedSource:
+        """A second source with a target of its own, captured into the same session (a
+        Prometheus server's PromQL series beside the service's own data). It comes after the
+        planned sources, so the first one stays the recording's main profile."""
+        src = PlannedSource(plugin, target, resolve_options(plugin, options or {}), plugin.consent_text(target))
+        self.sources.append(src)
+        return src
 
 
 def runtime_of(target: Target) -> str:
@@ -141,6 +152,25 @@ class CaptureController:
 
     def plugin(self, name: str) -> CapturePlugin:
         return self.registry.load(name)
+
+    def provider(self, what: str, doing: str = "") -> CapturePlugin:
+        """The installed source that declares ``what`` in ``provides`` (``PROMQL``, ``FLEET``):
+        how a flag such as ``--prometheus`` finds its plugin without naming it."""
+        for p in self.plugins():
+            if what in p.provides:
+                return p
+        raise PluginError(
+            f"no installed source {doing or f'provides {what!r}'}",
+            "install a plugin that does (the built-in one ships with the workbench: reinstall it)",
+        )
+
+    def list_services(self, url: str, *, probe: bool = True) -> list[ServiceInfo]:
+        """The services the metrics server at ``url`` scrapes, from the installed source that
+        declares ``FLEET`` (blocking network I/O: ``workbench services``, the GUI's Services view)."""
+        plugin = self.provider(FLEET, "lists the services of a Prometheus server")
+        if not isinstance(plugin, FleetLister):
+            raise PluginError(f"{plugin.name} declares {FLEET!r} but has no list_services", "report a bug in it")
+        return plugin.list_services(Target.from_url(url), probe=probe)
 
     # --------------------------------------------------------------------- plan
     def plan(

@@ -9,8 +9,10 @@ cpu, wall, heap, goroutine...; the capture controller picks the source that prov
     go.goroutines>1000 for 10s -> heap 10s
     rate(pool.*.wait_count)>5 for 2s -> cpu 10s
 
-``METRIC`` is a series name (``*`` matches one dotted part or more, as in
-``pool.*.wait_count``); ``rate(METRIC)`` compares the per-second increase of a
+``METRIC`` is any series name of the session: a capture's (``go.goroutines@billing``), a
+histogram's (``hist.F{path="/r"}.p99``) or a PromQL query's (``p99`` from ``--query p99=...``,
+an alert rule's condition: ``p99>1 for 5m -> cpu 30s``); ``*`` matches one dotted part or more, as in
+``pool.*.wait_count``; ``rate(METRIC)`` compares the per-second increase of a
 counter instead of its value. ``OP`` is one of ``> >= < <=``. Durations take ``ms``,
 ``s``, ``m`` or no unit (seconds). ``for`` is how long the condition must hold
 before the rule fires (measured on the series' own timestamps); without it the rule
@@ -55,8 +57,11 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
     ">": lambda a, b: a > b,
     "<": lambda a, b: a < b,
 }
+# a series name: dotted words, a capture label (``@billing``), and label sets in braces
+# (``hist.F{path="/r"}.p99``, a PromQL series ``p99{job="api"}``) whose values may hold anything
+_NAME = r"(?:[\w.*:/@-]|\{[^{}]*\})+"
 _RULE = re.compile(
-    r"^\s*(?:rate\(\s*(?P<rate>[\w.*:/-]+)\s*\)|(?P<metric>[\w.*:/-]+?))\s*"
+    rf"^\s*(?:rate\(\s*(?P<rate>{_NAME})\s*\)|(?P<metric>{_NAME}?))\s*"
     r"(?P<op>>=|<=|>|<)\s*(?P<value>[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*"
     r"(?:for\s+(?P<for_n>\d+(?:\.\d+)?)\s*(?P<for_u>ms|s|m)?\s*)?"
     r"->\s*(?P<kind>\w+)\s+(?P<cap_n>\d+(?:\.\d+)?)\s*(?P<cap_u>ms|s|m)?\s*$"

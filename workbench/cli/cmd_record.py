@@ -68,6 +68,21 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "(METRIC OP VALUE [for DURATION] -> cpu|heap DURATION; rate(METRIC) for counters); repeatable",
     )
     p.add_argument(
+        "--prometheus",
+        default=None,
+        metavar="PROM_URL",
+        help="also poll this Prometheus server's PromQL --query series into the recording",
+    )
+    p.add_argument(
+        "--query",
+        action="append",
+        default=None,
+        metavar="NAME=PROMQL",
+        help="with --prometheus: the series NAME (one per label set) from a PromQL expression, e.g. "
+        "'p99=histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket[1m])))'; "
+        "repeatable; a --trigger can watch NAME",
+    )
+    p.add_argument(
         "--action",
         action="append",
         default=None,
@@ -95,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
     controller = CaptureController(session)
     given: dict[str, Any] = {k: getattr(args, k, None) for k in PLUGIN_FLAGS}
     plan = controller.plan(target, args.source, given=given, profile=args.profile)
+    promql = _add_prometheus(args, controller, plan)
     for note in plan.notes:
         print(f"workbench: note: {note}", file=sys.stderr)
     # ask once per source that changes the target, naming what will run (--yes is the consent in scripts)
@@ -121,6 +137,11 @@ def run(args: argparse.Namespace) -> int:
         errors = controller.start(plan)
         running = controller.running()
         main_name = plan.sources[0].name
+        if promql is not None and errors and not any(src is promql for src, _h in running):
+            # asked for by flag, so its failure (a PromQL typo, a wrong URL) ends the command;
+            # it starts last, so the last error is its own
+            controller.stop(join=True)
+            raise errors[-1]
         if not running or main_name not in {src.name for src, _h in running}:
             # the first source is the recording's point: without it there is nothing to write
             failed = next((e for e in errors if str(e).startswith(f"{main_name}:")), errors[0] if errors else None)
@@ -173,6 +194,27 @@ def run(args: argparse.Namespace) -> int:
         for text in st.errors:
             print(f"workbench: warning: trigger {text}", file=sys.stderr)
     return 0
+
+
+def _add_prometheus(args: argparse.Namespace, controller: Any, plan: Any) -> Any:
+    """``--prometheus URL --query NAME=PROMQL``: the installed source that reads Prometheus
+    servers joins the plan with the server as its own target."""
+    from ..capture import PROMQL, QUERIES_OPTION, Target
+    from ..errors import PluginError
+
+    queries = getattr(args, "query", None) or []
+    url = getattr(args, "prometheus", None)
+    if queries and not url:
+        raise PluginError("--query needs --prometheus URL (the server to ask)", "add --prometheus http://HOST:9090")
+    if not url:
+        return None
+    if not queries:
+        raise PluginError("--prometheus needs at least one --query NAME=PROMQL", "add e.g. --query 'up=up'")
+    plugin = controller.provider(PROMQL, "reads Prometheus servers (PromQL)")
+    opts: dict[str, Any] = {QUERIES_OPTION: "\n".join(queries)}
+    if args.duration is not None:
+        opts["duration"] = args.duration
+    return plan.add(plugin, Target.from_url(url), opts)
 
 
 def _trigger_rules(args: argparse.Namespace, controller: Any, plan: Any) -> list[Any]:

@@ -21,6 +21,7 @@ SUBCOMMANDS = {
     "info": "cmd_info",
     "leaks": "cmd_leaks",
     "doctor": "cmd_doctor",
+    "services": "cmd_services",
 }
 
 

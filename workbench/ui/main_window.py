@@ -45,6 +45,7 @@ from .banner import ErrorBanner
 from .capture_panel import CapturePanel
 from .flame_view import FlameGraphView
 from .leak_panel import LeakPanel
+from .services_view import ServicesView
 from .session_controller import SessionController
 from .targets import TargetPicker
 from .timeline import TimelineView
@@ -151,6 +152,12 @@ class MainWindow(QMainWindow):
         self.capture.error.connect(self.show_error)
         self.watch_leaks_btn.clicked.connect(self.capture.watch_leaks)
         self.picker.targetChosen.connect(self.capture.set_target)
+        # the services a Prometheus server scrapes: a click attaches (the picker chooses its URL)
+        self.services = ServicesView(self.capture.controller)
+        self.services.attach.connect(self.picker.choose)
+        self.services.chart.connect(self.capture.start_plan)
+        self.services.error.connect(self.show_error)
+        self.tabs.addTab(self.services, "Services")
         capture_scroll = QScrollArea()
         capture_scroll.setWidgetResizable(True)
         capture_scroll.setWidget(self.capture)

@@ -32,6 +32,7 @@ from workbench.model import (
     StackSet,
 )
 
+from . import cputurns
 from .client import CPU_TIMEOUT_SLACK_S, Backoff, HttpClient
 from .discovery import KIND_PATH, Endpoints
 from .errors import ProfileEmpty, ProfileNotServed, ProfilerBusy, ServiceUnreachable
@@ -67,6 +68,8 @@ class PprofCapture(HandleBase):
     def __init__(self, client: HttpClient, endpoints: Endpoints, opts: dict[str, Any], sink: Sink) -> None:
         super().__init__(Target.from_url(client.base_url), sink, name=SOURCE, message="")
         self.client = client
+        # CPU requests on a client of their own: a newer CPU capture of this URL interrupts only them
+        self.cpu_client = HttpClient(client.base_url, timeout_s=client.timeout_s)
         self.ep = endpoints
         self.opts = opts
         self.url = client.base_url
@@ -125,6 +128,7 @@ class PprofCapture(HandleBase):
         if not self.join(_STOP_GRACE_S):
             # a CPU profile still has seconds to run: drop it rather than keep the caller waiting
             self.client.abort()
+            self.cpu_client.abort()
             self.join(5.0)
         self.event(EventKind.CAPTURE_STOPPED, f"pprof-fetch {self.url} stopped")
 
@@ -163,8 +167,8 @@ class PprofCapture(HandleBase):
             "serves": self.ep.summary(),
             "errors": self._errors,
             "notes": list(self._notes),
-            "requests": self.client.requests,
-            "bytes": self.client.bytes_read,
+            "requests": self.client.requests + self.cpu_client.requests,
+            "bytes": self.client.bytes_read + self.cpu_client.bytes_read,
         }
 
     def _empty_error(self) -> WorkbenchError | None:
@@ -221,6 +225,13 @@ class PprofCapture(HandleBase):
 
     # ------------------------------------------------------------ CPU
     def _cpu_loop(self, job: Job[None]) -> None:
+        ticket = cputurns.take(self.url, self.cpu_client)
+        try:
+            self._cpu_turns(job, ticket)
+        finally:
+            ticket.leave()
+
+    def _cpu_turns(self, job: Job[None], ticket: cputurns.Ticket) -> None:
         cpu_seconds = max(1, int(self.opts["cpu_seconds"]))
         backoff = Backoff(base_s=0.0, max_s=30.0, slow_s=5.0)
         first = True
@@ -232,9 +243,13 @@ class PprofCapture(HandleBase):
             secs = 1 if first and self.deadline is None else cpu_seconds
             if left is not None:
                 secs = max(1, min(secs, round(left)))
+            while ticket.newer_active():  # a newer CPU capture of this service has the profiler
+                if self._wait(job, 0.2):
+                    return
+            ticket.took_interrupt()  # an interrupt while no request was in flight cut nothing
             t0 = time.time()
             try:
-                resp = self.client.get(
+                resp = self.cpu_client.get(
                     f"/debug/pprof/profile?seconds={secs}",
                     timeout_s=secs + CPU_TIMEOUT_SLACK_S,
                     max_bytes=self.max_bytes,
@@ -260,6 +275,10 @@ class PprofCapture(HandleBase):
                 self._fail(exc, "cpu")
                 return
             except ProfilerBusy as exc:
+                if ticket.older_active():  # an older loop of ours is giving the profiler back
+                    if self._wait(job, 0.2):
+                        return
+                    continue
                 # someone else's profile runs for its own duration: wait at least a window
                 self._problem(exc, "cpu")
                 backoff.failure()
@@ -269,6 +288,8 @@ class PprofCapture(HandleBase):
             except WorkbenchError as exc:
                 if job.cancelled:
                     return
+                if ticket.took_interrupt():
+                    continue  # a newer CPU capture of this service took the profiler: wait our turn
                 self._problem(exc, "cpu")
                 backoff.failure()
             if backoff.delay() > 0 and self._wait(job, backoff.delay()):

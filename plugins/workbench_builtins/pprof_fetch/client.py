@@ -238,6 +238,16 @@ class HttpClient:
                 with contextlib.suppress(OSError):
                     conn.sock.shutdown(socket.SHUT_RDWR)
 
+    def interrupt(self) -> None:
+        """Shut the requests in flight but keep accepting new ones (another CPU capture of the
+        same service takes the profiler: ``cputurns``)."""
+        with self._lock:
+            conns = list(self._conns)
+        for conn in conns:
+            if conn.sock is not None:
+                with contextlib.suppress(OSError):
+                    conn.sock.shutdown(socket.SHUT_RDWR)
+
     # ------------------------------------------------------------------ errors
     def _unreachable(self, url: str, reason: object) -> ServiceUnreachable:
         text = str(reason)

@@ -4,7 +4,8 @@ Sources in order of preference, the first to provide a series wins for that poll
 ``/debug/vars`` (memstats with the exact GC pause ring, DBStats pools), the
 ``# runtime.MemStats`` block of ``heap?debug=1`` (when expvar is absent; fetched at most
 every ``heap_text_every_s`` because it carries the whole heap profile as text),
-``/metrics`` (go_*, process_*, pool families), and the first line of
+``/metrics`` (go_*, process_*, pool families, and every histogram family as latency
+quantiles: ``histograms.py``), and the first line of
 ``goroutine?debug=1`` for the goroutine count.
 
 The two text endpoints are also spaced by their own cost: after a request that took ``e``
@@ -27,6 +28,7 @@ from workbench.model import Finding, SeriesPoint
 from .client import TEXT_MAX_BYTES, HttpClient
 from .discovery import Endpoints, decode_vars
 from .errors import ProfileNotServed, ResponseTooLarge
+from .histograms import DEFAULT_WINDOW_S, HistogramWindow
 from .memstats import GcPauseTracker, MemStats, memstats_from_expvar, memstats_from_heap_debug, memstats_points
 from .pools import PoolSample, find_dbstats
 from .prom import parse_metrics
@@ -55,11 +57,13 @@ class MetricsPoller:
         *,
         target: str,
         heap_text_every_s: float = 5.0,
+        hist_window_s: float = DEFAULT_WINDOW_S,
     ) -> None:
         self.client = client
         self.ep = endpoints
         self.name = name
         self.gc = GcPauseTracker()
+        self.hist = HistogramWindow(hist_window_s)  # latency quantiles from /metrics histograms
         self.saturation = SaturationWatch(target)
         self.heap_text_every_s = heap_text_every_s
         self._next_due: dict[str, float] = {}
@@ -154,6 +158,7 @@ class MetricsPoller:
                         add([SeriesPoint(name("go.gc.pause_ns"), t, max(0.0, mean_s) * 1e9, "ns")])
                 for pool in snap.pools:
                     add_pool(pool)
+                add(self.hist.update(t, snap.histograms, name))
             except WorkbenchError as exc:
                 self._failed(res, "metrics", exc)
         if (

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from prometheus_client.parser import text_string_to_metric_families
 
 from .errors import NotAProfile
+from .histograms import FamilyCollector, HistFamily
 from .pools import PoolSample, safe_pool_name
 
 MAX_SAMPLES = 200_000
@@ -44,6 +45,7 @@ class PromSnapshot:
     gc_pause_sum_s: float | None = None  # go_gc_duration_seconds_sum
     gc_count: float | None = None
     pools: list[PoolSample] = field(default_factory=list)
+    histograms: dict[str, HistFamily] = field(default_factory=dict)  # family name -> its label sets
     samples: int = 0
     truncated: bool = False
 
@@ -80,14 +82,20 @@ def parse_metrics(text: str) -> PromSnapshot:
     snap = PromSnapshot()
     pools: dict[tuple[str, str], dict[str, float]] = {}
     where: dict[tuple[str, str], str] = {}
+    hists = FamilyCollector()
     try:
         for fam in text_string_to_metric_families(text):
+            # go_gc_duration_seconds is a summary; request latency families are histograms
+            histogram = fam.type == "histogram"
             for s in fam.samples:
                 snap.samples += 1
                 if snap.samples > MAX_SAMPLES:
                     snap.truncated = True
                     break
                 name, labels, value = s.name, s.labels, float(s.value)
+                if histogram:
+                    hists.add(fam.name, fam.unit, name, labels, value)
+                    continue
                 if not labels and name in RUNTIME_SERIES:
                     series, unit = RUNTIME_SERIES[name]
                     snap.runtime.setdefault(series, (value, unit))
@@ -128,6 +136,7 @@ def parse_metrics(text: str) -> PromSnapshot:
             f"/metrics is not valid Prometheus text ({exc})",
             "check that the URL serves Prometheus' text exposition format",
         ) from None
+    snap.histograms = hists.finish()
     for (prefix, label), vals in pools.items():
         if not ({"open", "in_use", "idle"} & vals.keys()):
             continue  # a lone counter (e.g. empty_acquire) is not a pool

@@ -15,6 +15,10 @@
 //	/spread?n=N&depth=D  keep N small allocations made from up to 4^D distinct call paths
 //	                  (a big heap profile for benchmarks; start with -memprofilerate 1)
 //
+// metrics.go adds a latency histogram (/work, /latency, /load, /metrics). With -plain only
+// those are served, on a mux of their own: no pprof, no expvar (a service a Prometheus
+// server scrapes that the workbench cannot profile).
+//
 // With -leak it also leaks from start-up (leaks.go): a clients map, an audit buffer and
 // blocked goroutines, beside a bounded decoy.
 //
@@ -104,6 +108,7 @@ func main() {
 	mutexRate := flag.Int("mutex-fraction", 0, "runtime.SetMutexProfileFraction")
 	blockRate := flag.Int("block-rate", 0, "runtime.SetBlockProfileRate")
 	memRate := flag.Int("memprofilerate", 0, "runtime.MemProfileRate (0 keeps Go's default)")
+	plain := flag.Bool("plain", false, "serve only the latency endpoints and /metrics (no pprof, no expvar)")
 	leak := flag.Bool("leak", false, "run the leak scenarios of leaks.go (a clients map, an audit buffer, goroutines)")
 	flag.Parse()
 	if *leak {
@@ -131,6 +136,14 @@ func main() {
 	if _, err := replica.Exec("SLEEP 0"); err != nil {
 		log.Fatal(err)
 	}
+
+	if *plain {
+		mux := http.NewServeMux()
+		registerLatency(mux, db)
+		serve(*addr, mux)
+		return
+	}
+	registerLatency(http.DefaultServeMux, db)
 
 	expvar.Publish("db", expvar.Func(func() any { return db.Stats() }))
 	expvar.Publish("services", expvar.Func(func() any {
@@ -232,11 +245,15 @@ func main() {
 		fmt.Fprintln(w, "ok")
 	})
 
-	ln, err := net.Listen("tcp", *addr)
+	serve(*addr, nil)
+}
+
+func serve(addr string, handler http.Handler) {
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	fmt.Printf("listening on http://%s\n", ln.Addr())
-	log.Fatal(http.Serve(ln, nil))
+	log.Fatal(http.Serve(ln, handler))
 }

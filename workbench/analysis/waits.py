@@ -260,12 +260,25 @@ def waiting_on(profile: Profile, sample_index: int = 0, max_frames: int = 20) ->
     return WaitSummary(groups, total, running)
 
 
-def wait_shares(ss: StackSet, value_index: int = 0) -> dict[str, float]:
-    """Share of the stack set's total spent in each wait kind (every kind, zeros included)."""
+def is_parked(frame: Frame) -> bool:
+    return not frame.file and frame.function.endswith(f", {PARKED_MARK}]")
+
+
+def wait_shares(ss: StackSet, value_index: int = 0, *, skip_parked: bool = True) -> dict[str, float]:
+    """Share of the stack set's total spent in each wait kind (every kind, zeros included).
+
+    Long-parked goroutines and threads (leaked or background) are left out of the total by
+    default: the shares then say what the service's live work waits on.
+    """
     out = dict.fromkeys(WAIT_KINDS, 0.0)
     if len(ss) == 0:
         return out
-    vals = ss.values[:, value_index]
+    vals = ss.values[:, value_index].copy()
+    if skip_parked:
+        leaves = ss.frames[ss.offsets[1:] - 1] if len(ss.frames) else np.zeros(0, dtype=np.int64)
+        for i, f in enumerate(leaves.tolist()):
+            if ss.offsets[i + 1] > ss.offsets[i] and is_parked(ss.table[f]):
+                vals[i] = 0.0
     total = float(vals.sum())
     if total <= 0:
         return out

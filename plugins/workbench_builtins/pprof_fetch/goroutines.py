@@ -160,22 +160,6 @@ class WallAggregator:
         return StackSet(self.table, flat, offsets, vals)
 
 
-def handler_shares(ss: StackSet) -> dict[str, float]:
-    """Wait shares over the goroutines that are not parked (what requests are doing now)."""
-    if len(ss) == 0:
-        return wait_shares(ss, 1)
-    leaves = ss.frames[ss.offsets[1:] - 1]
-    parked = np.array([ss.table[int(f)].function.endswith(f", {PARKED_MARK}]") for f in leaves], dtype=bool)
-    keep = np.flatnonzero(~parked)
-    if len(keep) == len(ss):
-        return wait_shares(ss, 1)
-    lengths = np.diff(ss.offsets)[keep]
-    offsets = np.zeros(len(keep) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    flat = np.concatenate([ss.frames[ss.offsets[i] : ss.offsets[i + 1]] for i in keep.tolist()] or [ss.frames[:0]])
-    return wait_shares(StackSet(ss.table, flat, offsets, ss.values[keep]), 1)
-
-
 def _emit(cap: PprofCapture, ss: StackSet, t0: float, t1: float, meta: dict[str, str]) -> None:
     if len(ss) == 0:
         return
@@ -183,7 +167,7 @@ def _emit(cap: PprofCapture, ss: StackSet, t0: float, t1: float, meta: dict[str,
         ProfileBatch(cap.key(WALL), (SAMPLES, WALL_NS), ss, t0, t1, source="pprof", meta=meta, runtime=cap.runtime),
         samples=int(ss.values[:, 0].sum()),
     )
-    shares = handler_shares(ss)
+    shares = wait_shares(ss, 1)  # parked goroutines left out: what live work waits on
     cap._put(SeriesBatch([SeriesPoint(cap.series_name(share_series_name(k)), t1, v, "") for k, v in shares.items()]))
 
 

@@ -103,6 +103,7 @@ _STATE_KIND: dict[str, str] = {
 
 # frames that block whatever the state says (for sources without state frames)
 _BLOCKING_FUNCS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"^\(idle\)$"), "other"),  # V8: the event loop waiting for work
     (re.compile(r"(^|\.)sleep$"), "sleep"),
     (re.compile(r"^time\.Sleep$"), "sleep"),
     (re.compile(r"(^|\.)(Lock|RLock|Semaphore|BoundedSemaphore)\.acquire$|^sync\.\(\*(RW)?Mutex\)\.R?Lock$"), "lock"),
@@ -175,6 +176,14 @@ def classify(frames_leaf_first: list[Frame]) -> Wait | None:
     n = len(frames_leaf_first)
     while waiter < n - 1 and _MACHINERY.search(frames_leaf_first[waiter].function):
         waiter += 1
+    if kind in ("lock", "other"):
+        # a condition variable is the machinery of many waits: the function over it says which
+        # (``Queue.get`` over ``Condition.wait`` waits on a queue, not on a lock)
+        for fr in frames_leaf_first[start : waiter + 1]:
+            hit = next((k for rx, k in _BLOCKING_FUNCS if rx.search(fr.function)), None)
+            if hit is not None and hit != kind:
+                kind = hit
+                break
     if kind in ("lock", "channel", "network", "other"):
         for j in range(start, min(n, waiter + POOL_SEARCH_DEPTH)):
             fr = frames_leaf_first[j]

@@ -18,8 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.gosvc import GoService, start_pprofsvc
-from tests.helpers.gosvc import pprofsvc_exe  # noqa: F401 (fixture)
+from tests.helpers.gosvc import (
+    GoService,
+    pprofsvc_exe,  # noqa: F401 (fixture)
+    start_pprofsvc,
+)
 from tests.helpers.poolsvc import run_poolsvc, share
 from workbench.cli.main import main
 

@@ -141,6 +141,10 @@ DEFAULT_CHART_DECLS: tuple[ChartDecl, ...] = (
     ChartDecl("pool wait time", ("pool.*.wait_s",), "s/s"),
 )
 
+# wall profiles: the share of live (not parked) wall time waiting, by kind (analysis/waits.py)
+SERIES_KINDS = (*SERIES_KINDS, SeriesKind("wait.*.share", "waiting: {0}", "%", scale=100.0))
+DEFAULT_CHART_DECLS = (*DEFAULT_CHART_DECLS, ChartDecl("waiting by kind", ("wait.*.share",), "%"))
+
 
 def base_name(name: str) -> tuple[str, str]:
     """``go.goroutines@billing`` -> (``go.goroutines``, ``billing``)."""

@@ -48,6 +48,7 @@ class Transform:
     ignore: str = ""
     invert: bool = False
     sandwich_frame: int = -1  # frame id, -1 = off
+    hide_parked: bool = False  # wall profiles: drop goroutines/threads parked a long time
 
 
 def apply_transform(profile: Profile, t: Transform, job: Job[object] | None = None) -> tuple[Profile, Profile | None]:
@@ -63,6 +64,11 @@ def apply_transform(profile: Profile, t: Transform, job: Job[object] | None = No
         p = filters.ignore(p, t.ignore)
         if job is not None:
             job.check()
+    if t.hide_parked:
+        from ..analysis.waits import PARKED_PATTERN
+
+        p = filters.filter_profile(p, ignore=PARKED_PATTERN).profile
+        p.meta.pop(filters.WARNINGS_META, None)  # nothing parked is not worth a warning
     if t.sandwich_frame >= 0:
         return sandwich.callers(p, t.sandwich_frame), sandwich.callees(p, t.sandwich_frame)
     if t.invert:
@@ -130,6 +136,12 @@ class FlameGraphView(QWidget):
         self.focus_edit.setPlaceholderText("focus regex")
         self.ignore_edit = QLineEdit()
         self.ignore_edit.setPlaceholderText("ignore regex")
+        # one click to see request handlers' waits, not leaked or background goroutines/threads
+        self.parked_box = QCheckBox("hide parked")
+        self.parked_box.setToolTip(
+            "wall profiles: hide goroutines waiting a minute or more and threads that used no CPU for a minute"
+        )
+        self.parked_box.setVisible(False)
 
         top = QHBoxLayout()
         top.addWidget(crumb_box, 1)
@@ -141,6 +153,7 @@ class FlameGraphView(QWidget):
         controls.addWidget(self.sandwich_btn)
         controls.addWidget(self.focus_edit)
         controls.addWidget(self.ignore_edit)
+        controls.addWidget(self.parked_box)
         self.split = QSplitter(Qt.Orientation.Vertical)
         self.main_area = _scroller(self.canvas)
         self.split.addWidget(self.main_area)
@@ -170,6 +183,7 @@ class FlameGraphView(QWidget):
             lambda _i: self._each_canvas(lambda c: c.set_sort_by_size(bool(self.sort.currentData())))
         )
         self.invert_box.toggled.connect(lambda _b: self._transform_changed())
+        self.parked_box.toggled.connect(lambda _b: self._transform_changed())
         self.sandwich_btn.toggled.connect(lambda _b: self._transform_changed())
         self.focus_edit.editingFinished.connect(self._transform_changed)
         self.ignore_edit.editingFinished.connect(self._transform_changed)
@@ -183,6 +197,7 @@ class FlameGraphView(QWidget):
         """Show a new (snapshot of a) profile; the zoom path and settings are kept."""
         first = self.source is None or profile is None or (self.source.sample_types != profile.sample_types)
         self.source = profile
+        self.parked_box.setVisible(profile is not None and any(st.type == "wall" for st in profile.sample_types))
         self.delta = delta
         if first:
             self.sample_type.blockSignals(True)
@@ -318,6 +333,7 @@ class FlameGraphView(QWidget):
             ignore=self.ignore_edit.text().strip(),
             invert=self.invert_box.isChecked(),
             sandwich_frame=sandwich,
+            hide_parked=not self.parked_box.isHidden() and self.parked_box.isChecked(),
         )
 
     def _transform_changed(self) -> None:

@@ -1,11 +1,26 @@
-"""Top functions: self/total per function, sortable and filterable, linked to the flame graph."""
+"""Top functions: self/total per function, sortable and filterable, linked to the flame graph.
+
+For a wall-clock profile a "Waiting on" tree sits above the table: the profile's waits
+grouped by kind (pool, lock, channel/queue, network, sleep, GC; workbench.analysis.waits),
+each with the frames that wait. Clicking a frame selects it as a table row does.
+"""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
-from PySide6.QtWidgets import QHeaderView, QLineEdit, QTableView, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QHeaderView,
+    QLineEdit,
+    QSplitter,
+    QTableView,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..analysis.top import FunctionRow, top_functions
+from ..analysis.waits import WAIT_EXPLAIN, WaitSummary, is_wall_profile, waiting_on
 from ..model.frames import Frame
 from ..model.profile import Profile
 from .units import format_value
@@ -100,15 +115,27 @@ class TopFunctionsView(QWidget):
         self.table.doubleClicked.connect(self._activated)
         self.table.selectionModel().currentRowChanged.connect(self._row_changed)
         self.selected: Frame | None = None
+        self.waits = QTreeWidget()
+        self.waits.setHeaderLabels(("Waiting on", "time", "% of wall", "where"))
+        self.waits.setRootIsDecorated(True)
+        self.waits.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.waits.itemClicked.connect(self._wait_clicked)
+        self.waits.hide()
+        self.summary: WaitSummary | None = None
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.waits)
+        split.addWidget(self.table)
+        split.setStretchFactor(1, 2)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.filter)
-        lay.addWidget(self.table)
+        lay.addWidget(split)
         self._key: tuple[object, ...] = ()
 
     def set_profile(self, profile: Profile | None, sample_index: int = 0) -> None:
         if profile is None:
             self.model.set_rows([], 0, "", 0.0)
+            self._set_waits(None, "")
             self._key = ()
             return
         key = (id(profile), profile.version, sample_index)
@@ -118,7 +145,41 @@ class TopFunctionsView(QWidget):
         rows = top_functions(profile, sample_index, limit=MAX_ROWS)
         unit = profile.sample_types[sample_index].unit
         self.model.set_rows(rows, sample_index, unit, float(profile.totals()[sample_index]))
+        self._set_waits(waiting_on(profile, sample_index) if is_wall_profile(profile) else None, unit)
         self._show_selected()
+
+    def _set_waits(self, summary: WaitSummary | None, unit: str) -> None:
+        self.summary = summary
+        self.waits.clear()
+        if summary is None:
+            self.waits.hide()
+            return
+        for g in summary.groups:
+            top = QTreeWidgetItem(
+                (g.label, format_value(g.value, unit), f"{100 * g.share:.1f}", WAIT_EXPLAIN.get(g.kind, ""))
+            )
+            top.setData(0, Qt.ItemDataRole.UserRole, None)
+            for frame, v in g.frames:
+                loc = f"{frame.file}:{frame.line}" if frame.file else ""
+                share = v / summary.total if summary.total else 0.0
+                child = QTreeWidgetItem((frame.function, format_value(v, unit), f"{100 * share:.1f}", loc))
+                child.setData(0, Qt.ItemDataRole.UserRole, frame)
+                top.addChild(child)
+            self.waits.addTopLevelItem(top)
+            top.setExpanded(True)
+        if summary.running > 0:
+            share = summary.running / summary.total if summary.total else 0.0
+            self.waits.addTopLevelItem(
+                QTreeWidgetItem(("running", format_value(summary.running, unit), f"{100 * share:.1f}", "not waiting"))
+            )
+        self.waits.show()
+
+    def _wait_clicked(self, item: QTreeWidgetItem, _column: int) -> None:
+        frame = item.data(0, Qt.ItemDataRole.UserRole)
+        if isinstance(frame, Frame) and frame != self.selected:
+            self.selected = frame
+            self._show_selected()
+            self.frameSelected.emit(frame)
 
     def select_frame(self, frame: Frame | None) -> None:
         """Mark ``frame``'s row (from a click in the flame graph) without echoing it back."""

@@ -61,7 +61,10 @@ class InspectorCapture(HandleBase):
         self.pid = pid
         self.opts = opts
         profile = str(opts["profile"])
-        self.cpu = profile in ("all", "cpu")
+        self.cpu = profile in ("all", "cpu", "wall")
+        # V8's sampler already samples on a wall clock keeping "(idle)": "wall" names the profile so
+        # (the "Waiting on" view and --profile wall find it); the samples are the same
+        self.cpu_kind = "wall" if profile == "wall" else "cpu"
         self.heap = profile in ("all", "heap")
         self.window_s = max(0.2, float(opts["window"]))
         self.heap_interval_s = max(0.2, float(opts["heap_interval"]))
@@ -240,7 +243,7 @@ class InspectorCapture(HandleBase):
         n = int(stacks.values[:, 0].sum()) if len(stacks.values) else 0
         meta = {"pid": str(self.pid), "runtime": "node"}
         self.sink.put(
-            ProfileBatch(self.key("cpu"), CPU_TYPES, stacks, t0, t1, source=SOURCE, meta=meta, runtime="node")
+            ProfileBatch(self.key(self.cpu_kind), CPU_TYPES, stacks, t0, t1, source=SOURCE, meta=meta, runtime="node")
         )
         self._count("cpu", n)
 

@@ -25,7 +25,7 @@ from workbench.capture import (
     resolve_options,
 )
 from workbench.errors import ConsentRequired, WorkbenchError
-from workbench.model.keys import CPU, HEAP
+from workbench.model.keys import CPU, HEAP, WALL
 
 from .capture import SOURCE, InspectorCapture
 from .cdp import CdpClient
@@ -48,10 +48,11 @@ class InspectorPlugin(PluginBase):
     targets: frozenset[TargetKind] = frozenset({TargetKind.PID, TargetKind.URL})
     runtimes = frozenset({"node"})
     # cpu: V8's sampler runs on a wall clock, idle time being its "(idle)" frame
-    provides = frozenset({CPU, HEAP, SERIES, LEAK_EVIDENCE})
+    provides = frozenset({CPU, WALL, HEAP, SERIES, LEAK_EVIDENCE})
     default_for = frozenset({"node", URL_TARGET})  # URL: only inspector URLs (applies_to)
     kind_options: dict[str, dict[str, Any]] = {  # noqa: RUF012
         CPU: {"profile": "cpu"},
+        WALL: {"profile": "wall"},
         HEAP: {"profile": "heap"},
         # `workbench leaks`: V8 heap sampling by allocation site every 2 s
         "leaks": {"profile": "heap", "heap_interval": 2.0},
@@ -60,7 +61,7 @@ class InspectorPlugin(PluginBase):
         # consent reaches start() as yes=True once given (the GUI's dialog, the CLI's --yes)
         Option("yes", bool, False, "consent: open a closed inspector with SIGUSR1 (the CLI's --yes)", label="consent"),
         Option("duration", float, 0.0, "seconds to run, 0 = until stopped", unit="s", label="duration"),
-        Option("profile", str, "all", "what to profile", ("all", "cpu", "heap", "none"), label="profile"),
+        Option("profile", str, "all", "what to profile", ("all", "cpu", "wall", "heap", "none"), label="profile"),
         Option("rate", int, 1000, "CPU samples per second (V8's default is 1000)", unit="Hz", label="sampling rate"),
         Option("window", float, 2.0, "seconds per CPU profile window", unit="s", label="CPU window"),
         Option("heap_interval", float, 2.0, "seconds between heap sampling snapshots", unit="s", label="heap interval"),

@@ -36,6 +36,7 @@ from . import cputurns
 from .client import CPU_TIMEOUT_SLACK_S, Backoff, HttpClient
 from .discovery import KIND_PATH, Endpoints
 from .errors import ProfileEmpty, ProfileNotServed, ProfilerBusy, ServiceUnreachable
+from .goroutines import wall_loop
 from .poller import MetricsPoller
 from .pools import safe_pool_name
 from .profiles import EMPTY_NOTES, KINDS, CumulativeDelta, column_indices, decode_profile, select_columns
@@ -43,7 +44,8 @@ from .profiles import EMPTY_NOTES, KINDS, CumulativeDelta, column_indices, decod
 SOURCE = "pprof"
 # "leaks": the snapshots leak detection reads (heap in use, goroutines), as `workbench leaks --url` asks
 # "auto": CPU when the service serves pprof, else series only (a /metrics-only service)
-PROFILE_CHOICES = ("auto", *KINDS, "all", "leaks", "none")
+# "wall": every goroutine's stack and state over time (goroutines.py), not a pprof endpoint of its own
+PROFILE_CHOICES = ("auto", *KINDS, "wall", "all", "leaks", "none")
 GIVE_UP_AFTER_S = 30.0  # unreachable this long: the service is gone, end the capture
 _STOP_GRACE_S = 2.0
 
@@ -112,7 +114,9 @@ class PprofCapture(HandleBase):
         self.event(EventKind.CAPTURE_STARTED, f"pprof-fetch {self.url}: {self.ep.summary()}", t=self.started)
         if "cpu" in self.kinds:
             self.spawn(self._cpu_loop, "cpu")
-        snaps = [k for k in self.kinds if k != "cpu"]
+        if "wall" in self.kinds:
+            self.spawn(lambda job: wall_loop(self, job), "wall")
+        snaps = [k for k in self.kinds if k not in ("cpu", "wall")]
         if snaps:
             self.spawn(lambda job: self._snapshot_loop(job, snaps), "snap")
         if self.ep.vars or self.ep.metrics or self.ep.pprof_index:
@@ -157,9 +161,16 @@ class PprofCapture(HandleBase):
         # problem, the profile they asked for first
         st.error = self._fatal
         if st.error is None and not st.running:
-            produced = {"cpu": self._cpu_profiles, "snap": sum(self._snapshots.values()), "metrics": self._polls}
+            produced = {
+                "cpu": self._cpu_profiles,
+                "snap": sum(n for k, n in self._snapshots.items() if k != "wall"),
+                "wall": self._snapshots.get("wall", 0),
+                "metrics": self._polls,
+            }
             failed = [
-                self._loop_errors[k] for k in ("cpu", "snap", "metrics") if k in self._loop_errors and not produced[k]
+                self._loop_errors[k]
+                for k in ("cpu", "wall", "snap", "metrics")
+                if k in self._loop_errors and not produced[k]
             ]
             st.error = failed[0] if failed else self._empty_error()
         st.extra = {

@@ -23,7 +23,7 @@ from workbench.capture import (
     resolve_options,
 )
 from workbench.errors import PluginError, WorkbenchError
-from workbench.model.keys import ALLOCS, BLOCK, CPU, GOROUTINE, HEAP, MUTEX
+from workbench.model.keys import ALLOCS, BLOCK, CPU, GOROUTINE, HEAP, MUTEX, WALL
 
 from .capture import PROFILE_CHOICES, SOURCE, PprofCapture, _profile_kinds
 from .client import HttpClient, normalize_base_url
@@ -42,10 +42,10 @@ class PprofFetchPlugin(PluginBase):
     title: str = "pprof-fetch: Go net/http/pprof, expvar and Prometheus metrics by URL"
     targets: frozenset[TargetKind] = frozenset({TargetKind.URL, TargetKind.PID})
     runtimes = frozenset({"go"})  # a PID: only a Go process has a pprof listener of its own
-    provides = frozenset({CPU, HEAP, ALLOCS, GOROUTINE, MUTEX, BLOCK, SERIES, FINDINGS, LEAK_EVIDENCE})
+    provides = frozenset({CPU, WALL, HEAP, ALLOCS, GOROUTINE, MUTEX, BLOCK, SERIES, FINDINGS, LEAK_EVIDENCE})
     default_for = frozenset({"go", URL_TARGET})
     kind_options: dict[str, dict[str, Any]] = {  # noqa: RUF012
-        **{k: {"profile": k} for k in (CPU, HEAP, ALLOCS, GOROUTINE, MUTEX, BLOCK)},
+        **{k: {"profile": k} for k in (CPU, WALL, HEAP, ALLOCS, GOROUTINE, MUTEX, BLOCK)},
         # `workbench leaks`: heap in use and goroutines by site, and the series, every 2 s
         "leaks": {"profile": "leaks", "interval": 2.0, "profile_interval": 2.0},
     }
@@ -75,6 +75,24 @@ class PprofFetchPlugin(PluginBase):
             "seconds per CPU profile request (fetched back to back)",
             unit="s",
             label="CPU window",
+        ),
+        Option(
+            "wall_hz",
+            float,
+            20.0,
+            "goroutine dumps per second for the wall profile (fewer when dumps are slow)",
+            unit="Hz",
+            label="wall sampling rate",
+            advanced=True,
+        ),
+        Option(
+            "wall_budget",
+            float,
+            2.0,
+            "most of the service's time spent dumping goroutine stacks for the wall profile",
+            unit="%",
+            label="wall cost cap",
+            advanced=True,
         ),
         Option(
             "interval",
@@ -169,7 +187,8 @@ class PprofFetchPlugin(PluginBase):
         opts = resolve_options(self, options)
         client = HttpClient(normalize_base_url(url.value), timeout_s=float(opts["timeout"]))
         ep = discover(client)
-        for kind in _profile_kinds(str(opts["profile"]), ep):
+        for asked in _profile_kinds(str(opts["profile"]), ep):
+            kind = "goroutine" if asked == WALL else asked  # the wall profile samples goroutine dumps
             if not ep.serves(kind):
                 if not ep.pprof_index:
                     raise ProfileNotServed(

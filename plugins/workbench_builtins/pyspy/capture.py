@@ -36,13 +36,15 @@ from typing import IO, Any
 
 import psutil
 
+from workbench.analysis.waits import share_series_name, wait_shares
 from workbench.capture import CaptureStatus, HandleBase, Job, Sink, Target
 from workbench.errors import CaptureError, TargetExited, WorkbenchError
-from workbench.model import CPU_NS, SAMPLES, WALL_NS, EventKind, ProfileBatch, ProfileKey
+from workbench.model import CPU_NS, SAMPLES, WALL_NS, EventKind, ProfileBatch, ProfileKey, SeriesBatch, SeriesPoint
 from workbench.model.keys import CPU, WALL
 
 from .checks import error_from_pyspy
 from .raw import FrameParser, parse_raw
+from .threadstate import ThreadStates
 
 SOURCE = "pyspy"
 FIRST_CHUNK_S = 0.5  # short first chunk: the first flame graph within the 2 s budget
@@ -71,6 +73,7 @@ class PySpyOptions:
     chunk_s: float = 1.0
     duration: float = 0.0  # 0: until stop()
     idle: bool = False
+    oncpu: bool = True  # CPU mode: only samples of threads running (threadstate.py)
     gil: bool = False
     native: bool = False
     subprocesses: bool = False
@@ -78,6 +81,16 @@ class PySpyOptions:
     threads: bool = False
     thread_filter: str = ""
     function: bool = True
+
+    @property
+    def reads_states(self) -> bool:
+        """py-spy runs with --idle and our threadstate decides (wall states, honest CPU)."""
+        return not self.gil and (self.idle or self.oncpu)
+
+    @property
+    def native_stack(self) -> bool:
+        """Native frames are read for thread states (py-spy refuses them with --nonblocking)."""
+        return self.reads_states and not self.nonblocking
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> PySpyOptions:
@@ -101,9 +114,9 @@ class _Chunk:
         cmd = [str(binary), "record", "--pid", str(pid), "-f", "raw", "-o", str(out)]
         cmd += ["-r", str(opts.rate), "-d", str(deadman), "--threads", "--full-filenames"]
         for flag, on in (
-            ("--idle", opts.idle),
+            ("--idle", opts.idle or opts.reads_states),
             ("--gil", opts.gil),
-            ("--native", opts.native),
+            ("--native", opts.native or opts.native_stack),
             ("--subprocesses", opts.subprocesses),
             ("--nonblocking", opts.nonblocking),
             ("--function", opts.function),
@@ -210,6 +223,11 @@ class PySpyCapture(HandleBase):
         self.period_ns = 1e9 / opts.rate
         self._stats = _Stats(started=self._status.started)
         self._parser = FrameParser()
+        self._states = (
+            ThreadStates(pid, wall=opts.idle, native_stack=opts.native_stack, keep_native=opts.native)
+            if opts.reads_states
+            else None
+        )
         self._tmp = Path(tempfile.mkdtemp(prefix=f"wb-pyspy-{pid}-"))
         self._live: list[_Chunk] = []
         self._last_error_ratio = 0.0
@@ -484,6 +502,8 @@ class PySpyCapture(HandleBase):
             if size > MAX_OUTPUT_BYTES:
                 lines = lines[:-1]  # the last line may be cut in half
             c.out.unlink()
+        if self._states is not None:
+            lines = self._states.rewrite(lines, self.period_ns / 1e9)
         chunk = parse_raw(
             lines,
             period_ns=self.period_ns,
@@ -508,12 +528,21 @@ class PySpyCapture(HandleBase):
             "period_ns": str(int(self.period_ns)),
             "sampler": "py-spy record (rolling chunks)",
         }
+        if self._states is not None and not self.opts.idle:
+            meta["cpu"] = (
+                "samples of threads on a CPU: native stack state"
+                if self.opts.native_stack
+                else "samples not in a known blocking call"
+            ) + ", cut per thread to its CPU time (/proc/PID/task/TID/stat)"
         if len(chunk.stacks):
             self.sink.put(
                 ProfileBatch(
                     self.key, self.sample_types, chunk.stacks, t0, t1, source=SOURCE, meta=meta, runtime="python"
                 )
             )
+            if self.opts.idle:  # the wall profile's waits by kind over time (the timeline chart)
+                shares = wait_shares(chunk.stacks, 1)
+                self.sink.put(SeriesBatch([SeriesPoint(share_series_name(k), t1, v) for k, v in shares.items()]))
         with self._lock:
             self._stats.batches += 1
             if self._stats.first_batch is None:

@@ -30,6 +30,15 @@ class PySpyPlugin(PluginBase):
         Option(
             "idle", bool, False, "include idle threads; values become wall time (py-spy --idle)", label="idle threads"
         ),
+        Option(
+            "oncpu",
+            bool,
+            True,
+            "CPU profile: count only samples of threads running on a CPU (native stack and per-thread CPU time;"
+            " off: py-spy's own idle guess)",
+            label="on-CPU only",
+            advanced=True,
+        ),
         Option("gil", bool, False, "only threads holding the GIL (py-spy --gil)", label="GIL holders only"),
         Option("native", bool, False, "include native C/C++/Cython frames (py-spy --native)", label="native frames"),
         Option(

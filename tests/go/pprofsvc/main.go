@@ -8,6 +8,9 @@
 //	/release          let every parked goroutine return
 //	/dbload?n=N&hold_ms=M   N concurrent queries each holding a connection M ms
 //	/dbload?rps=R&hold_ms=M&seconds=S   R queries per second for S seconds (steady load)
+//	/query?hold_ms=M  one query in the handler itself: it queues for a connection of the pool
+//	/handlers?n=N&hold_ms=M&seconds=S  N clients call /query back to back for S seconds: with
+//	                  -max-open 3 and N=8, handlers spend ~5/8 of their time in (*DB).conn
 //	/alloc?kb=N       allocate N KiB and keep it (a growing cache)
 //	/gc               runtime.GC()
 //	/contend?ms=M&workers=W  W goroutines fight over one mutex for M ms (mutex and block
@@ -26,10 +29,12 @@
 package main
 
 import (
+	"context"
 	"database/sql"
 	"expvar"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"net/http"
@@ -201,6 +206,36 @@ func main() {
 		}
 		fmt.Fprintln(w, "ok")
 	})
+	http.HandleFunc("/query", func(w http.ResponseWriter, r *http.Request) {
+		hold := intParam(r, "hold_ms", 20, 60000)
+		if err := queryHandler(r.Context(), db, hold); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	http.HandleFunc("/handlers", func(w http.ResponseWriter, r *http.Request) {
+		n := intParam(r, "n", 8, 1000)
+		hold := intParam(r, "hold_ms", 20, 60000)
+		seconds := intParam(r, "seconds", 10, 3600)
+		self := "http://" + r.Host + fmt.Sprintf("/query?hold_ms=%d", hold)
+		end := time.Now().Add(time.Duration(seconds) * time.Second)
+		for i := 0; i < n; i++ {
+			go func() {
+				for time.Now().Before(end) {
+					resp, err := http.Get(self)
+					if err != nil {
+						log.Print(err)
+						time.Sleep(10 * time.Millisecond)
+						continue
+					}
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			}()
+		}
+		fmt.Fprintln(w, "ok")
+	})
 	http.HandleFunc("/alloc", func(w http.ResponseWriter, r *http.Request) {
 		kb := intParam(r, "kb", 1024, 1<<20)
 		cacheMu.Lock()
@@ -256,4 +291,16 @@ func serve(addr string, handler http.Handler) {
 	}
 	fmt.Printf("listening on http://%s\n", ln.Addr())
 	log.Fatal(http.Serve(ln, handler))
+}
+
+// queryHandler is the request handler the wall-profile test expects to queue in
+// database/sql.(*DB).conn when more handlers run than the pool has connections.
+//
+//go:noinline
+func queryHandler(ctx context.Context, db *sql.DB, holdMs int) error {
+	rows, err := db.QueryContext(ctx, fmt.Sprintf("SLEEP %d", holdMs))
+	if err != nil {
+		return err
+	}
+	return rows.Close()
 }

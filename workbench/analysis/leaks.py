@@ -98,7 +98,12 @@ def trend_of(times: FloatArray, values: FloatArray, tail_share: float = 0.35) ->
     t, v = t[order], v[order]
     rt, rv = _resample(t, v, _MAX_POINTS)
     slope = theil_sen(rt, rv)
+    # steps smaller than a quarter of the average step of steady growth over this window are
+    # noise around a level (a sync.Pool refilled, a few cache entries churned), not a rise
+    # or a fall: they must not hide a doubling buffer's steps nor fake a cache's growth
     steps = np.diff(v)
+    eps = 0.25 * float(v.max() - v.min()) / max(1, len(v) - 1) if len(v) else 0.0
+    steps = np.where(np.abs(steps) > eps, steps, 0.0)
     moving = steps[steps != 0]
     rising_share = float((moving > 0).mean()) if len(moving) else 0.0
     run_max = np.maximum.accumulate(v) if len(v) else v
@@ -124,9 +129,10 @@ def trend_of(times: FloatArray, values: FloatArray, tail_share: float = 0.35) ->
 
 def still_stepping(tr: Trend, factor: float = 2.5) -> bool:
     """A container that grows by doubling (bytes.Buffer, list over-allocation) is flat
-    between ever longer steps. Its flat tail is then not a plateau as long as it is no
-    longer than ``factor`` times the longest earlier gap between rises."""
-    return tr.rises >= 3 and tr.max_rise_gap_s > 0 and tr.flat_tail_s <= factor * tr.max_rise_gap_s
+    between ever longer steps (two may be all a short window sees). Its flat tail is then
+    not a plateau as long as it is no longer than ``factor`` times the longest earlier gap
+    between rises."""
+    return tr.rises >= 2 and tr.max_rise_gap_s > 0 and tr.flat_tail_s <= factor * tr.max_rise_gap_s
 
 
 def judge(c: Candidate, policy: LeakPolicy | None = None) -> Finding | None:

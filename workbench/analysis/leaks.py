@@ -66,7 +66,7 @@ class Trend:
     abs_growth: float
     span_s: float
     points: int
-    rises: int  # steps that went up
+    rises: int  # steps that went up by a large share (a fifth) of the window's range
     flat_tail_s: float  # time since the last rise
     max_rise_gap_s: float  # longest flat stretch between two earlier rises
 
@@ -118,7 +118,10 @@ def trend_of(times: FloatArray, values: FloatArray, tail_share: float = 0.35) ->
     last = float(v[-1]) if len(v) else 0.0
     abs_growth = float(v[-1] - v[0]) if len(v) else 0.0
     rel = abs_growth / last if last > 0 else 0.0
-    rise_t = t[1:][steps > 0] if len(t) > 1 else t[:0]
+    # a doubling container's steps are each a large share of its growth; small rises (a
+    # cache's churn after it filled) are not steps and must not make its plateau look stepped
+    big = 0.2 * float(v.max() - v.min()) if len(v) else 0.0
+    rise_t = t[1:][steps > big] if len(t) > 1 else t[:0]
     flat_tail = float(t[-1] - rise_t[-1]) if len(rise_t) else span
     gaps = np.diff(rise_t)
     max_gap = float(gaps.max()) if len(gaps) else 0.0

@@ -944,7 +944,7 @@ def _code_index(filename: str, limit: int = 5000) -> list[tuple[types.CodeType, 
     Runs no user code: types are compared with ``type()`` (``isinstance`` would read a
     ``__class__`` property) and namespaces are read through the interpreter's own
     ``__dict__`` accessors."""
-    mod_dict = types.ModuleType.__dict__["__dict__"]
+    mod_dict: Any = vars(types.ModuleType)["__dict__"]
     cls_dict = type.__dict__["__dict__"]
     absname = os.path.abspath(filename)
     todo: list[tuple[Any, str, int]] = []

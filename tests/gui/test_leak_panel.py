@@ -21,7 +21,11 @@ def test_engine_verdicts_from_live_heap_snapshots_and_stack_link(window, qtbot) 
             [table.intern(_go("main.main")), table.intern(_go("main.loadConfig", 7))],
         ]
         ss = stackset_from_lists(table, stacks, [[2e5 * (i + 1)], [5e5]])
-        p.put(ProfileBatch("pprof:http://x:heap", (INUSE_SPACE,), ss, 1e9 + t, 1e9 + t, source="pprof", replace=True))
+        p.put(
+            ProfileBatch(
+                "pprof:http://x:heap", (INUSE_SPACE,), ss, 1e9 + t, 1e9 + t, source="pprof", replace=True, runtime="go"
+            )
+        )
     window._leak_judged = 0.0
     window.refresh()
     qtbot.waitUntil(lambda: window.leaks.table.rowCount() == 1, timeout=10_000)

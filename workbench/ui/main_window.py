@@ -506,7 +506,7 @@ def _why_no_stack(finding: Finding) -> str:
         return "it is the process's total goroutine count; the goroutine profile's per-stack suspects name the code"
     if finding.unit == "items" or finding.where == finding.name:
         return (
-            "the runtime agent traces allocations for a few seconds when a container grows and has not seen its "
-            "new entries yet (ints and interned strings carry no trace); the fill site appears at a later census"
+            "the runtime agent turns tracemalloc on for a few seconds when a container grows and has not caught "
+            "its new entries yet (ints and interned strings carry no trace); the fill site comes at a later census"
         )
     return "the source that reported it records no stack"

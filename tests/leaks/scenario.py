@@ -52,7 +52,7 @@ PY_LABELS: dict[str, tuple[str, bool]] = {
     "warm-up table": ("WARMUP_TABLE", False),
     "map grows then cleared": ("ScratchMap.items", False),
     "LRU full after ~32 s": ("SlowLRU._data", False),
-    "TTL cache (25 s)": ("TTLCache._entries", False),
+    "TTL cache (20 s)": ("TTLCache._entries", False),
     "map cleared every minute": ("MinuteMap.items", False),
     "backlog grows and shrinks": ("Backlog.queue", False),
 }

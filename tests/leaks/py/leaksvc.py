@@ -6,7 +6,7 @@ Leaks: ``SessionStore._sessions`` (unbounded dict cache), ``WebSocketHub.clients
 ``RingLog.entries`` (deque with maxlen), ``Batcher.pending`` (flushed every N),
 ``WARMUP_TABLE`` (filled once at start), ``ScratchMap.items`` (grows, then cleared), and
 decoys that fill slowly while watched: ``SlowLRU._data`` (reaches its cap ~32 s after
-start), ``TTLCache._entries`` (entries expire after 25 s), ``MinuteMap.items`` (cleared
+start), ``TTLCache._entries`` (entries expire after 20 s), ``MinuteMap.items`` (cleared
 every minute, the first time 30 s after start), ``Backlog.queue`` (grows and shrinks,
 a triangle wave with a 20 s period).
 
@@ -152,7 +152,7 @@ RING = RingLog()
 BATCHER = Batcher(120)
 SCRATCH = ScratchMap()
 SLOW_LRU = SlowLRU(400)  # one put every 4th tick (12.5/s): full ~32 s after start
-TTL = TTLCache(25.0)
+TTL = TTLCache(20.0)
 MINUTE = MinuteMap()
 BACKLOG = Backlog()
 

@@ -130,7 +130,8 @@ def _census_no_user_code(monkeypatch: pytest.MonkeyPatch) -> None:
     assert by_name["wbtest_app.SNEAKY_D"]["len"] == 50_000 and by_name["wbtest_app.SNEAKY_D"]["bytes"] > 0
     assert by_name["wbtest_app.SNEAKY_L"]["len"] == 100_000
     for name in ("wbtest_app.SNEAKY_L", "wbtest_app.SNEAKY_D"):  # where their newest entries were made
-        assert by_name[name]["site"][-1].startswith(__file__), by_name[name]
+        assert f"({__file__}:" in by_name[name]["site"][-1], by_name[name]
+        assert by_name[name]["where"] == by_name[name]["site"][-1]
     assert by_name["Tricky.items"]["len"] == 64
     assert by_name["Slotted.buf"]["len"] == 80
     assert by_name["Shelf.big_class_attr"]["len"] == 50
@@ -139,6 +140,56 @@ def _census_no_user_code(monkeypatch: pytest.MonkeyPatch) -> None:
     assert not any("lazy" in n or n.endswith(".x") for n in by_name)
     assert not any(n.startswith(("Agent.", "_Census.", "_Reader.")) for n in by_name)
     assert report["partial"] is False and report["phase"] == "done"
+
+
+class SessionStore:
+    def __init__(self) -> None:
+        self._sessions: dict[str, dict[str, str]] = {}
+        self.buffer = bytearray()
+
+    def touch(self, i: int) -> None:
+        self._sessions[f"s{i}"] = {"token": "x" * 64}
+        self.buffer += b"m" * 512
+
+
+def test_growing_container_gets_its_fill_site_from_a_short_tracemalloc_window(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    mod = types.ModuleType("wbtest_fill")
+    mod.__file__ = __file__
+    mod.STORE = SessionStore()  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "wbtest_fill", mod)
+    store = mod.STORE  # type: ignore[attr-defined]
+    ns = _agent_ns()
+    agent = ns["Agent"]({"token": "t", "port_file": "/nonexistent", "census_budget_s": 10.0})
+    assert not tracemalloc.is_tracing()
+    i = 0
+
+    def fill(n: int) -> None:
+        nonlocal i
+        for _ in range(n):
+            store.touch(i)
+            i += 1
+
+    fill(100)
+    agent.census()  # first sight: nothing to compare with
+    fill(100)
+    agent.census()  # it grew: a window opens
+    assert tracemalloc.is_tracing() and agent.fill_window_open()
+    fill(1000)
+    report = agent.census()  # the window is read and closed
+    assert not tracemalloc.is_tracing() and not agent.fill_window_open()
+    by_name = {c["name"]: c for c in report["containers"]}
+    line = SessionStore.touch.__code__.co_firstlineno
+    for name, off in (("SessionStore._sessions", 1), ("SessionStore.buffer", 2)):
+        where = by_name[name]["where"]
+        assert where == f"SessionStore.touch ({__file__}:{line + off})", where
+        assert by_name[name]["site"][-1] == where
+    # the site stays known without tracing again
+    fill(100)
+    again = {c["name"]: c for c in agent.census()["containers"]}
+    assert again["SessionStore._sessions"]["where"] == by_name["SessionStore._sessions"]["where"]
+    assert not tracemalloc.is_tracing()
 
 
 def test_census_budget_cuts_and_resumes() -> None:

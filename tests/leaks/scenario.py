@@ -36,6 +36,10 @@ GO_LABELS: dict[str, tuple[str, bool]] = {
     "batch flushed every N": ("main.(*Batcher).Add", False),
     "warm-up allocation": ("main.warmup", False),
     "map grows then cleared": ("main.(*SessionCache).fill", False),
+    "LRU full after ~32 s": ("main.(*SlowLRU).Add", False),
+    "TTL cache (25 s)": ("main.(*TTLCache).Set", False),
+    "map cleared every minute": ("main.(*MinuteMap).record", False),
+    "backlog grows and shrinks": ("main.(*Backlog).push", False),
 }
 PY_LABELS: dict[str, tuple[str, bool]] = {
     "unbounded dict cache": ("SessionStore._sessions", True),
@@ -47,6 +51,10 @@ PY_LABELS: dict[str, tuple[str, bool]] = {
     "batch flushed every N": ("Batcher.pending", False),
     "warm-up table": ("WARMUP_TABLE", False),
     "map grows then cleared": ("ScratchMap.items", False),
+    "LRU full after ~32 s": ("SlowLRU._data", False),
+    "TTL cache (20 s)": ("TTLCache._entries", False),
+    "map cleared every minute": ("MinuteMap.items", False),
+    "backlog grows and shrinks": ("Backlog.queue", False),
 }
 
 
@@ -58,10 +66,13 @@ class ScenarioResult:
     flagged: dict[str, bool] = field(default_factory=dict)  # label -> flagged at the end
     unlabelled_suspects: list[str] = field(default_factory=list)
     suspects: list[dict[str, Any]] = field(default_factory=list)
+    checked: list[dict[str, Any]] = field(default_factory=list)  # name and why it is judged bounded
 
     def scores(self, labels: dict[str, tuple[str, bool]]) -> tuple[float, float]:
+        """(precision, recall); every suspect no label names is a false positive too."""
         tp = sum(1 for lab, (_, leak) in labels.items() if leak and self.flagged.get(lab))
         fp = sum(1 for lab, (_, leak) in labels.items() if not leak and self.flagged.get(lab))
+        fp += len(self.unlabelled_suspects)
         fn = sum(1 for lab, (_, leak) in labels.items() if leak and not self.flagged.get(lab))
         precision = tp / (tp + fp) if tp + fp else 1.0
         recall = tp / (tp + fn) if tp + fn else 1.0
@@ -116,7 +127,8 @@ def _watch(suite: str, target: Target, plans: list[tuple[str, dict[str, Any]]], 
             h.stop()
         for h in handles:
             h.join(10.0)
-    suspects, _ = watch.judge(session)
+    suspects, checked = watch.judge(session)
+    res.checked = [{"name": f.name, "where": f.where, "evidence": f.evidence} for f in checked]
     for f in suspects:
         lab = _label_of(f.name, labels) or _label_of(f.where, labels)
         if lab:

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from workbench.analysis.leak_sources import SiteTracker, go_site, goroutine_site
+from workbench.analysis.leak_sources import SiteTracker, go_package, go_site, goroutine_site, is_go_user_frame
 from workbench.analysis.leaks import Candidate, judge, judge_all, theil_sen
 from workbench.model import INUSE_SPACE, Frame, Profile, Runtime
 
@@ -64,6 +64,66 @@ def test_go_site_names_map_and_buffer():
     assert kind == "goroutines" and name.startswith("goroutines in main.worker")
 
 
+def test_go_site_is_the_users_frame_not_the_library_it_writes_through():
+    # the profile alone: no source on this machine, stdlib files under GOROOT
+    lib = "/usr/lib/go/src"
+    stack = [
+        _go("runtime.goexit", f"{lib}/runtime/asm_amd64.s", 1571),
+        _go("main.leakEvery.func1", "/srv/app/leaks.go", 70),
+        _go("main.(*AuditLog).write", "/srv/app/leaks.go", 44),
+        _go("fmt.Fprintf", f"{lib}/fmt/print.go", 205),
+        _go("bytes.(*Buffer).Write", f"{lib}/bytes/buffer.go", 172),
+        _go("bytes.(*Buffer).grow", f"{lib}/bytes/buffer.go", 144),
+        _go("bytes.growSlice", f"{lib}/bytes/buffer.go", 249),
+    ]
+    kind, name, where = go_site(stack)
+    assert (kind, name) == ("buffer", "main.(*AuditLog).write bytes.Buffer")
+    assert where == "main.(*AuditLog).write (/srv/app/leaks.go:44)"
+    # encoding/json and bufio, and a third-party module from the module cache, are not the user
+    stack = [
+        _go("example.com/svc/api.(*Server).handle", "/src/svc/api/server.go", 88),
+        _go("github.com/acme/kit.Encode", "/root/go/pkg/mod/github.com/acme/kit@v1.2.0/enc.go", 12),
+        _go("encoding/json.(*Encoder).Encode", f"{lib}/encoding/json/stream.go", 231),
+        _go("bufio.(*Writer).Write", f"{lib}/bufio/bufio.go", 670),
+        _go("runtime.growslice", f"{lib}/runtime/slice.go", 180),
+    ]
+    kind, name, where = go_site(stack)
+    assert (kind, name) == ("list", "example.com/svc/api.(*Server).handle slice")
+    assert where.startswith("example.com/svc/api.(*Server).handle (")
+
+
+def test_go_user_frame_rules():
+    assert is_go_user_frame(_go("main.main"))
+    assert is_go_user_frame(_go("github.com/a/b.(*T).f", "/home/me/b/t.go"))
+    assert not is_go_user_frame(_go("github.com/a/b.(*T).f", "/home/me/app/vendor/github.com/a/b/t.go"))
+    assert not is_go_user_frame(_go("net/http.(*conn).serve"))
+    assert not is_go_user_frame(_go("vendor/golang.org/x/net/http2/hpack.(*Decoder).Write"))
+    assert not is_go_user_frame(_go("runtime.mapassign_fast64"))
+    assert go_package("net/http.(*conn).serve") == "net/http"
+
+
+def test_goroutine_site_names_the_user_function_and_the_blocking_call():
+    _kind, name, where = goroutine_site(
+        [_go("runtime.goexit"), _go("main.leakBlocked.func1", line=9), _go("runtime.chanrecv1"),
+         _go("runtime.chanrecv"), _go("runtime.gopark")]
+    )  # fmt: skip
+    assert name == "goroutines in main.leakBlocked.func1 blocked in runtime.chanrecv1"
+    assert where == "main.leakBlocked.func1 (main.go:9)"
+
+
+def test_site_stacks_are_frames_with_locations_root_first():
+    tr = SiteTracker("go-heap")
+    p = Profile([INUSE_SPACE])
+    p.add_stack(
+        [_go("main.main", line=3), _go("main.(*Hub).register", line=42), _go("runtime.mapassign_faststr")], [1e5]
+    )
+    tr.observe(0.0, p)
+    (site,) = tr.sites.values()
+    assert site.stack == [
+        "main.main (main.go:3)", "main.(*Hub).register (main.go:42)", "runtime.mapassign_faststr (main.go:1)"
+    ]  # fmt: skip
+
+
 def test_site_tracker_flags_growing_site_not_stable_one():
     tr = SiteTracker("go-heap")
     for i, t in enumerate(T):
@@ -98,3 +158,19 @@ def test_filled_cache_after_long_flat_is_plateau():
     v = np.minimum(t, 10) * 1024.0
     f = judge(Candidate("map", "lru", "", "bytes", t, v))
     assert not f.suspect and f.evidence.startswith("bounded")
+
+
+def test_doubling_buffer_with_small_noise_is_still_a_leak():
+    # a bytes.Buffer written through fmt.Fprintf: two doublings in the window, and the
+    # printer pool's few hundred bytes coming and going between them
+    t = np.arange(0, 40, 2.0)
+    v = np.select([t < 10, t < 30], [160, 320], 640) * 1024.0 + np.tile([0.0, 208.0, 416.0, 208.0], 5)
+    f = judge(Candidate("buffer", "buf", "", "bytes", t, v))
+    assert f.suspect, f.evidence
+
+
+def test_ttl_cache_with_churn_noise_after_filling_is_plateau():
+    t = np.arange(0, 40, 2.0)
+    v = np.minimum(t, 17) * 28 * 1024.0 + np.tile([0.0, 3000.0, -2000.0, 1000.0], 5)
+    f = judge(Candidate("map", "ttl", "", "bytes", t, v))
+    assert not f.suspect and "plateau" in f.evidence, f.evidence

@@ -29,30 +29,66 @@ _CONTAINER_HINTS: tuple[tuple[re.Pattern[str], str, str], ...] = (
     (re.compile(r"^runtime\.growslice"), "list", "slice"),
     (re.compile(r"^runtime\.(newproc|malg)"), "goroutines", "goroutine"),
 )
-# frames that are plumbing, never "the code that fills it"
+# Runtime frames that only move data into a container, never "the code that fills it",
+# even where a vendored copy of a standard package would otherwise look like user code.
 _PLUMBING = re.compile(r"^(runtime\.|internal/|bytes\.|strings\.|sync\.|reflect\.|encoding/)")
+# Third-party code, where the file path tells it (module cache, a vendor directory).
+_THIRD_PARTY_FILE = re.compile(r"/pkg/mod/|/vendor/")
+
+
+def go_package(function: str) -> str:
+    """The import path of a Go function's package, from the symbol alone:
+    ``net/http.(*conn).serve`` -> ``net/http``, ``github.com/a/b.F`` -> ``github.com/a/b``."""
+    slash = function.rfind("/")
+    dot = function.find(".", slash + 1)
+    return function[:dot] if dot > 0 else function
+
+
+def is_go_user_frame(f: Frame) -> bool:
+    """True for a frame of the user's program: not the runtime, not the standard library
+    (an import path whose first element has no dot, e.g. ``fmt``, ``net/http``,
+    ``vendor/golang.org/x/net``), not vendored or module-cache third-party code. Works
+    from the profile alone (function names and file paths); no source is read."""
+    pkg = go_package(f.function)
+    if not pkg or pkg.startswith("vendor/"):
+        return False
+    if pkg != "main" and "." not in pkg.split("/", 1)[0]:
+        return False  # standard library (and the runtime)
+    return not (f.file and _THIRD_PARTY_FILE.search(f.file))
+
+
 _BLOCKING = re.compile(
     r"^runtime\.(gopark|goparkunlock|chanrecv|chansend|selectgo|semacquire|netpollblock|notetsleepg)|"
     r"^sync\.\(\*(Mutex|RWMutex|WaitGroup|Cond)\)|^internal/poll\.|^time\.Sleep"
 )
 
 
+# frames kept per site's stack (the innermost ones: the filling code and its callers)
+MAX_STACK_FRAMES = 64
+
 _KIND_RANK = {"map": 3, "buffer": 2, "list": 1, "goroutines": 1, "objects": 0}
 
 
 def _classify_go(stack: list[Frame]) -> tuple[str, str, Frame]:
-    """(kind, container label, filling frame) for a Go allocation stack, root first."""
+    """(kind, container label, filling frame) for a Go allocation stack, root first.
+
+    The container is named by the innermost runtime/library routine that says what it is
+    (``runtime.mapassign*``, ``bytes.(*Buffer).grow``); the filling frame is the innermost
+    frame of the user's program, whatever library the write went through (``fmt.Fprintf``,
+    ``io.Copy``, ``bufio``, ``encoding/json``).
+    """
     kind, via = "objects", ""
-    filler: Frame | None = None
     for f in reversed(stack):  # leaf first
+        if is_go_user_frame(f):
+            break
         if not via:
             for pat, k, label in _CONTAINER_HINTS:
                 if pat.search(f.function):
                     kind, via = k, label
                     break
-        if not _PLUMBING.search(f.function):
-            filler = f
-            break
+    filler = next((f for f in reversed(stack) if is_go_user_frame(f)), None)
+    if filler is None:  # only library code (a server's own buffers): its innermost non-runtime frame
+        filler = next((f for f in reversed(stack) if not _PLUMBING.search(f.function)), None)
     return kind, via, filler if filler is not None else (stack[-1] if stack else Frame("?"))
 
 
@@ -107,19 +143,18 @@ def go_site(stack: list[Frame]) -> tuple[str, str, str]:
 
 
 def goroutine_site(stack: list[Frame]) -> tuple[str, str, str]:
-    """Goroutines are named by the code where they block: the first non-runtime frame."""
-    blocked_in = ""
-    for f in reversed(stack):
-        if _BLOCKING.search(f.function):
-            blocked_in = f.function  # the blocking call closest to user code names it best
-            continue
-        if _PLUMBING.search(f.function):
-            continue
-        where = f"{f.function} ({f.file}:{f.line})" if f.file else f.function
-        suffix = f" blocked in {blocked_in}" if blocked_in else ""
-        return "goroutines", f"goroutines in {f.function}{suffix}", where
-    top = stack[-1].function if stack else "?"
-    return "goroutines", f"goroutines in {top}", top
+    """Goroutines are named by the user's code where they block: the innermost user frame
+    (else the innermost non-runtime one), with the blocking call closest to it."""
+    user = next((i for i in range(len(stack) - 1, -1, -1) if is_go_user_frame(stack[i])), None)
+    if user is None:
+        user = next((i for i in range(len(stack) - 1, -1, -1) if not _PLUMBING.search(stack[i].function)), None)
+    if user is None:
+        top = stack[-1].function if stack else "?"
+        return "goroutines", f"goroutines in {top}", top
+    f = stack[user]
+    blocked_in = next((b.function for b in stack[user + 1 :] if _BLOCKING.search(b.function)), "")
+    suffix = f" blocked in {blocked_in}" if blocked_in else ""
+    return "goroutines", f"goroutines in {f.function}{suffix}", _where(f)
 
 
 def python_site(stack: list[Frame]) -> tuple[str, str, str]:
@@ -213,7 +248,7 @@ class SiteTracker:
             totals[key] = totals.get(key, 0.0) + float(sv[node])
             prev = meta.get(key)
             if prev is None or _KIND_RANK.get(kind, 0) > _KIND_RANK.get(prev[0], 0):
-                meta[key] = (kind, name, where, [f.function for f in stack])
+                meta[key] = (kind, name, where, [_where(f) for f in stack[-MAX_STACK_FRAMES:]])
         # sites not in this snapshot have size 0 now (freed / goroutines gone)
         for key in self.sites.keys() - totals.keys():
             totals[key] = 0.0
@@ -259,20 +294,20 @@ _CONTAINER_SERIES = re.compile(r"^[a-z][a-z0-9_]*\.container\.(?P<name>.+)\.len$
 
 
 def series_candidates(
-    series: dict[str, RingSeries], hints: dict[str, tuple[str, str]] | None = None, target: str = ""
+    series: dict[str, RingSeries], hints: dict[str, tuple[str, str, list[str]]] | None = None, target: str = ""
 ) -> list[Candidate]:
     """Container lengths from the runtime agent (``python.container.<name>.len``) and the
-    overall goroutine count. ``hints`` maps a container name to (kind, where) as the
-    agent's census reported it."""
+    overall goroutine count. ``hints`` maps a container name to (kind, where, stack) as
+    the agent's census reported it (the stack root first, empty when not known yet)."""
     hints = hints or {}
     out = []
     for name, s in series.items():
         m = _CONTAINER_SERIES.match(name)
         if m:
             cname = m.group("name")
-            kind, where = hints.get(cname, ("objects", cname))
+            kind, where, stack = hints.get(cname, ("objects", cname, []))
             unit = "bytes" if kind == "buffer" else "items"  # a bytearray's length is bytes
-            out.append(Candidate(kind, cname, where or cname, unit, s.times, s.values, target))
+            out.append(Candidate(kind, cname, where or cname, unit, s.times, s.values, target, list(stack)))
         elif name == "go.goroutines":
             out.append(
                 Candidate(

@@ -53,7 +53,7 @@ class LeakWatch:
 
     def candidates(self, session: Session) -> list[Candidate]:
         with session.lock():
-            hints = {f.name: (f.kind, f.where) for f in session.findings if f.source == CENSUS_SOURCE}
+            hints = {f.name: (f.kind, f.where, f.stack) for f in session.findings if f.source == CENSUS_SOURCE}
             cands = series_candidates(dict(session.series), hints)
         with self._lock:
             goroutines = self.trackers[("go", GOROUTINE)]

@@ -66,7 +66,7 @@ class Trend:
     abs_growth: float
     span_s: float
     points: int
-    rises: int  # steps that went up
+    rises: int  # steps that went up by a large share (a fifth) of the window's range
     flat_tail_s: float  # time since the last rise
     max_rise_gap_s: float  # longest flat stretch between two earlier rises
 
@@ -98,7 +98,12 @@ def trend_of(times: FloatArray, values: FloatArray, tail_share: float = 0.35) ->
     t, v = t[order], v[order]
     rt, rv = _resample(t, v, _MAX_POINTS)
     slope = theil_sen(rt, rv)
+    # steps smaller than a quarter of the average step of steady growth over this window are
+    # noise around a level (a sync.Pool refilled, a few cache entries churned), not a rise
+    # or a fall: they must not hide a doubling buffer's steps nor fake a cache's growth
     steps = np.diff(v)
+    eps = 0.25 * float(v.max() - v.min()) / max(1, len(v) - 1) if len(v) else 0.0
+    steps = np.where(np.abs(steps) > eps, steps, 0.0)
     moving = steps[steps != 0]
     rising_share = float((moving > 0).mean()) if len(moving) else 0.0
     run_max = np.maximum.accumulate(v) if len(v) else v
@@ -113,7 +118,10 @@ def trend_of(times: FloatArray, values: FloatArray, tail_share: float = 0.35) ->
     last = float(v[-1]) if len(v) else 0.0
     abs_growth = float(v[-1] - v[0]) if len(v) else 0.0
     rel = abs_growth / last if last > 0 else 0.0
-    rise_t = t[1:][steps > 0] if len(t) > 1 else t[:0]
+    # a doubling container's steps are each a large share of its growth; small rises (a
+    # cache's churn after it filled) are not steps and must not make its plateau look stepped
+    big = 0.2 * float(v.max() - v.min()) if len(v) else 0.0
+    rise_t = t[1:][steps > big] if len(t) > 1 else t[:0]
     flat_tail = float(t[-1] - rise_t[-1]) if len(rise_t) else span
     gaps = np.diff(rise_t)
     max_gap = float(gaps.max()) if len(gaps) else 0.0
@@ -124,9 +132,10 @@ def trend_of(times: FloatArray, values: FloatArray, tail_share: float = 0.35) ->
 
 def still_stepping(tr: Trend, factor: float = 2.5) -> bool:
     """A container that grows by doubling (bytes.Buffer, list over-allocation) is flat
-    between ever longer steps. Its flat tail is then not a plateau as long as it is no
-    longer than ``factor`` times the longest earlier gap between rises."""
-    return tr.rises >= 3 and tr.max_rise_gap_s > 0 and tr.flat_tail_s <= factor * tr.max_rise_gap_s
+    between ever longer steps (two may be all a short window sees). Its flat tail is then
+    not a plateau as long as it is no longer than ``factor`` times the longest earlier gap
+    between rises."""
+    return tr.rises >= 2 and tr.max_rise_gap_s > 0 and tr.flat_tail_s <= factor * tr.max_rise_gap_s
 
 
 def judge(c: Candidate, policy: LeakPolicy | None = None) -> Finding | None:

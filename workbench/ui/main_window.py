@@ -392,16 +392,18 @@ class MainWindow(QMainWindow):
         """Flame graph of the profile that holds the finding's site, focused on the filling code."""
         func = (finding.where or finding.name).split(" (", 1)[0]
         if not finding.stack:
-            self.show_error(WorkbenchError(
-                f"{finding.name}: no stack recorded for this finding",
-                "the runtime agent names containers by attribute; start it with tracemalloc to see the filling code",
-            ))  # fmt: skip
+            self.show_error(WorkbenchError(f"{finding.name}: no filling stack", _why_no_stack(finding)))
             return
         keys = self.session.profile_keys()
         prefer = GOROUTINE if finding.kind == "goroutines" else HEAP
         ordered = sorted(keys, key=lambda k: self.session.key_of(k).kind != prefer)
-        if ordered:
-            self.profile_combo.setCurrentText(ordered[0])
+        if not ordered:
+            self.show_error(WorkbenchError(
+                f"{finding.name}: filled by {finding.where or finding.stack[-1]}",
+                "this session has no profile to show it in; its whole stack is in the Leaks tab's details pane",
+            ))  # fmt: skip
+            return
+        self.profile_combo.setCurrentText(ordered[0])
         self.flame.focus_on(re.escape(func))
         self.tabs.setCurrentWidget(self.flame)
 
@@ -501,3 +503,17 @@ class MainWindow(QMainWindow):
         self.timer.stop()
         self.capture.stop_all_blocking()
         super().closeEvent(ev)
+
+
+def _why_no_stack(finding: Finding) -> str:
+    """Why a finding has no filling stack, in words that are true for where it came from."""
+    if finding.kind == "pool":
+        return "a pool finding is about saturation (connections in use), not growth: no code fills it"
+    if finding.kind == "goroutines" and not finding.where:
+        return "it is the process's total goroutine count; the goroutine profile's per-stack suspects name the code"
+    if finding.unit == "items" or finding.where == finding.name:
+        return (
+            "the runtime agent turns tracemalloc on for a few seconds when a container grows and has not caught "
+            "its new entries yet (ints and interned strings carry no trace); the fill site comes at a later census"
+        )
+    return "the source that reported it records no stack"

@@ -77,6 +77,7 @@ class AgentHandle(HandleBase):
             "heartbeat_s": float(o["heartbeat"]),
             "min_len": int(o["min_len"]),
             "tracemalloc_frames": int(o["tracemalloc"]),
+            "fill_sites": bool(o.get("fill_sites", True)),
         }
 
     def _deliver(self, msg: Message) -> None:

@@ -98,6 +98,8 @@ def plan(pid: int, version: tuple[int, int]) -> list[str]:
         "listen on 127.0.0.1 (random port, random token); add one gc.callbacks hook",
         "every few seconds read gc stats, walk module globals and the gc heap for large containers "
         "and connection pools (time-budgeted)",
+        "when a container grows: turn tracemalloc on for a few seconds (at most 5 times per container) to "
+        "see which code allocates its new entries, then turn it off",
         "on detach or when the workbench stops answering: remove the hook and end the thread",
     ]
 

@@ -66,6 +66,15 @@ class AgentPlugin(PluginBase):
             advanced=True,
         ),
         Option(
+            "fill_sites",
+            bool,
+            True,
+            "when a container grows, trace a few seconds of allocations (tracemalloc, then off) to name the code "
+            "that fills it",
+            label="find fill sites",
+            advanced=True,
+        ),
+        Option(
             "heartbeat",
             float,
             10.0,

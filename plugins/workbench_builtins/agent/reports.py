@@ -9,9 +9,10 @@
 - ``census``: ``python.container.<name>.len`` and ``.bytes`` for the largest containers,
   plus one ``Finding`` per container with ``suspect=False``: the snapshot the leak engine
   judges (length history as the sparkline, change since the last census in the
-  evidence). ``where`` is the code that allocated the newest entries when tracemalloc
-  was asked for (``stack`` holds its frames), else the path the container was reached
-  by. The census findings carry ``target="agent:<pid>"`` and are replaced at each
+  evidence). ``where`` is the innermost frame in the user's code that allocated the
+  newest entries (``stack`` holds its ``function (file:line)`` frames, root first), found
+  by a short tracemalloc window the agent opens when a container grows (or tracemalloc
+  the target or the user turned on), else the path the container was reached by. The census findings carry ``target="agent:<pid>"`` and are replaced at each
   census, so they stay bounded.
 - ``pools``: ``pool.<name>.open|in_use|idle|max_open|wait_count|wait_s`` plus the
   library's raw numbers (SQLAlchemy ``size``, ``checkedout``, ``overflow``, ``checkedin``).
@@ -174,11 +175,13 @@ class ReportConverter:
         delta = "first census" if prev is None else f"{n - prev[1]:+d} since the last census"
         kind = str(c.get("kind", "map"))
         path = safe_text(str(c.get("path", "")))
-        site = [safe_text(str(f)) for f in c.get("site", [])[:32]] if isinstance(c.get("site"), list) else []
+        # root first, "function (file:line)"; the innermost 32 frames are the filling code and its callers
+        site = [safe_text(str(f)) for f in c.get("site", [])[-32:]] if isinstance(c.get("site"), list) else []
+        where = safe_text(str(c.get("where") or (site[-1] if site else path)))
         return Finding(
             kind=kind if kind in ("map", "list", "set", "buffer") else "objects",
             name=name,
-            where=site[-1] if site else path,
+            where=where,
             growth_per_min=rate,
             unit="items",
             confidence=0.0,  # a census entry, not a verdict: the leak engine judges the series

@@ -9,6 +9,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"runtime"
 	"sync"
 	"time"
@@ -32,7 +33,9 @@ func (h *Hub) register(id int) {
 	h.mu.Unlock()
 }
 
-// AuditLog.write leaks: every request is appended and the buffer is never rotated.
+// AuditLog.write leaks: every request is appended and the buffer is never rotated. It
+// writes through fmt.Fprintf, as services do: the leak engine must name AuditLog.write,
+// not the fmt and bytes frames the write goes through.
 type AuditLog struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
@@ -41,7 +44,7 @@ type AuditLog struct {
 //go:noinline
 func (a *AuditLog) write(line []byte) {
 	a.mu.Lock()
-	a.buf.Write(line)
+	fmt.Fprintf(&a.buf, "%d %s\n", len(line), line)
 	a.mu.Unlock()
 }
 

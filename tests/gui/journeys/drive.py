@@ -385,6 +385,17 @@ def leak_rows(win: MainWindow) -> list[tuple[str, str, str]]:
     return rows
 
 
+def leak_details(win: MainWindow, needle: str) -> str:
+    """Select the suspect row whose name or where holds ``needle``; the details pane's text."""
+    t = win.leaks.table
+    for r, (_k, name, where) in enumerate(leak_rows(win)):
+        if needle in name or needle in where:
+            t.selectRow(r)
+            QApplication.processEvents()
+            return win.leaks.details.toPlainText()
+    raise AssertionError(f"no suspect row names {needle!r}:\n{leak_text(win)}")
+
+
 def leak_text(win: MainWindow) -> str:
     return "\n".join(" | ".join(r) for r in leak_rows(win))
 

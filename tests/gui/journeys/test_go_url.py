@@ -104,6 +104,18 @@ def test_leak_verdicts_name_the_leaks(live: Live) -> None:
         win.tabs.setCurrentWidget(win.leaks)
         drive.screenshot(win, live.art, "go-url-leaks")
     assert named() == set(LEAKS), drive.leak_text(win)
+    # the audit buffer is written through fmt.Fprintf: the row names the user's function, and
+    # the details pane shows the stack that fills it, that function first among the user's
+    rows = [r for r in drive.leak_rows(win) if "AuditLog).write" in r[1]]
+    assert rows and rows[0][2].startswith("main.(*AuditLog).write ("), rows
+    assert "fmt." not in rows[0][1] and not rows[0][2].startswith("fmt."), rows
+    details = drive.leak_details(win, "AuditLog).write")
+    drive.screenshot(win, live.art, "go-url-leak-stack")
+    frames = [ln.split(None, 1)[1] for ln in details.splitlines() if ln.startswith(("  at ", "  from "))]
+    assert frames, details
+    user = [f for f in frames if f.startswith("main.")]
+    assert user and user[0].startswith("main.(*AuditLog).write ("), details
+    assert any(f.startswith("fmt.Fprintf (") for f in frames), details  # the stack goes through fmt
 
 
 def test_saved_and_reopened_offline(live: Live) -> None:

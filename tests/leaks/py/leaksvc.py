@@ -4,7 +4,11 @@ Leaks: ``SessionStore._sessions`` (unbounded dict cache), ``WebSocketHub.clients
 (never cleaned on disconnect), ``Broadcaster.buffer`` (bytearray that only grows),
 ``Executor.executions`` (keeps failed entries). Decoys: ``LRUCache._data`` (max size),
 ``RingLog.entries`` (deque with maxlen), ``Batcher.pending`` (flushed every N),
-``WARMUP_TABLE`` (filled once at start), ``ScratchMap.items`` (grows, then cleared).
+``WARMUP_TABLE`` (filled once at start), ``ScratchMap.items`` (grows, then cleared), and
+decoys that fill slowly while watched: ``SlowLRU._data`` (reaches its cap ~32 s after
+start), ``TTLCache._entries`` (entries expire after 20 s), ``MinuteMap.items`` (cleared
+every minute, the first time 30 s after start), ``Backlog.queue`` (grows and shrinks,
+a triangle wave with a 20 s period).
 
 Run: ``python leaksvc.py [--rate R]``; prints ``ready <pid>`` and runs until killed.
 """
@@ -21,7 +25,7 @@ class SessionStore:
     def __init__(self):
         self._sessions = {}
 
-    def login(self, i):
+    def touch(self, i):
         self._sessions[f"s{i}"] = {"user": i, "token": "x" * 64}
 
 
@@ -95,6 +99,48 @@ class ScratchMap:
             self.items.clear()
 
 
+class SlowLRU(LRUCache):
+    pass
+
+
+class TTLCache:
+    def __init__(self, ttl_s):
+        self.ttl_s = ttl_s
+        self._entries = collections.OrderedDict()
+
+    def set(self, k, now):
+        self._entries[k] = (now, f"value {k}")
+        while self._entries and now - next(iter(self._entries.values()))[0] > self.ttl_s:
+            self._entries.popitem(last=False)
+
+
+class MinuteMap:
+    def __init__(self):
+        self.items = {}
+
+    def record(self, i, elapsed):
+        self.items[i] = f"event {i}"
+        if elapsed >= 30 and int((elapsed - 30) // 60) >= len(MINUTE_CLEARS):
+            MINUTE_CLEARS.append(elapsed)
+            self.items.clear()
+
+
+MINUTE_CLEARS = []
+
+
+class Backlog:
+    def __init__(self):
+        self.queue = collections.deque()
+
+    def push(self, elapsed):
+        phase = elapsed % 20.0  # up for 10 s, down for 10 s
+        target = int(40 * (phase if phase < 10 else 20 - phase))
+        while len(self.queue) < target:
+            self.queue.append(f"job {len(self.queue)}")
+        while len(self.queue) > target:
+            self.queue.popleft()
+
+
 WARMUP_TABLE = [str(i) * 4 for i in range(5000)]
 
 STORE = SessionStore()
@@ -105,13 +151,19 @@ LRU = LRUCache(250)
 RING = RingLog()
 BATCHER = Batcher(120)
 SCRATCH = ScratchMap()
+SLOW_LRU = SlowLRU(400)  # one put every 4th tick (12.5/s): full ~32 s after start
+TTL = TTLCache(20.0)
+MINUTE = MinuteMap()
+BACKLOG = Backlog()
 
 
 def load(rate: float, stop: threading.Event) -> None:
     i = 0
     delay = 0.02 / rate
+    t0 = time.monotonic()
     while not stop.is_set():
-        STORE.login(i)
+        elapsed = (time.monotonic() - t0) * rate
+        STORE.touch(i)
         HUB.connect(i)
         HUB.disconnect(i)
         BROADCASTER.publish(b"m" * 64)
@@ -120,6 +172,12 @@ def load(rate: float, stop: threading.Event) -> None:
         RING.log(f"line {i}")
         BATCHER.add(i)
         SCRATCH.fill(i)
+        if i % 4 == 0:
+            SLOW_LRU.put(i, f"v{i}")
+        if i % 2 == 0:
+            TTL.set(i, elapsed)
+        MINUTE.record(i, elapsed)
+        BACKLOG.push(elapsed)
         i += 1
         time.sleep(delay)
 

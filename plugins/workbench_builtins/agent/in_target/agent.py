@@ -42,7 +42,11 @@ _MAX_OWNERS = 1000  # instances remembered as holding large containers
 _MAX_PAUSES = 4096
 _MAX_PAUSES_SENT = 200  # per report: the longest ones
 _MAX_POOLS = 64
-_MAX_SITES = 50  # containers per census whose fill site is looked up (tracemalloc on)  # gc pauses kept between two reports; older ones are only counted
+_MAX_SITES = 50  # containers per census whose fill site is looked up (tracemalloc on)
+_FILL_FRAMES = 24  # traceback depth of a fill-site window
+_FILL_WINDOW_S = 2.0  # a window is this long (censuses come this often while it is open)...
+_FILL_WINDOW_MAX_S = 10.0  # ...until every growing container has a site, at most this long
+_FILL_TRIES = 5  # windows per container before it is given up (its entries may be untraceable)
 
 # (type, kind) in match order; kinds are the Finding kinds of the leak engine.
 _CONTAINERS: tuple[tuple[type, str], ...] = (
@@ -178,6 +182,13 @@ class Agent:
         self.max_depth = int(cfg.get("max_depth", 3))
         self.tracemalloc_frames = int(cfg.get("tracemalloc_frames", 0))  # 0: off (it slows the target)
         self._started_tracemalloc = False
+        # fill sites: a short tracemalloc window when a container grows (consented with the agent)
+        self.fill_sites = bool(cfg.get("fill_sites", True))
+        self._sites: dict[str, tuple[list[str], str]] = {}  # container -> (frames root first, where)
+        self._site_tries: dict[str, int] = {}
+        self._prev_lens: dict[str, int] = {}
+        self._window_t0 = 0.0  # monotonic start of the open fill window, 0 = none
+        self._window_names: set[str] = set()
         self._stop = threading.Event()
         self._listener: socket.socket | None = None
         self._client: socket.socket | None = None
@@ -361,7 +372,9 @@ class Agent:
                     self._send(conn, self.pool_report())
             if now >= next_census:
                 self._send(conn, self.census())
-                next_census = time.monotonic() + self.census_interval_s
+                # an open fill window is read (and closed) soon: tracing slows the target
+                gap = min(self.census_interval_s, _FILL_WINDOW_S) if self.fill_window_open() else self.census_interval_s
+                next_census = time.monotonic() + gap
 
     def _remember_owner(self, obj: Any, path: str) -> None:
         if id(obj) in self._owners or len(self._owners) >= _MAX_OWNERS:
@@ -463,11 +476,10 @@ class Agent:
         self._census_total_s += dur
         self._census_count += 1
         items = sorted(state.found.values(), key=lambda e: (-e["bytes"], -e["len"]))[: self.max_containers]
-        if tracemalloc.is_tracing():
-            for e in items[:_MAX_SITES]:
-                site = _fill_site(state.objs.get(e["name"]))
-                if site:
-                    e["site"] = site
+        try:
+            self._fill_sites(items, state.objs)
+        except Exception:  # naming is an extra: it must never cost the census
+            self._close_window()
         state.objs.clear()
         return {
             "type": "census",
@@ -483,6 +495,68 @@ class Agent:
             "containers": items,
             "pools": [n for n, _, _ in self._pools.values()],
         }
+
+    # ------------------------------------------------------------------ fill sites
+    def fill_window_open(self) -> bool:
+        return self._window_t0 > 0.0
+
+    def _fill_sites(self, items: list[dict[str, Any]], objs: dict[str, Any]) -> None:
+        """Name the code that fills growing containers, then attach known sites to ``items``.
+
+        When a container grew since the last census and has no site yet, tracemalloc runs
+        for a short window; at the next census the newest entries' allocation tracebacks
+        (or, for a bytearray, its buffer's last reallocation) say who fills it, and tracing
+        stops. Bounded: one window at a time, at most _FILL_WINDOW_MAX_S long, at most
+        _FILL_TRIES windows per container. A target that traces by itself is only read.
+        """
+        window = self.fill_window_open()
+        if window or tracemalloc.is_tracing():
+            wanted = [e for e in items[:_MAX_SITES] if e["name"] not in self._sites]
+            if window:
+                wanted = [e for e in wanted if e["name"] in self._window_names]
+            snapshot = None
+            for e in wanted:
+                obj = objs.get(e["name"])
+                frames = _fill_site(obj)
+                if not frames and isinstance(obj, bytearray):
+                    if snapshot is None:
+                        snapshot = tracemalloc.take_snapshot()
+                    frames = _buffer_site(obj, snapshot)
+                if frames and len(self._sites) < self.max_containers:
+                    self._sites[e["name"]] = _named_frames(frames)
+            if window:
+                left = self._window_names - self._sites.keys()
+                if not left or time.monotonic() - self._window_t0 >= _FILL_WINDOW_MAX_S:
+                    for name in left:
+                        self._site_tries[name] = self._site_tries.get(name, 0) + 1
+                    self._close_window()
+        for e in items:
+            site = self._sites.get(e["name"])
+            if site is not None:
+                e["site"], e["where"] = site
+        lens = {e["name"]: int(e["len"]) for e in items}
+        if self.fill_sites and not self.fill_window_open() and not tracemalloc.is_tracing():
+            growing = {
+                e["name"] for e in items[:_MAX_SITES]
+                if e["name"] not in self._sites and self._site_tries.get(e["name"], 0) < _FILL_TRIES
+                and e["len"] > self._prev_lens.get(e["name"], e["len"])
+            }  # fmt: skip
+            if growing:
+                tracemalloc.start(_FILL_FRAMES)
+                self._started_tracemalloc = True
+                self._window_t0 = time.monotonic()
+                self._window_names = growing
+        if len(self._site_tries) > 4 * self.max_containers:
+            self._site_tries.clear()  # bounded: forgotten containers may be tried again
+        self._prev_lens = lens
+
+    def _close_window(self) -> None:
+        if self._window_t0 and self._started_tracemalloc:
+            self._started_tracemalloc = False
+            with contextlib.suppress(Exception):
+                tracemalloc.stop()
+        self._window_t0 = 0.0
+        self._window_names = set()
 
 
 class _Census:
@@ -815,11 +889,12 @@ class _Strong:
         return self.obj
 
 
-def _fill_site(obj: Any) -> list[str]:
+def _fill_site(obj: Any) -> list[tuple[str, int]]:
     """Where the newest entries were allocated (tracemalloc), root first: the code that fills it.
 
-    Dicts keep insertion order, so the last key and its value are the newest entries; for
-    lists and deques it is the last element. Small ints and interned strings have no trace.
+    Dicts keep insertion order, so the last value and its key are the newest entries (the
+    value first: a key is often an int or a string made by the caller's loop); for lists
+    and deques it is the last element. Small ints and interned strings have no trace.
     """
     if obj is None:
         return []
@@ -829,7 +904,7 @@ def _fill_site(obj: Any) -> list[str]:
         if base is None or base is io.BytesIO or not base.__len__(obj):
             return []
         if base is dict:
-            samples = list(next(reversed(dict.items(obj))))
+            samples = list(reversed(next(reversed(dict.items(obj)))))
         elif base in (list, collections.deque):
             samples = [base.__getitem__(obj, -1)]
         elif base in (set, frozenset):
@@ -839,8 +914,109 @@ def _fill_site(obj: Any) -> list[str]:
     for x in samples:
         tb = tracemalloc.get_object_traceback(x)
         if tb is not None:
-            return [f"{f.filename}:{f.lineno}" for f in tb]
+            return [(f.filename, f.lineno) for f in tb]
     return []
+
+
+def _buffer_site(obj: bytearray, snapshot: Any) -> list[tuple[str, int]]:
+    """A bytearray's fill site: the traced block of exactly its allocated size is its
+    buffer, last reallocated by the code that appended to it."""
+    try:
+        alloc = bytearray.__alloc__(obj)
+    except Exception:
+        return []
+    for tr in snapshot.traces:
+        if tr.size == alloc:
+            return [(f.filename, f.lineno) for f in tr.traceback]
+    return []
+
+
+def _code_lines(code: types.CodeType) -> set[int]:
+    if hasattr(code, "co_lines"):  # 3.10+
+        return {ln for _s, _e, ln in code.co_lines() if ln is not None}
+    return set()
+
+
+def _code_index(filename: str, limit: int = 5000) -> list[tuple[types.CodeType, str]]:
+    """(code, qualified name) of the functions defined in ``filename``: module functions,
+    methods (also static/class methods and properties) and their nested functions.
+
+    Runs no user code: types are compared with ``type()`` (``isinstance`` would read a
+    ``__class__`` property) and namespaces are read through the interpreter's own
+    ``__dict__`` accessors."""
+    mod_dict: Any = vars(types.ModuleType)["__dict__"]
+    cls_dict = type.__dict__["__dict__"]
+    absname = os.path.abspath(filename)
+    todo: list[tuple[Any, str, int]] = []
+    for m in list(sys.modules.values()):
+        if not issubclass(type(m), types.ModuleType):
+            continue
+        try:
+            d = mod_dict.__get__(m)
+        except Exception:
+            continue
+        f = d.get("__file__")
+        if type(f) is str and (f == filename or os.path.abspath(f) == absname):
+            todo.extend((v, "", 0) for v in list(d.values()))
+    out: list[tuple[types.CodeType, str]] = []
+    seen: set[int] = set()
+    while todo and len(out) < limit:
+        v, prefix, depth = todo.pop()
+        tp = type(v)
+        if id(v) in seen or depth > 3:
+            continue
+        seen.add(id(v))
+        if tp is staticmethod or tp is classmethod:
+            todo.append((v.__func__, prefix, depth))
+        elif tp is property:
+            todo.extend((g, prefix, depth) for g in (v.fget, v.fset, v.fdel) if g is not None)
+        elif tp is types.FunctionType:
+            code = v.__code__
+            if code.co_filename == filename:
+                qual = v.__qualname__
+                out.append((code, qual))
+                todo.extend((c, qual + ".<locals>.", depth + 1) for c in code.co_consts if type(c) is types.CodeType)
+        elif tp is types.CodeType:
+            if v.co_filename == filename:
+                qual = prefix + v.co_name
+                out.append((v, qual))
+                todo.extend((c, qual + ".<locals>.", depth + 1) for c in v.co_consts if type(c) is types.CodeType)
+        elif issubclass(tp, type) and depth < 3:
+            try:  # the class's own namespace, read raw (no metaclass __getattr__)
+                ns = cls_dict.__get__(v)
+            except Exception:
+                continue
+            todo.extend((x, prefix, depth + 1) for x in list(ns.values()))
+    return out
+
+
+def _function_at(filename: str, lineno: int, cache: dict[str, list[tuple[types.CodeType, str]]]) -> str:
+    """The qualified name of the function holding ``filename:lineno`` (the innermost one)."""
+    if filename not in cache:
+        cache[filename] = _code_index(filename)
+    best: tuple[int, str] | None = None
+    for code, qual in cache[filename]:
+        lines = _code_lines(code)
+        inside = lineno in lines if lines else code.co_firstlineno <= lineno
+        if inside and (best is None or code.co_firstlineno > best[0]):
+            best = (code.co_firstlineno, qual)
+    return best[1] if best is not None else "<module>"
+
+
+def _library_file(filename: str) -> bool:
+    """The standard library, installed packages, or code the interpreter made up."""
+    if filename.startswith("<") or "site-packages" in filename or "dist-packages" in filename:
+        return True
+    stdlib = os.path.dirname(os.__file__)
+    return filename.startswith(stdlib + os.sep)
+
+
+def _named_frames(frames: list[tuple[str, int]]) -> tuple[list[str], str]:
+    """("function (file:line)" frames root first, the innermost frame in the user's code)."""
+    cache: dict[str, list[tuple[types.CodeType, str]]] = {}
+    named = [f"{_function_at(fn, ln, cache)} ({fn}:{ln})" for fn, ln in frames]
+    user = [named[i] for i, (fn, _ln) in enumerate(frames) if not _library_file(fn)]
+    return named, (user[-1] if user else named[-1])
 
 
 def _module_label(modname: str, d: dict[str, Any]) -> str:

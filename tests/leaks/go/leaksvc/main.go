@@ -4,7 +4,10 @@
 // judges them all. Leaks: a clients map never cleaned on disconnect, a broadcast
 // buffer that only grows, an executions map that keeps failed entries, goroutines
 // blocked forever. Decoys: an LRU with a max size, a preallocated ring buffer, a batch
-// flushed every N items, a one-off warm-up allocation, a map that grows then is cleared.
+// flushed every N items, a one-off warm-up allocation, a map that grows then is cleared,
+// and decoys that fill slowly while they are watched: an LRU that reaches its cap ~32 s
+// after start, a TTL cache (entries expire after 25 s), a map cleared every minute (first
+// at 30 s) and a backlog buffer that grows and shrinks (triangle wave, 20 s period).
 package main
 
 import (
@@ -38,7 +41,8 @@ func (h *Hub) register(id int) {
 	h.mu.Unlock()
 }
 
-// Broadcaster.publish leaks: messages are appended and the buffer is never reset.
+// Broadcaster.publish leaks: messages are appended and the buffer is never reset. The
+// write goes through fmt.Fprintf: the site must still be publish, not fmt.
 type Broadcaster struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
@@ -46,7 +50,7 @@ type Broadcaster struct {
 
 func (b *Broadcaster) publish(msg []byte) {
 	b.mu.Lock()
-	b.buf.Write(msg)
+	fmt.Fprintf(&b.buf, "%s\n", msg)
 	b.mu.Unlock()
 }
 
@@ -117,6 +121,24 @@ func (b *Batcher) Add(msg []byte) {
 	}
 }
 
+// SlowLRU.Add is the LRU's slow twin: it fills while it is watched and then stays at its cap.
+type SlowLRU struct {
+	maxSize int
+	items   map[int][]byte
+	order   []int
+}
+
+func (l *SlowLRU) Add(k int) {
+	if len(l.items) >= l.maxSize {
+		delete(l.items, l.order[0])
+		l.order = append([]int(nil), l.order[1:]...)
+	}
+	l.items[k] = make([]byte, 1024)
+	l.order = append(l.order, k)
+}
+
+var minuteClears []float64
+
 var warmupData [][]byte
 
 // warmup allocates once at start-up and never again.
@@ -133,6 +155,53 @@ type SessionCache struct {
 
 func (c *SessionCache) fill(k int) {
 	c.items[k] = make([]byte, 1024)
+}
+
+// TTLCache.Set is bounded: entries older than ttl are swept on every set.
+type TTLCache struct {
+	ttl   time.Duration
+	items map[int]ttlEntry
+	order []int
+}
+
+type ttlEntry struct {
+	at   time.Time
+	data []byte
+}
+
+func (c *TTLCache) Set(k int, now time.Time) {
+	c.items[k] = ttlEntry{at: now, data: make([]byte, 1024)}
+	c.order = append(c.order, k)
+	n := 0
+	for n < len(c.order) && now.Sub(c.items[c.order[n]].at) > c.ttl {
+		delete(c.items, c.order[n])
+		n++
+	}
+	if n > 0 {
+		c.order = append([]int(nil), c.order[n:]...)
+	}
+}
+
+// MinuteMap.record grows and is cleared every minute (the first time 30 s after start).
+type MinuteMap struct {
+	items map[int][]byte
+}
+
+func (m *MinuteMap) record(k int) {
+	m.items[k] = make([]byte, 1024)
+}
+
+// Backlog.push is bounded: a consumer drains it at a varying pace, so it grows and shrinks.
+type Backlog struct {
+	queue [][]byte
+}
+
+func (b *Backlog) push(target int) {
+	if len(b.queue) < target {
+		b.queue = append(b.queue, make([]byte, 2048))
+	} else if len(b.queue) > target {
+		b.queue = append([][]byte(nil), b.queue[len(b.queue)-target:]...)
+	}
 }
 
 func every(d time.Duration, f func(i int)) {
@@ -164,6 +233,11 @@ func main() {
 	}
 	batch := &Batcher{flushEvery: 400}
 	cache := &SessionCache{items: map[int][]byte{}}
+	slowLRU := &SlowLRU{items: map[int][]byte{}}
+	ttl := &TTLCache{ttl: time.Duration(float64(25*time.Second) / *rate), items: map[int]ttlEntry{}}
+	minute := &MinuteMap{items: map[int][]byte{}}
+	backlog := &Backlog{}
+	start := time.Now()
 	warmup()
 	msg := bytes.Repeat([]byte("m"), 256)
 
@@ -179,6 +253,27 @@ func main() {
 		if i%500 == 499 {
 			cache.items = map[int][]byte{}
 		}
+	})
+	// the slow LRU takes 1280 entries at 40/s: full ~32 s after start
+	slowLRU.maxSize = 1280
+	every(time.Duration(float64(25*time.Millisecond) / *rate), func(i int) { slowLRU.Add(i) })
+	every(tick*2, func(i int) { ttl.Set(i, time.Now()) })
+	every(tick, func(i int) {
+		minute.record(i)
+		el := time.Since(start).Seconds() * *rate
+		if el >= 30 && int((el-30)/60) >= len(minuteClears) {
+			minuteClears = append(minuteClears, el)
+			minute.items = map[int][]byte{}
+		}
+	})
+	every(tick*2, func(i int) {
+		el := time.Since(start).Seconds() * *rate
+		phase := el - 20*float64(int(el/20)) // 0..20 s: up for 10 s, down for 10 s
+		level := phase
+		if phase > 10 {
+			level = 20 - phase
+		}
+		backlog.push(int(level * 60))
 	})
 	// Frequent GCs keep the in-use heap profile current.
 	every(500*time.Millisecond, func(i int) { runtime.GC() })

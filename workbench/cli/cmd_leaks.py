@@ -53,8 +53,8 @@ def run(args: argparse.Namespace) -> int:
             )
         raise UnsupportedTarget(
             f"no installed source reads leak evidence from {target.label()}"
-            + (f" (a {plan.runtime} process)" if plan.runtime else ""),
-            "leaks reads Python and Node processes by PID and Go services (by URL or PID)",
+            + (f" (runtime: {plan.runtime})" if plan.runtime else ""),
+            "leaks reads Python and Node processes by --pid, and Go services by --url or --pid",
         )
     try:
         errors = controller.start_first_of(plan)

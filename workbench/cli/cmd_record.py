@@ -96,7 +96,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def run(args: argparse.Namespace) -> int:
     from ..capture import Target
     from ..capture.controller import CaptureController
-    from ..errors import CaptureError, PluginError, TargetExited
+    from ..errors import CaptureError, PluginError, TargetExited, UnsupportedTarget
     from ..formats import detect_format
     from ..model import Session
     from .consent import terminal_consent
@@ -125,6 +125,13 @@ def run(args: argparse.Namespace) -> int:
         )
     for exc in refused:
         print(f"workbench: warning: {exc}", file=sys.stderr)
+    if fmt != "wbs" and not any(set(src.plugin.provides) & set(PROFILE_KINDS) for src in plan.sources):
+        # a profile file was asked for: refuse before attaching, not after recording series
+        raise UnsupportedTarget(
+            f"no source of this recording profiles {target.label()}"
+            + (f" (runtime: {plan.runtime}; sources: {', '.join(plan.names())})" if plan.runtime else ""),
+            "record its series to a session (-o NAME.wbs), or name a --source that reads it (see `workbench doctor`)",
+        )
     rules = _trigger_rules(args, controller, plan)
     actions = _parse_actions(getattr(args, "action", None) or [], plan, float(args.duration))
 

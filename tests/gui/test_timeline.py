@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import QRect
 
 from workbench.analysis.series_display import describe, display_values
 from workbench.formats.wbs import load_session, save_session
@@ -183,11 +184,19 @@ def _python_gc(s: Session) -> None:
         )
 
 
+def _waits(s: Session) -> None:
+    """A wall profile's waiting share by kind (what `--profile wall` adds to the timeline)."""
+    for i in range(SECONDS):
+        t = T0 + i
+        s.put(SeriesBatch([SeriesPoint("wait.pool.share", t, 0.6, ""), SeriesPoint("wait.network.share", t, 0.1, "")]))
+
+
 def test_main_window_at_1600x1000_shows_every_chart_without_scrolling(qtbot, window, tmp_path) -> None:
     window.resize(1600, 1000)
     _process_only(window.session)
     _go_and_pool(window.session)
     _python_gc(window.session)
+    _waits(window.session)
     window.refresh()
     qtbot.wait(100)
     _grab(window, "main-window-1600x1000.png", tmp_path)
@@ -195,11 +204,15 @@ def test_main_window_at_1600x1000_shows_every_chart_without_scrolling(qtbot, win
     shown = tl.visible_charts()
     assert len(shown) == len(tl.charts)  # the mix fills every default chart
     view_rect = tl.glw.viewport().rect()
+    win_rect = window.rect()
     for c in shown:
-        # each chart lies inside the visible part of the timeline, tall enough to read a curve
+        # each chart lies inside the visible part of the timeline and of the window itself (a
+        # timeline taller than the window would be cut off at its bottom), tall enough to read
         rect = tl.glw.mapFromScene(c.plot.sceneBoundingRect()).boundingRect()
         assert view_rect.contains(rect), (c.spec.title, rect, view_rect)
-        assert c.plot.vb.height() >= 30, c.spec.title
+        in_window = QRect(tl.glw.viewport().mapTo(window, rect.topLeft()), rect.size())
+        assert win_rect.contains(in_window), (c.spec.title, in_window, win_rect)
+        assert c.plot.vb.height() >= 24, c.spec.title
     runs = next(c for c in shown if c.spec.title == "GC runs")
     assert {i.label for i in runs.infos.values()} == {
         "Go GCs/s",

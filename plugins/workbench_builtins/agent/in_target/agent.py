@@ -893,8 +893,9 @@ def _fill_site(obj: Any) -> list[tuple[str, int]]:
     """Where the newest entries were allocated (tracemalloc), root first: the code that fills it.
 
     Dicts keep insertion order, so the last value and its key are the newest entries (the
-    value first: a key is often an int or a string made by the caller's loop); for lists
-    and deques it is the last element. Small ints and interned strings have no trace.
+    value first, unless it is a number: numbers are made wherever arithmetic happens, such
+    as a caller's counter, not where entries are stored); for lists and deques it is the last
+    element. Small ints and interned strings have no trace.
     """
     if obj is None:
         return []
@@ -911,7 +912,8 @@ def _fill_site(obj: Any) -> list[tuple[str, int]]:
             samples = [next(base.__iter__(obj))]
     except Exception:  # mutated meanwhile
         return []
-    for x in samples:
+    made_here = [x for x in samples if type(x) not in (int, float, bool, complex)]
+    for x in made_here or samples:
         tb = tracemalloc.get_object_traceback(x)
         if tb is not None:
             return [(f.filename, f.lineno) for f in tb]

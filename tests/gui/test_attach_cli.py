@@ -65,3 +65,26 @@ def test_gui_attached_by_go_pid_finds_its_pprof_listener(tmp_path: Path, gosvc: 
     assert ("pprof", "cpu") in keys, (session.profile_keys(), err)
     assert any(session.key_of(k).target == gosvc.url for k in session.profile_keys())
     assert "process.cpu_percent" in session.series and "go.heap_inuse_bytes" in session.series
+
+
+@pytest.mark.slow
+def test_gui_attached_by_python_pid_profiles_it(tmp_path: Path) -> None:
+    from tests.helpers.targets import HOT, run_target
+
+    with run_target(HOT) as proc:
+        session, err = _attach(tmp_path, "--pid", str(proc.pid))
+    assert ("pyspy", "cpu") in _keys(session), (session.profile_keys(), err)
+    assert "process.cpu_percent" in session.series
+
+
+@pytest.mark.slow
+def test_gui_attached_by_node_pid_with_an_open_inspector(tmp_path: Path) -> None:
+    from tests.node.nodesvc import start_service
+
+    svc = start_service("--inspect=127.0.0.1:0")  # open already: attaching changes nothing, no question
+    try:
+        session, err = _attach(tmp_path, "--pid", str(svc.pid))
+    finally:
+        svc.stop()
+    assert ("inspector", "cpu") in _keys(session), (session.profile_keys(), err)
+    assert "process.rss_bytes" in session.series

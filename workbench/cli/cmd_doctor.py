@@ -98,9 +98,9 @@ def _cpu_profile_free(url: str) -> list[dict[str, Any]]:
 
 
 def _plugin_checks(target: Any) -> list[dict[str, Any]]:
-    """Every installed source that applies to the target (as it declares), at the target it
-    would capture (a Go PID's own pprof URL), with its preflight checks; a default source that
-    finds nothing to capture is a failure with a fix."""
+    """Every installed source that applies to a PID (as it declares), at the target it would
+    capture (a Go PID's own pprof URL), or the URL defaults that read a URL, with their
+    preflight checks; a PID default that finds nothing to capture is a failure with a fix."""
     from ..capture import URL_TARGET, default_registry
     from ..capture.controller import CaptureController, runtime_of
     from ..errors import WorkbenchError
@@ -120,6 +120,8 @@ def _plugin_checks(target: Any) -> list[dict[str, Any]]:
                 {"source": entry.name, "name": "plugin loads", "ok": False, "message": exc.message, "fix": exc.fix}
             )
             continue
+        if key == URL_TARGET and URL_TARGET not in plugin.default_for:
+            continue  # a URL is checked by what would capture it (any http URL could be anything)
         try:
             located = plugin.locate(target, runtime)
         except WorkbenchError as exc:

@@ -115,3 +115,22 @@ def test_big_profile_transform_runs_in_a_job_and_drops_stale(qtbot, monkeypatch)
     assert v.canvas.profile is shown  # the stale invert result never replaced it
     assert _roots(shown) == _roots(p)  # focused, not inverted
     assert not v.invert_box.isChecked()
+
+
+def test_a_live_profile_growing_taller_keeps_its_root_in_view(qtbot) -> None:
+    """Deeper stacks arriving live make the flame graph taller than the view: a view that showed
+    the root (the bottom row) still shows it, instead of drifting to the empty top."""
+
+    def deep(depth: int) -> Profile:
+        p = Profile((SAMPLES,))
+        p.add_stack([Frame("main"), Frame("serve")], (10.0,))
+        p.add_stack([Frame(f"f{i}") for i in range(depth)], (5.0,))
+        return p
+
+    v = _view(qtbot, deep(3))
+    v.show()
+    qtbot.waitExposed(v)
+    bar = v.main_area.verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.value() == bar.maximum())
+    v.set_profile(deep(300))  # a live update: same sample types, zoom kept
+    qtbot.waitUntil(lambda: bar.maximum() > 0 and bar.value() == bar.maximum(), timeout=3000)

@@ -156,6 +156,10 @@ class FlameGraphView(QWidget):
         controls.addWidget(self.parked_box)
         self.split = QSplitter(Qt.Orientation.Vertical)
         self.main_area = _scroller(self.canvas)
+        self._pin_root = True  # the view shows the root row; kept there while the profile grows
+        root_bar = self.main_area.verticalScrollBar()
+        root_bar.rangeChanged.connect(self._range_changed)
+        root_bar.valueChanged.connect(self._scrolled)
         self.split.addWidget(self.main_area)
         self.callee_area = _scroller(self.callee_canvas)
         self.split.addWidget(self.callee_area)
@@ -357,6 +361,8 @@ class FlameGraphView(QWidget):
 
     def _show(self, main: Profile | None, callee: Profile | None, keep_zoom: bool) -> None:
         delta = self.delta if self.transform == Transform() else None
+        # a live profile grows taller as deeper stacks arrive: a view showing the root keeps it
+        self._pin_root = not keep_zoom or self._at_root()
         self.canvas.set_profile(main, delta=delta, keep_zoom=keep_zoom)
         if callee is not None:
             self.canvas.set_orientation(FLAME)
@@ -365,11 +371,23 @@ class FlameGraphView(QWidget):
         else:
             self.canvas.set_orientation(self.orientation.currentData())
             self.callee_area.hide()
-        if not keep_zoom and self.canvas.orientation == FLAME:
-            # a flame graph grows upwards from its root: start scrolled to the bottom row
+        if self._pin_root and self.canvas.orientation == FLAME:
+            # a flame graph grows upwards from its root: start (and stay) scrolled to the bottom row
             QTimer.singleShot(0, self._scroll_to_root)
         self.transformed.emit()
 
     def _scroll_to_root(self) -> None:
         bar = self.main_area.verticalScrollBar()
         bar.setValue(bar.maximum())
+
+    def _at_root(self) -> bool:
+        bar = self.main_area.verticalScrollBar()
+        return bar.value() >= bar.maximum() - 2
+
+    def _range_changed(self, _lo: int, hi: int) -> None:
+        """The canvas grew after a layout: a view pinned to the root follows it down."""
+        if self._pin_root and self.canvas.orientation == FLAME:
+            self.main_area.verticalScrollBar().setValue(hi)
+
+    def _scrolled(self, _value: int) -> None:
+        self._pin_root = self._at_root()  # the user scrolled away from the root, or back to it

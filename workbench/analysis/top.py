@@ -14,7 +14,7 @@ import numpy.typing as npt
 
 from ..model.frames import Frame
 from ..model.profile import Profile
-from .treeops import AnalysisError, nonzero_nodes, stack_ids
+from .treeops import AnalysisError, nonzero_nodes, stack_ids, unique_ints
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -44,7 +44,7 @@ def frame_groups(profile: Profile, granularity: Granularity) -> IntArray:
     out = np.arange(n, dtype=np.int64)
     table = profile.frames
     # only the frames this profile uses: a shared live table can hold far more
-    for fid in np.unique(profile.frame[1:]).tolist():
+    for fid in unique_ints(profile.frame[1:]).tolist():
         fr = table[fid]
         out[fid] = first.setdefault((fr.function, fr.file), fid)
     return out
@@ -70,7 +70,7 @@ def self_and_total(profile: Profile, granularity: Granularity = "frame") -> tupl
     g = groups[ss.frames]
     # one (stack, frame) pair per recursion: a frame recurring in a stack counts once
     keys = sid * n_frames + g
-    uniq = np.unique(keys)
+    uniq = unique_ints(keys)
     np.add.at(total_v, uniq % n_frames, ss.values[uniq // n_frames])
     return self_v, total_v
 

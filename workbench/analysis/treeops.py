@@ -7,6 +7,8 @@ stack reshaping works on the flat CSR arrays of a StackSet.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
@@ -30,7 +32,7 @@ def nonzero_nodes(profile: Profile) -> IntArray:
     return np.flatnonzero(np.any(sv != 0, axis=1)).astype(np.int64)
 
 
-def unique_ints(a: IntArray) -> IntArray:
+def unique_ints(a: npt.NDArray[np.integer[Any]]) -> npt.NDArray[np.integer[Any]]:
     """``np.unique(a)`` for integer arrays by sorting a copy.
 
     numpy 2.3+ finds unique values through a hash table first; on a few hundred thousand

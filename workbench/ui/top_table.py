@@ -67,7 +67,14 @@ class TopModel(QAbstractTableModel):
         self.applying = False  # rows being rewritten: the selection model moves, the user did not
 
     def set_values(
-        self, frames: FrameTable | None, ids: IntArray, self_v: FloatArray, total_v: FloatArray, unit: str, root: float
+        self,
+        frames: FrameTable | None,
+        ids: IntArray,
+        self_v: FloatArray,
+        total_v: FloatArray,
+        *,
+        unit: str,
+        root: float,
     ) -> None:
         """``ids`` (frame ids) with their self and total of one sample type, heaviest first."""
         self.frames, self.unit, self.root_total = frames, unit, root
@@ -111,7 +118,7 @@ class TopModel(QAbstractTableModel):
             keep = np.fromiter((i for i, s in enumerate(self.names()) if needle in s), dtype=np.int64)
         c = self.sort_column
         if c in (1, 2):
-            key: npt.NDArray[np.generic] = self.all_self[keep]
+            key: FloatArray = self.all_self[keep]
         elif c in (3, 4):
             key = self.all_total[keep]
         elif c in (0, 5) and len(keep):
@@ -120,7 +127,7 @@ class TopModel(QAbstractTableModel):
             texts = (
                 [self.names()[i] for i in keep.tolist()] if c == 0 else [fr[int(self.all_ids[i])].file for i in keep]
             )
-            key = np.unique(np.array(texts, dtype=object), return_inverse=True)[1].astype(np.int64)
+            key = np.unique(np.array(texts, dtype=object), return_inverse=True)[1].astype(np.float64)
         else:
             return keep
         if self.sort_order == Qt.SortOrder.DescendingOrder:
@@ -153,10 +160,10 @@ class TopModel(QAbstractTableModel):
         if min(old, new):
             self.dataChanged.emit(self.index(0, 0), self.index(min(old, new) - 1, len(COLUMNS) - 1))
 
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex | None = None) -> int:  # type: ignore[override]
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex | None = None) -> int:
         return 0 if parent is not None and parent.isValid() else len(self.ids)
 
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex | None = None) -> int:  # type: ignore[override]
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex | None = None) -> int:
         return len(COLUMNS)
 
     def headerData(self, section: int, orientation, role=Qt.ItemDataRole.DisplayRole):
@@ -242,7 +249,7 @@ class TopFunctionsView(QWidget):
 
     def set_profile(self, profile: Profile | None, sample_index: int = 0) -> None:
         if profile is None:
-            self._set_rows(None, _NO_IDS, _NO_VALUES, _NO_VALUES, "", 0.0)
+            self.model.set_values(None, _NO_IDS, _NO_VALUES, _NO_VALUES, unit="", root=0.0)
             self._set_waits(None, "")
             self._key = ()
             return
@@ -256,13 +263,10 @@ class TopFunctionsView(QWidget):
         # the analysis' order (workbench.analysis.top.top_functions): self, total, frame id
         ids = ids[np.lexsort((ids, -tv[ids], -sv[ids]))]
         unit = profile.sample_types[sample_index].unit
-        self._set_rows(profile.frames, ids, sv[ids], tv[ids], unit, float(profile.totals()[sample_index]))
+        self.model.set_values(
+            profile.frames, ids, sv[ids], tv[ids], unit=unit, root=float(profile.totals()[sample_index])
+        )
         self._set_waits(waiting_on(profile, sample_index) if is_wall_profile(profile) else None, unit)
-
-    def _set_rows(
-        self, frames: FrameTable | None, ids: IntArray, sv: FloatArray, tv: FloatArray, unit: str, root: float
-    ) -> None:
-        self.model.set_values(frames, ids, sv, tv, unit, root)
 
     def _rows_updated(self) -> None:
         m = self.model

@@ -124,7 +124,9 @@ def pyrasite_anchor(pid: int, choice: debugger.Choice) -> float:
     calls = ["(int)PyGILState_Ensure()", '(int)PyRun_SimpleString("0")']
     if choice.name == "lldb":
         cmd = [choice.path, "--batch", "--no-lldbinit", "-p", str(pid)]
-        cmd += [a for c in [*calls, "(void)PyGILState_Release($0)"] for a in ("-o", f"expr {c}")]
+        # lldb knows PyGILState_Release's enum parameter and will not pass it an int: cast the function
+        release = "((void (*)(int))PyGILState_Release)($0)"
+        cmd += [a for c in [*calls, release] for a in ("-o", f"expr {c}")]
         cmd += ["-o", "process detach"]
         env = debugger.run_env(choice.env)
     else:

@@ -2,14 +2,17 @@
 
 1. Injection pause as the target feels it: a thread in the target sleeps 1 ms in a loop
    and reports the largest gap between wake-ups per 250 ms window; the largest gap
-   around the injection, minus the baseline, is the pause. Also gdb's own timings.
-   Anchor: pyrasite's gdb command line on the same target, same ticker.
+   around the injection, minus the baseline, is the pause. Also the debugger's own timings.
+   Anchor: pyrasite's gdb command line on the same target, same ticker, run by the
+   debugger the workbench picks (gdb, or lldb where gdb cannot call into processes:
+   ``workbench_builtins.debugger``; with lldb, the same three calls as lldb commands).
 2. Census cost versus heap size: one full census (budget lifted) at N user objects,
    and what the default 50 ms budget does on the same heap (partial, resumed).
 3. Steady-state overhead at the default settings: the agent thread's CPU share and the
    target's own work rate (ops/s) with and without the agent.
 
-Run: ``.venv/bin/python benchmarks/bench_agent.py [--sizes 10000,100000,300000]``
+Run: ``.venv/bin/python benchmarks/bench_agent.py [--runs 1] [--sizes 10000,100000,300000]``
+(exits non-zero when no debugger can inject or an injection fails)
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from workbench_builtins import debugger  # noqa: E402
 from workbench_builtins.agent import plugin  # noqa: E402
 from workbench_builtins.agent.inject import inject  # noqa: E402
 
@@ -111,17 +115,30 @@ def rate(ws: list[dict[str, float]]) -> float:
     return sum(w["ops"] for w in ws) / max(1e-9, sum(w["dt"] for w in ws))
 
 
-def pyrasite_anchor(pid: int) -> float:
-    """The anchor: pyrasite's own gdb command line (full symbols, calls wherever the process stopped)."""
-    cmd = ["gdb", "-nx", "-p", str(pid), "-batch", "-iex", "set debuginfod enabled off"]
-    cmd += ["-eval-command=call (int)PyGILState_Ensure()", '-eval-command=call (int)PyRun_SimpleString("0")']
-    cmd += ["-eval-command=call (void)PyGILState_Release($1)"]
+def pyrasite_anchor(pid: int, choice: debugger.Choice) -> float:
+    """The anchor: pyrasite's own gdb command line (full symbols, calls wherever the process stopped).
+
+    Where gdb cannot call into processes (it would leave the target's system calls failing),
+    lldb makes the same three calls: the anchor is pyrasite's method, not its binary.
+    """
+    calls = ["(int)PyGILState_Ensure()", '(int)PyRun_SimpleString("0")']
+    if choice.name == "lldb":
+        cmd = [choice.path, "--batch", "--no-lldbinit", "-p", str(pid)]
+        # lldb knows PyGILState_Release's enum parameter and will not pass it an int: cast the function
+        release = "((void (*)(int))PyGILState_Release)($0)"
+        cmd += [a for c in [*calls, release] for a in ("-o", f"expr {c}")]
+        cmd += ["-o", "process detach"]
+        env = debugger.run_env(choice.env)
+    else:
+        cmd = [choice.path, "-nx", "-p", str(pid), "-batch", "-iex", "set debuginfod enabled off"]
+        cmd += [f"-eval-command=call {c}" for c in [*calls, "(void)PyGILState_Release($1)"]]
+        env = None
     t0 = time.perf_counter()
-    subprocess.run(cmd, capture_output=True, check=False, timeout=120)
+    subprocess.run(cmd, capture_output=True, check=False, timeout=120, env=env, stdin=subprocess.DEVNULL)
     return time.perf_counter() - t0
 
 
-def bench_size(n: int, settle: float) -> dict[str, Any]:
+def bench_size(n: int, settle: float, choice: debugger.Choice) -> dict[str, Any]:
     child = Child(n)
     try:
         time.sleep(settle)
@@ -129,11 +146,11 @@ def bench_size(n: int, settle: float) -> dict[str, Any]:
         time.sleep(2.0)
         base = child.between(t0, time.time())
         t_anchor = time.time()
-        anchor_wall = pyrasite_anchor(child.proc.pid)
+        anchor_wall = pyrasite_anchor(child.proc.pid, choice)
         time.sleep(0.6)
         anchor = child.between(t_anchor, time.time())
         session = Session()
-        # gdb looking the symbols up itself (our fallback route), for comparison
+        # the debugger looking the symbols up itself (our fallback route), for comparison
         t_sym = time.time()
         inj_sym = inject(child.proc.pid, {"connect_timeout_s": 1.0}, elf_symbols=False)
         time.sleep(1.5)  # the agent exits after its connect timeout
@@ -173,6 +190,7 @@ def bench_size(n: int, settle: float) -> dict[str, Any]:
         del t_attach2
         return {
             "n": n,
+            "tool": inj.method,
             "gdb_stopped_ms": inj.stopped_s * 1000,
             "gdb_attach_ms": inj.attach_s * 1000,
             "bootstrap_ms": inj.bootstrap_s * 1000,
@@ -207,21 +225,28 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=1, help="measurements per size")
     args = ap.parse_args()
     print(f"python {sys.version.split()[0]}; target pause measured in-target by a 1 ms ticker")
+    choice = debugger.choose()
+    if not choice.ok:
+        print(f"no debugger can inject here: {choice.reason}; {choice.fix}", file=sys.stderr)
+        return 1
+    tool = choice.name
+    print(f"injecting with {tool}: {choice.reason}")
     for n in [int(x) for x in args.sizes.split(",") for _ in range(args.runs)]:
-        r = bench_size(n, settle=1.0 + n / 200_000)
+        r = bench_size(n, 1.0 + n / 200_000, choice)
         print(
-            f"N={r['n']:>7}: injection: in-target max gap {r['injection_gap_ms']:.0f} ms "
-            f"(baseline {r['baseline_gap_ms']:.0f} ms); gdb stopped {r['gdb_stopped_ms']:.0f} ms "
+            f"N={r['n']:>7}: injection ({r['tool']}): in-target max gap {r['injection_gap_ms']:.0f} ms "
+            f"(baseline {r['baseline_gap_ms']:.0f} ms); {tool} stopped {r['gdb_stopped_ms']:.0f} ms "
             f"(attach {r['gdb_attach_ms']:.0f}, bootstrap {r['bootstrap_ms']:.1f}, "
             f"waited for GIL release {r['wait_gil_ms']:.0f}); total {r['inject_total_ms']:.0f} ms"
         )
         print(
-            f"           same route with gdb loading symbols itself: in-target max gap {r['gdbsym_gap_ms']:.0f} ms "
-            f"(gdb stopped {r['gdbsym_stopped_ms']:.0f} ms)"
+            f"           same route with {tool} loading symbols itself: in-target max gap "
+            f"{r['gdbsym_gap_ms']:.0f} ms ({tool} stopped {r['gdbsym_stopped_ms']:.0f} ms)"
         )
+        how = "gdb command line" if tool == "gdb" else "gdb calls, made by lldb"
         print(
-            f"           anchor (pyrasite's gdb command line): in-target max gap {r['anchor_gap_ms']:.0f} ms, "
-            f"gdb wall {r['anchor_wall_ms']:.0f} ms; ratio ours/anchor "
+            f"           anchor (pyrasite's {how}): in-target max gap {r['anchor_gap_ms']:.0f} ms, "
+            f"{tool} wall {r['anchor_wall_ms']:.0f} ms; ratio ours/anchor "
             f"{r['injection_gap_ms'] / max(1e-9, r['anchor_gap_ms']):.2f}"
         )
         print(

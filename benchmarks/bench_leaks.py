@@ -3,6 +3,10 @@
 Runs the Go suite (pprof heap + goroutine profiles) and the Python suite (runtime agent
 container census) live, judging every 3 s, and prints one table row per labelled
 container. Target: precision and recall 1.0, every leak flagged in under 60 s.
+The agent is injected by whichever debugger the workbench picks (gdb, or lldb where gdb
+cannot call into processes: ``workbench_builtins.debugger``; ``WB_DEBUGGER`` forces one).
+
+    .venv/bin/python benchmarks/bench_leaks.py [DURATION] [--runs 1]
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import budget
+from workbench_builtins import debugger
 
 from tests.leaks.scenario import GO_LABELS, PY_LABELS, build_go_leaksvc, run_go_suite, run_py_suite
 
@@ -52,11 +57,13 @@ def run_suites(duration: float) -> None:
         with tempfile.TemporaryDirectory() as d:
             table(run_go_suite(build_go_leaksvc(Path(d)), duration_s=duration), GO_LABELS)
     else:
-        print("go suite skipped: apt-get install golang-go")
-    if shutil.which("gdb"):
+        budget.fail("leaks go precision", "go is not installed (apt-get install golang-go)")
+    choice = debugger.choose()
+    if choice.ok:
+        print(f"python suite: the agent is injected with {choice.name} ({choice.reason})")
         table(run_py_suite(duration_s=duration), PY_LABELS)
-    else:
-        print("python suite skipped: apt-get install gdb (the runtime agent injects through it)")
+    else:  # a budget this run cannot check is a miss, not a pass
+        budget.fail("leaks python precision", f"no debugger can inject the agent here: {choice.reason}; {choice.fix}")
 
 
 if __name__ == "__main__":

@@ -158,11 +158,11 @@ def test_top_table_double_click_focuses_flame(qtbot, window, tmp_path) -> None:
     window.tabs.setCurrentWidget(window.top)
     table = window.top.table
     assert window.top.model.rowCount() >= 4
-    first = window.top.model.rows[0]
-    assert window.top.proxy.data(window.top.proxy.index(0, 0)) == first.frame.function == "query"
+    first = window.top.model.frame(0)
+    assert window.top.model.data(window.top.model.index(0, 0)) == first.function == "query"
     window.top.filter.setText("rend")
-    assert window.top.proxy.rowCount() == 1
-    idx = window.top.proxy.index(0, 0)
+    assert window.top.model.rowCount() == 1
+    idx = window.top.model.index(0, 0)
     rect = table.visualRect(idx)
     # a real double click: press/release first, so the view knows the pressed index
     qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
@@ -180,9 +180,9 @@ def test_top_table_and_flame_graph_share_the_selection(qtbot, window, tmp_path) 
     _open(qtbot, window, path)
     window.tabs.setCurrentWidget(window.top)
     table, top = window.top.table, window.top
-    row = next(i for i in range(top.proxy.rowCount()) if top.proxy.data(top.proxy.index(i, 0)) == "render")
+    row = next(i for i in range(top.model.rowCount()) if top.model.data(top.model.index(i, 0)) == "render")
     qtbot.mouseClick(
-        table.viewport(), Qt.MouseButton.LeftButton, pos=table.visualRect(top.proxy.index(row, 0)).center()
+        table.viewport(), Qt.MouseButton.LeftButton, pos=table.visualRect(top.model.index(row, 0)).center()
     )
     canvas = window.flame.canvas
     assert canvas.selected_frame is not None and canvas.selected_frame.function == "render"
@@ -208,11 +208,11 @@ def test_top_table_and_flame_graph_share_the_selection(qtbot, window, tmp_path) 
     assert canvas.selected_frame.function == "query"
     window.tabs.setCurrentWidget(window.top)
     sel = table.selectionModel().selectedRows()
-    assert [top.proxy.data(i) for i in sel] == ["query"]
+    assert [top.model.data(i) for i in sel] == ["query"]
     # a refresh that rebuilds the rows keeps the selection on the same function
     top._key = ()
     top.set_profile(window.current, canvas.sample_index)
-    assert [top.proxy.data(i) for i in table.selectionModel().selectedRows()] == ["query"]
+    assert [top.model.data(i) for i in table.selectionModel().selectedRows()] == ["query"]
 
 
 def test_leak_panel_empty_state_and_findings(window) -> None:

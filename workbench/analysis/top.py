@@ -14,7 +14,8 @@ import numpy.typing as npt
 
 from ..model.frames import Frame
 from ..model.profile import Profile
-from .treeops import AnalysisError, nonzero_nodes, stack_ids
+from ..model.profile import subtree_sums as model_subtree_sums
+from .treeops import AnalysisError, nonzero_nodes, unique_ints
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -44,10 +45,43 @@ def frame_groups(profile: Profile, granularity: Granularity) -> IntArray:
     out = np.arange(n, dtype=np.int64)
     table = profile.frames
     # only the frames this profile uses: a shared live table can hold far more
-    for fid in np.unique(profile.frame[1:]).tolist():
+    for fid in unique_ints(profile.frame[1:]).tolist():
         fr = table[fid]
         out[fid] = first.setdefault((fr.function, fr.file), fid)
     return out
+
+
+def preorder_spans(profile: Profile) -> tuple[IntArray, IntArray]:
+    """Preorder position and subtree size (in nodes) of every node, level by level.
+
+    Node m is a proper ancestor of n exactly when ``pre[m] < pre[n] < pre[m] + size[m]``.
+    """
+    n = profile.n_nodes
+    pre = np.zeros(n, dtype=np.int64)
+    if n <= 1:
+        return pre, np.ones(n, dtype=np.int64)
+    parent = profile.parent.astype(np.int64)
+    depth = profile.depth
+    size = model_subtree_sums(profile.parent, depth, np.ones(n)).astype(np.int64)
+    # a child starts right after its parent and the subtrees of its earlier siblings
+    kids = np.arange(1, n, dtype=np.int64)
+    kids = kids[np.argsort(parent[kids], kind="stable")]
+    sz = size[kids]
+    before = np.cumsum(sz) - sz
+    par = parent[kids]
+    first = np.flatnonzero(np.concatenate(([True], par[1:] != par[:-1])))
+    offset = np.empty(n, dtype=np.int64)
+    offset[kids] = before - np.repeat(before[first], np.diff(np.append(first, len(kids))))
+    order = np.argsort(depth, kind="stable")
+    d = depth[order]
+    cuts = np.flatnonzero(np.diff(d)) + 1
+    start = 0
+    for end in [*cuts.tolist(), n]:  # shallowest first: a parent's position is known before its children's
+        idx = order[start:end]
+        if d[start] > 0:
+            pre[idx] = pre[parent[idx]] + 1 + offset[idx]
+        start = end
+    return pre, size
 
 
 def self_and_total(profile: Profile, granularity: Granularity = "frame") -> tuple[FloatArray, FloatArray]:
@@ -65,13 +99,21 @@ def self_and_total(profile: Profile, granularity: Granularity = "frame") -> tupl
         return self_v, total_v
     sv = profile.self_values
     np.add.at(self_v, groups[profile.frame[nodes]], sv[nodes])
-    ss = profile.paths(nodes)
-    sid = stack_ids(ss)
-    g = groups[ss.frames]
-    # one (stack, frame) pair per recursion: a frame recurring in a stack counts once
-    keys = sid * n_frames + g
-    uniq = np.unique(keys)
-    np.add.at(total_v, uniq % n_frames, ss.values[uniq // n_frames])
+    # A stack's value counts once per frame however often the frame recurs in it: it is
+    # the subtree total of each node whose frame no ancestor has (the outermost call).
+    # Found from preorder spans, not by materialising every stack: a live refresh calls this.
+    pre, size = preorder_spans(profile)
+    g = groups[profile.frame]
+    cand = np.arange(1, profile.n_nodes, dtype=np.int64)
+    cand = cand[np.lexsort((pre[cand], g[cand]))]  # by group, then preorder
+    gc = g[cand]
+    span = profile.n_nodes + 1
+    # running max of (group, subtree end): a node inside an earlier same-group node's span is nested in it
+    run = np.maximum.accumulate(gc * span + pre[cand] + size[cand])
+    prev = np.concatenate(([-1], run[:-1]))
+    nested = (prev // span == gc) & (pre[cand] < prev % span)
+    outer = cand[~nested]
+    np.add.at(total_v, g[outer], profile.total_values()[outer])
     return self_v, total_v
 
 

@@ -29,6 +29,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import traceback
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -304,7 +305,15 @@ class PySpyCapture(HandleBase):
         except WorkbenchError as exc:
             self.set_error(exc, first=False)
         except Exception as exc:  # a bug here must still end the capture cleanly, visibly
-            self.set_error(CaptureError(f"py-spy capture failed: {type(exc).__name__}: {exc}", ""), first=False)
+            where = traceback.extract_tb(exc.__traceback__)[-1]  # the line a bug report needs
+            self.set_error(
+                CaptureError(
+                    f"py-spy capture failed: {type(exc).__name__}: {exc} "
+                    f"(at {os.path.basename(where.filename)}:{where.lineno})",
+                    "report a bug with this line",
+                ),
+                first=False,
+            )
         finally:
             self._reap_all()
             shutil.rmtree(self._tmp, ignore_errors=True)

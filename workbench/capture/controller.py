@@ -150,9 +150,6 @@ class CaptureController:
                 out.append(entry.plugin)
         return out
 
-    def plugin(self, name: str) -> CapturePlugin:
-        return self.registry.load(name)
-
     def provider(self, what: str, doing: str = "") -> CapturePlugin:
         """The installed source that declares ``what`` in ``provides`` (``PROMQL``, ``FLEET``):
         how a flag such as ``--prometheus`` finds its plugin without naming it."""

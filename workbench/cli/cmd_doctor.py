@@ -102,7 +102,7 @@ def _plugin_checks(target: Any) -> list[dict[str, Any]]:
     capture (a Go PID's own pprof URL), or the URL defaults that read a URL, with their
     preflight checks; a PID default that finds nothing to capture is a failure with a fix."""
     from ..capture import URL_TARGET, default_registry
-    from ..capture.controller import CaptureController, runtime_of
+    from ..capture.controller import CaptureController, PlannedSource, runtime_of
     from ..errors import WorkbenchError
 
     try:
@@ -110,7 +110,6 @@ def _plugin_checks(target: Any) -> list[dict[str, Any]]:
     except WorkbenchError:
         runtime = ""
     key = runtime if target.kind.value == "pid" else URL_TARGET
-    controller = CaptureController(_NoSink())
     out: list[dict[str, Any]] = []
     for entry in default_registry().entries():
         try:
@@ -143,18 +142,11 @@ def _plugin_checks(target: Any) -> list[dict[str, Any]]:
                     }
                 )
             continue
-        from ..capture.controller import PlannedSource
-
         src = PlannedSource(plugin, located, {})
         where = "" if located == target else f" at {located.label()}"
-        for c in controller.preflight(src):
+        for c in CaptureController.preflight(src):
             out.append({"source": entry.name, "name": c.name + where, "ok": c.ok, "message": c.message, "fix": c.fix})
     return out
-
-
-class _NoSink:
-    def put(self, batch: Any) -> None:
-        """Doctor captures nothing."""
 
 
 def run(args: argparse.Namespace) -> int:

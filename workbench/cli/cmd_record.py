@@ -140,10 +140,10 @@ def run(args: argparse.Namespace) -> int:
     store: Any = None
     triggers: Any = None
     interrupted = False
+    main_name = plan.sources[0].name  # the recording's point: its main profile
     try:
         errors = controller.start(plan)
         running = controller.running()
-        main_name = plan.sources[0].name
         if promql is not None and errors and not any(src is promql for src, _h in running):
             # asked for by flag, so its failure (a PromQL typo, a wrong URL) ends the command;
             # it starts last, so the last error is its own
@@ -184,7 +184,6 @@ def run(args: argparse.Namespace) -> int:
         finally:
             _restore_sigint(previous)
 
-    main_name = plan.sources[0].name
     main_status = statuses.get(main_name)
     if main_status is not None and main_status.error is not None and not isinstance(main_status.error, TargetExited):
         raise main_status.error

@@ -289,7 +289,7 @@ class CapturePanel(QWidget):
         self._go(plan, [], first_only)
 
     def _go(self, plan: Plan, rules: list[Any], first_only: bool = False) -> None:
-        for exc in self.controller.ask_consent(plan, self._consent):
+        for exc in self.controller.ask_consent(plan, self.ask_consent):
             self.error.emit(exc)
         if not plan.sources:
             self._reset_buttons()
@@ -319,9 +319,6 @@ class CapturePanel(QWidget):
             self.started.emit()
         self._reset_buttons()
         self.poll_status()
-
-    def _consent(self, plugin: CapturePlugin, target: Target, text: str) -> bool:
-        return self.ask_consent(plugin, target, text)
 
     def ask_consent(self, plugin: CapturePlugin, target: Target, text: str = "") -> bool:
         """Ask the user (modal on purpose: consent must be an explicit act, never a default)."""

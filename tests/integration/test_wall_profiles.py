@@ -71,7 +71,9 @@ def test_go_wall_shows_pool_wait_cpu_does_not(pool_go: GoService, tmp_path: Path
     assert "[select]" in states and "[IO wait]" in states
     cpu = tmp_path / "cpu.txt"
     assert main(["record", "--url", pool_go.url, "--profile", "cpu", "-d", "2", "-o", str(cpu)]) == 0
-    assert POOL not in cpu.read_text()  # a queued handler is off the CPU: invisible there
+    # a queued handler is off the CPU: only the instants it takes or returns a connection show
+    # (a CI run caught 1 of 5 samples there), never the ~60 % it queues
+    assert share(cpu, POOL) < hand / 2, cpu.read_text()
 
 
 def test_python_wall_shows_queue_get_under_handler(tmp_path: Path) -> None:

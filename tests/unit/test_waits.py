@@ -119,3 +119,12 @@ def test_waiting_on_empty_profile() -> None:
     t = FrameTable()
     ss = stackset_from_lists(t, [[t.intern(Frame("a"))]], np.array([[1.0, 1.0]]))
     assert wait_shares(ss, 1)["pool"] == 0.0
+
+
+def test_a_stack_of_a_state_frame_alone_waits_in_it() -> None:
+    # py-spy can report a thread whose Python stack is empty: the wall profile then holds
+    # the state frame alone (a CI run crashed here with IndexError)
+    from workbench.analysis.waits import state_frame
+
+    w = classify([state_frame("lock wait")])
+    assert w is not None and w.kind == "lock" and w.waiter == 0

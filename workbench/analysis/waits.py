@@ -172,8 +172,8 @@ def classify(frames_leaf_first: list[Frame]) -> Wait | None:
         if kind is None:
             return None
     # the first frame above the machinery waits; a pool frame a little higher makes it a pool wait
-    waiter = start
     n = len(frames_leaf_first)
+    waiter = min(start, n - 1)  # a stack of a state frame alone waits in that state
     while waiter < n - 1 and _MACHINERY.search(frames_leaf_first[waiter].function):
         waiter += 1
     if kind in ("lock", "other"):

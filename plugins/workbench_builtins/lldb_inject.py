@@ -173,14 +173,8 @@ def _call_bootstrap(out, sess, thread):
         process.SetSelectedThread(thread)
         with open(boot, "rb") as fh:
             data = fh.read()
-        err = lldb.SBError()
-        buf = process.AllocateMemory(max(len(data), 4096), lldb.ePermissionsReadable | lldb.ePermissionsWritable, err)
-        if not err.Success() or buf in (0, lldb.LLDB_INVALID_ADDRESS):
-            raise _Failed(f"could not map memory in the target: {err.GetCString()}")
+        buf = _write_mapped(process, data)
         try:
-            process.WriteMemory(buf, data, err)
-            if not err.Success():
-                raise _Failed(f"could not write the bootstrap: {err.GetCString()}")
             # Ensure first: it attaches the thread state when the thread had released the GIL
             # (the idle route), and PyErr_Fetch needs an attached state.
             expr = (
@@ -209,6 +203,28 @@ def _call_bootstrap(out, sess, thread):
         out["stage"] = "done"
     except _Failed as exc:
         out["error"] = str(exc)
+
+
+def _write_mapped(process, data, tries=3):
+    """``data`` copied into a fresh read-write mapping in the target; its address.
+
+    lldb maps by calling mmap in the target; once in a few runs (a target just injected
+    by the agent) it answered a bogus address (0x9) whose write then failed: ask again.
+    """
+    perms = lldb.ePermissionsReadable | lldb.ePermissionsWritable
+    why = ""
+    for _ in range(tries):
+        err = lldb.SBError()
+        buf = process.AllocateMemory(max(len(data), 4096), perms, err)
+        if not err.Success() or buf < 0x10000 or buf == lldb.LLDB_INVALID_ADDRESS:
+            why = f"could not map memory in the target: {err.GetCString() or hex(buf)}"
+            continue
+        process.WriteMemory(buf, data, err)
+        if err.Success():
+            return buf
+        why = f"could not write the bootstrap at {buf:#x}: {err.GetCString()}"
+        process.DeallocateMemory(buf)
+    raise _Failed(why)
 
 
 def _dlopen_expr(sess, buf):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 from workbench_builtins.pprof_fetch.goroutines import WallAggregator, parse_dump
 from workbench_builtins.pyspy.threadstate import ThreadStates, native_state
@@ -128,3 +130,23 @@ def test_a_stack_of_a_state_frame_alone_waits_in_it() -> None:
 
     w = classify([state_frame("lock wait")])
     assert w is not None and w.kind == "lock" and w.waiter == 0
+
+
+def test_cpu_rewrite_weighs_a_behind_sampler_up_to_thread_cpu() -> None:
+    # py-spy on a loaded machine takes fewer samples than its rate: the ones it took stand
+    # for the CPU time the thread really used (issue 19: CPU within 15 % of the process's)
+    import os
+
+    ts = ThreadStates(os.getpid(), wall=False, native_stack=True, keep_native=False)
+    tid = os.getpid()
+    t_end = time.thread_time() + 0.3
+    while time.thread_time() < t_end:  # this thread burns ~0.3 s of CPU
+        pass
+    lines = [
+        f"thread ({tid}): MainThread;main (/a.py:1);hot (/a.py:2) 6".encode(),
+        f"thread ({tid}): MainThread;main (/a.py:1);warm (/a.py:3) 2".encode(),
+    ]
+    out = ts.rewrite(lines, 0.01)  # 8 samples = 0.08 s claimed
+    counts = {x.split(b";")[-1].split(b" ")[0]: int(x.rsplit(b" ", 1)[1]) for x in out}
+    assert 25 <= counts[b"hot"] + counts[b"warm"] <= 45, counts
+    assert counts[b"hot"] == 3 * counts[b"warm"] or abs(counts[b"hot"] - 3 * counts[b"warm"]) <= 3, counts

@@ -13,10 +13,11 @@ GIL-bound process using one). Two things tell reliably on Linux instead:
    numpy) has no blocking frame at its leaf and stays CPU.
 2. **Each thread's CPU time** (``utime + stime`` of ``/proc/PID/task/TID/stat``) over the
    chunk: a thread's on-CPU samples are scaled down to what it really used when the
-   native stack missed a wait (an unsymbolised leaf). Threads born during the chunk
-   count from zero; threads gone by its end keep their samples as classified.
+   native stack missed a wait (an unsymbolised leaf), and up when py-spy fell behind its
+   rate on a loaded machine. Threads born during the chunk count from zero; threads gone
+   by its end keep their samples as classified.
 
-The CPU profile keeps the samples classified running, cut per thread to its CPU time. The
+The CPU profile keeps the samples classified running, weighed per thread to its CPU time. The
 wall profile keeps every sample and appends the state as a leaf frame (``[lock wait]``,
 ``[socket read]``, ``[sleep]``, ``[running]``; ``, parked`` when the thread used no CPU
 for PARKED_AFTER_S) so waits can be grouped (workbench.analysis.waits). Native frames are
@@ -144,7 +145,7 @@ class ThreadStates:
         self.last = read_thread_cpu(pid)
         self.last_busy: dict[int, float] = {}  # tid -> when its CPU time last moved
         self.dropped = 0
-        self.scaled_away = 0
+        self.scaled_away = 0  # net samples the per-thread weighing removed (negative: added)
 
     def rewrite(self, lines: Iterable[bytes], period_s: float) -> list[bytes]:
         """The chunk's records, rewritten; call right after the chunk ended."""
@@ -188,10 +189,19 @@ class ThreadStates:
     def _cap(
         self, out: list[tuple[int, str, int]], kept: dict[int, int], used: dict[int, float], period_s: float
     ) -> list[tuple[int, str, int]]:
-        """Scale each thread's samples down to the CPU time it used (never up)."""
+        """Weigh each thread's running samples to the CPU time it used, down or up.
+
+        Down: the native stack missed a wait. Up: py-spy fell behind its rate (a loaded
+        machine: it runs on the same CPUs) and the samples it took stand for the ones it
+        missed, as perf weights its samples by period. Either way the profile's CPU is the
+        threads' measured CPU time, spread as the samples were.
+        """
         target: dict[int, float] = {}
         for tid, n in kept.items():
-            if tid in used and n * period_s > used[tid] * CAP_SLACK + period_s:
+            if tid not in used or n == 0:
+                continue
+            have = n * period_s
+            if have > used[tid] * CAP_SLACK + period_s or have * CAP_SLACK + period_s < used[tid]:
                 target[tid] = used[tid] / period_s
         if not target:
             return out

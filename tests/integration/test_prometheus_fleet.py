@@ -70,11 +70,11 @@ def test_services_lists_the_fleet(fleet: Fleet, capsys: pytest.CaptureFixture[st
     services = {s["job"]: s for s in json.loads(capsys.readouterr().out)["services"]}
     assert set(services) == {"api", "plain", "prometheus"}
     api, plain, prom = services["api"], services["plain"], services["prometheus"]
-    assert set(api) >= {"job", "instance", "url", "health", "pprof", "runtime", "p99_s", "cpu", "rss_bytes"}
-    assert api["url"] == fleet.api.url and api["health"] == "up" and api["pprof"] is True
+    assert set(api) >= {"job", "instance", "url", "health", "serves_pprof", "runtime", "p99_s", "cpu", "rss_bytes"}
+    assert api["url"] == fleet.api.url and api["health"] == "up" and api["serves_pprof"] is True
     assert api["runtime"] == "go" and 0.1 < api["p99_s"] <= 0.25 and api["rss_bytes"] > 1e6
-    assert plain["pprof"] is False and plain["cpu"] is not None
-    assert prom["pprof"] is True and prom["url"] == fleet.prometheus
+    assert plain["serves_pprof"] is False and plain["cpu"] is not None
+    assert prom["serves_pprof"] is True and prom["url"] == fleet.prometheus
     assert main(["services", "--prometheus", fleet.prometheus]) == 0
     table = capsys.readouterr().out
     assert fleet.api.url in table and "JOB" in table.splitlines()[0]

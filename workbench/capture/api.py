@@ -200,7 +200,7 @@ class ServiceInfo:
     url: str  # the base URL to attach to (its scrape URL without the metrics path)
     health: str  # "up", "down" or "unknown", as the server last saw it
     last_scrape: str = ""  # ISO time of the last scrape
-    pprof: bool | None = None  # whether it serves /debug/pprof/ (probed once)
+    serves_pprof: bool | None = None  # whether it serves /debug/pprof/ (probed once)
     runtime: str = ""  # go, python, node... when its metrics say
     p99_s: float | None = None
     cpu: float | None = None  # cores in use now (rate of process CPU seconds)
@@ -215,7 +215,7 @@ class ServiceInfo:
             "url": self.url,
             "health": self.health,
             "last_scrape": self.last_scrape,
-            "pprof": self.pprof,
+            "serves_pprof": self.serves_pprof,
             "runtime": self.runtime or None,
             "p99_s": self.p99_s,
             "cpu": self.cpu,

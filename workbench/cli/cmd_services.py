@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     rows: list[tuple[str, ...]] = [("JOB", "INSTANCE", "HEALTH", "PPROF", "RUNTIME", "P99", "CPU", "RSS", "URL")]
     for s in services:
-        pprof = "yes" if s.pprof else "no" if s.pprof is False else "?"
+        pprof = "yes" if s.serves_pprof else "no" if s.serves_pprof is False else "?"
         cpu = "-" if s.cpu is None else f"{s.cpu:.2f}"
         rows.append(
             (

@@ -34,7 +34,7 @@ from ..errors import PluginError, WorkbenchError
 from ..model.units import format_quantity
 from .jobs import JobRunner
 
-COLUMNS = ("job", "instance", "health", "pprof", "runtime", "p99", "CPU", "RSS", "URL")
+COLUMNS = ("job", "instance", "health", "serves pprof", "runtime", "p99", "CPU", "RSS", "URL")
 # what the query box offers ready-made: (label, NAME=PROMQL); named so the timeline charts them
 # (p99 in the latency chart, pool_waits with pool waits, gc_pause with GC pauses)
 READY_QUERIES: tuple[tuple[str, str], ...] = (
@@ -146,12 +146,12 @@ class ServicesView(QWidget):
         self.table.setSortingEnabled(False)
         self.table.setRowCount(len(services))
         for row, s in enumerate(services):
-            pprof = "yes" if s.pprof else "no" if s.pprof is False else "?"
+            pprof = "yes" if s.serves_pprof else "no" if s.serves_pprof is False else "?"
             cells = (
                 _cell(s.job),
                 _cell(s.instance),
                 _cell(s.health, s.error or (f"last scrape {s.last_scrape}" if s.last_scrape else "")),
-                _cell(pprof, "serves /debug/pprof/: can be profiled" if s.pprof else "no /debug/pprof/ found"),
+                _cell(pprof, "serves /debug/pprof/: can be profiled" if s.serves_pprof else "no /debug/pprof/ found"),
                 _cell(s.runtime or "-"),
                 _cell(format_quantity(s.p99_s, "s") if s.p99_s is not None else "-"),
                 _cell(f"{s.cpu:.2f}" if s.cpu is not None else "-", "CPU cores in use"),
@@ -161,7 +161,7 @@ class ServicesView(QWidget):
             for col, item in enumerate(cells):
                 self.table.setItem(row, col, item)
         up = sum(1 for s in services if s.health == "up")
-        can = sum(1 for s in services if s.pprof)
+        can = sum(1 for s in services if s.serves_pprof)
         self.status.setText(f"{len(services)} services, {up} up, {can} serve pprof; double-click one to attach")
 
     # ---------------------------------------------------------------- attach

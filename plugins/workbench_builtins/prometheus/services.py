@@ -147,4 +147,4 @@ def _with_probe(s: ServiceInfo, serves: bool | None) -> ServiceInfo:
 
     # a pprof index with goroutine profiles is Go's net/http/pprof when the metrics did not say
     runtime = s.runtime or ("go" if serves else "")
-    return replace(s, pprof=serves, runtime=runtime)
+    return replace(s, serves_pprof=serves, runtime=runtime)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QPoint, QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMenu,
     QScrollArea,
     QSizePolicy,
     QSplitter,
@@ -91,6 +92,7 @@ class FlameGraphView(QWidget):
     error = Signal(object)
     transformed = Signal()
     frameSelected = Signal(object)  # Frame clicked in the flame graph, for the top table
+    sourceRequested = Signal(object)  # Frame: "Show source" from a box's context menu
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -195,6 +197,10 @@ class FlameGraphView(QWidget):
         self.canvas.searchChanged.connect(self._on_match)
         self.canvas.nodeClicked.connect(self._remember_frame)
         QShortcut(QKeySequence.StandardKey.Find, self, self._focus_search)
+        self.last_menu: QMenu | None = None
+        for c in (self.canvas, self.callee_canvas):
+            c.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+            c.customContextMenuRequested.connect(lambda pos, c=c: self._box_menu(c, pos))
 
     # --------------------------------------------------------------- public
     def set_profile(self, profile: Profile | None, *, delta: np.ndarray | None = None, keep_zoom: bool = True) -> None:
@@ -283,6 +289,17 @@ class FlameGraphView(QWidget):
             frame = p.frames[int(p.frame[node])]
             self._each_canvas(lambda c: c.set_selected_frame(frame))
             self.frameSelected.emit(frame)
+
+    def _box_menu(self, canvas: FlameGraphWidget, pos: QPoint) -> None:
+        """Right-click on a box: actions on its function."""
+        p, node = canvas.profile, canvas.node_at(QPointF(pos))
+        if p is None or not 0 < node < p.n_nodes:
+            return
+        frame = p.frames[int(p.frame[node])]
+        menu = QMenu(self)
+        menu.addAction("Show source").triggered.connect(lambda _c=False: self.sourceRequested.emit(frame))
+        self.last_menu = menu  # kept: a popup is not modal, and tests pick its actions
+        menu.popup(canvas.mapToGlobal(pos))
 
     def select_frame(self, frame: Frame | None) -> None:
         """Outline ``frame``'s boxes (a row picked in the top table); the sandwich uses it too."""

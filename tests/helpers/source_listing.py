@@ -8,7 +8,8 @@ from pathlib import Path
 
 from tests.helpers.gosvc import SRC as GO_SRC
 from tests.helpers.gosvc import GoService
-from tests.helpers.poolsvc import SCRIPT as POOLSVC, run_poolsvc
+from tests.helpers.poolsvc import SCRIPT as POOLSVC
+from tests.helpers.poolsvc import run_poolsvc
 from workbench.cli.main import main
 
 GO_MAIN = GO_SRC / "main.go"

@@ -59,6 +59,7 @@ def test_list_python_compute_report(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert rc == 0 and "source not shown" not in out
     assert "hashlib.sha256(" in out
 
+
 def test_list_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "x.collapsed"
     path.write_text("main (m.py:3);f (m.py:9) 5\n")

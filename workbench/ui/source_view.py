@@ -195,5 +195,6 @@ class SourceView(QWidget):
                 self.table.setItem(r, c, it)
             if n == self.hottest_line:
                 hot_row = r
-        if hot_row >= 0:
-            self.table.scrollToItem(self.table.item(hot_row, 0), QAbstractItemView.ScrollHint.PositionAtCenter)
+        hot = self.table.item(hot_row, 0) if hot_row >= 0 else None
+        if hot is not None:
+            self.table.scrollToItem(hot, QAbstractItemView.ScrollHint.PositionAtCenter)

@@ -3,6 +3,7 @@ the Go service's CPU profile fetched over its pprof URL (the issue's "done when"
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -89,3 +90,57 @@ def test_list_go_hotspot(gosvc: GoService, tmp_path: Path, capsys: pytest.Captur
     rows = listed_rows(out)
     cums = {n: number(c) for n, (_f, c, _t) in rows.items() if c != "."}
     assert max(cums, key=lambda n: cums[n]) in go_burn_lines(), out
+
+
+ALLOCATES = """
+keep = []
+def fill():
+    for _ in range(200):
+        keep.append(bytearray(40_000))  # the big allocation
+        keep.append(bytearray(1_000))  # the small one
+fill()
+"""
+
+HOT_JS = """function hotSum(n) {
+  let s = 0;
+  for (let i = 0; i < n; i++) {
+    s += Math.sqrt(i) * 2;  // the hot line
+  }
+  return s;
+}
+const end = Date.now() + 1200;
+let t = 0;
+while (Date.now() < end) t += hotSum(100000);
+"""
+
+
+def test_list_memray_capture(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.helpers.memray import memray_run
+
+    cap = memray_run(tmp_path, ALLOCATES)
+    rc, out, err = _list([str(cap), "^fill$", "--sample-type", "inuse_space"], capsys)
+    assert rc == 0, err
+    rows = listed_rows(out)
+    big = next(n for n, r in rows.items() if "the big allocation" in r[2])
+    small = next(n for n, r in rows.items() if "the small one" in r[2])
+    assert rows[big][1] != "." and rows[small][1] != ".", out
+    assert rows[big][1].endswith(("KiB", "MiB")), out
+
+
+def test_list_v8_cpuprofile(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import subprocess
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node not installed")
+    src = tmp_path / "hot.js"
+    src.write_text(HOT_JS)
+    subprocess.run([node, "--cpu-prof", f"--cpu-prof-dir={tmp_path}", str(src)], check=True, timeout=60)
+    (prof,) = tmp_path.glob("*.cpuprofile")
+    rc, out, err = _list([str(prof), "hotSum"], capsys)
+    assert rc == 0, err
+    rows = listed_rows(out)
+    flats = {n: number(f) for n, (f, _c, _t) in rows.items() if f != "."}
+    # V8's positionTicks put the samples on the lines that ran, not on the function's first line
+    hot = max(flats, key=lambda n: flats[n])
+    assert "the hot line" in rows[hot][2], out

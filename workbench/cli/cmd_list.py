@@ -38,12 +38,12 @@ def run(args: argparse.Namespace) -> int:
         profiles = [p for p in profiles if args.profile in p.name]
     printed = 0
     blocks: list[str] = []
+    missing: list[str] = []
     for p in profiles:
         try:
             si = p.sample_index(args.sample_type)
         except KeyError as exc:
-            if len(profiles) == 1:
-                raise WorkbenchError(str(exc.args[0]), "pick a sample type the profile has (index or name)") from None
+            missing.append(str(exc.args[0]))
             continue
         res = list_sources(p, args.regex, sources=files, sample_index=si)
         if not res.listings:
@@ -51,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
         printed += len(res.listings)
         head = f"profile {p.name}:\n" if len(profiles) > 1 else ""
         blocks.append(head + render_listings(res, p, si))
+    if missing and len(missing) == len(profiles):
+        raise WorkbenchError(missing[0], "pick a sample type the profile has (index or name)")
     if not printed:
         raise WorkbenchError(
             f"no function matching {args.regex!r} has samples in {args.file}",

@@ -10,7 +10,7 @@ sample type) is highlighted and scrolled to. Source roots (``OLD=NEW``, as the C
 from __future__ import annotations
 
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QFontDatabase
+from PySide6.QtGui import QBrush, QColor, QFont, QFontDatabase, QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -71,6 +71,7 @@ class SourceView(QWidget):
         hdr.setStretchLastSection(True)
         self.mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
         self.table.setFont(self.mono)
+        self.table.verticalHeader().setDefaultSectionSize(QFontMetrics(self.mono).height() + 4)
         row = QHBoxLayout()
         row.addWidget(self.title, 1)
         row.addWidget(self.sample_type)

@@ -33,10 +33,7 @@ class TagFilter:
     patterns: tuple[re.Pattern[str], ...]
 
     def matches(self, labels: LabelSet) -> bool:
-        for k, v in labels:
-            if (not self.key or k == self.key) and any(p.search(v) for p in self.patterns):
-                return True
-        return False
+        return any((not self.key or k == self.key) and any(p.search(v) for p in self.patterns) for k, v in labels)
 
 
 def parse_tag_filter(spec: str) -> TagFilter:

@@ -277,7 +277,7 @@ def read_pprof(
         strings.check(lab_str, "a label value")
         keys = sorted({fnames[i] for i in np.unique(lab_key).tolist()})
         meta["label_keys"] = ",".join(keys)
-        label_ids, label_table = _label_sets(ns - 1 - lab_owner, lab_key, lab_str, lab_num, fnames, ns)
+        label_ids, label_table = _label_sets(ns - 1 - lab_owner, lab_key, lab_str, lab_num, strings=fnames, ns=ns)
         if label_roots:
             flat, offsets = _prepend_label_frames(
                 table,
@@ -323,7 +323,7 @@ def read_pprof(
 
 
 def _label_sets(
-    owner: I64, lab_key: I64, lab_str: I64, lab_num: I64, strings: list[str], ns: int
+    owner: I64, lab_key: I64, lab_str: I64, lab_num: I64, *, strings: list[str], ns: int
 ) -> tuple[I64, LabelTable]:
     """A label set id per sample (-1: none) and their table; ``owner`` is each label's sample."""
     table = LabelTable()

@@ -24,7 +24,7 @@ def _root_children(canvas) -> dict[str, int]:
 
 def _box_center(canvas, node: int) -> QPoint:
     v = canvas.boxes()
-    b = [i for i, n in enumerate(v.node.tolist()) if n == node][0]
+    b = next(i for i, n in enumerate(v.node.tolist()) if n == node)
     x = (v.x[b] + v.w[b] / 2) * canvas.width()
     row = int(v.row[b])
     y = row * ROW_H + ROW_H / 2 if canvas.orientation == ICICLE else canvas.height() - row * ROW_H - ROW_H / 2

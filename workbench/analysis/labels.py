@@ -22,7 +22,7 @@ import numpy as np
 from ..model.frames import Frame, Runtime
 from ..model.labels import LabelSet
 from ..model.profile import Profile, StackSet
-from .treeops import AnalysisError
+from .treeops import AnalysisError, fork_table
 
 NONE_VALUE = "(none)"
 
@@ -109,7 +109,9 @@ def group_by_label(profile: Profile, key: str) -> Profile:
     ss = profile.to_stackset(labels=True)
     table = ss.label_table
     ids = ss.label_ids if ss.label_ids is not None else np.full(len(ss), -1, dtype=np.int64)
-    frames = profile.frames
+    # a copy with the same ids: the label frames must not grow a live session's shared table
+    # (capture threads intern into it; a view regroups several times a second)
+    frames = fork_table(profile.frames)
     none_fid = frames.intern(label_frame(key, NONE_VALUE))
     per_set = np.array(
         [
@@ -131,6 +133,7 @@ def group_by_label(profile: Profile, key: str) -> Profile:
     body[offsets[:-1]] = False
     flat[body] = ss.frames
     out = profile.empty_like()
+    out.frames = frames
     out.time_start, out.time_end, out.duration_ns = profile.time_start, profile.time_end, profile.duration_ns
     out.add_stackset(StackSet(frames, flat, offsets, ss.values, ids, table))
     return out

@@ -1,7 +1,8 @@
 """Journey: slicing a Go CPU profile by pprof labels. The Go service tags /slow and /fast with
 ``pprof.Do(ctx, pprof.Labels("endpoint", path), ...)``; the user records its CPU profile over
 the pprof URL, opens the session, picks "group by label: endpoint": the flame graph's roots are
-the endpoints. A right-click on the /slow root and "Focus on endpoint=/slow" leaves only it."""
+the endpoints. A right-click on the /slow root and "Focus on endpoint=/slow" leaves only it;
+"Show source" on a Go box (main.spinFor) lists its loop, the hottest line highlighted."""
 
 from __future__ import annotations
 
@@ -9,11 +10,17 @@ import pytest
 from PySide6.QtCore import QPoint
 
 from tests.gui.journeys import drive
-from tests.helpers.gosvc import GoService, gosvc, pprofsvc_exe  # noqa: F401 (fixtures)
+from tests.helpers.gosvc import SRC, GoService, gosvc, pprofsvc_exe  # noqa: F401 (fixtures)
 from tests.helpers.labels import record_labelled
+from tests.helpers.source_listing import line_of
 from workbench.ui.flamegraph import ICICLE, ROW_H
 
 pytestmark = [pytest.mark.slow, pytest.mark.go]
+
+
+def spin_loop_lines() -> set[int]:
+    src = SRC / "labels.go"
+    return {line_of(src, "x = x*6364136223846793005"), line_of(src, "for i := 0; i < 10000; i++")}
 
 
 def _root_children(canvas) -> dict[str, int]:
@@ -64,5 +71,20 @@ def test_group_by_label_and_focus(qapp, tmp_path, gosvc: GoService) -> None:  # 
         assert "main.slowHandler" in {f.function for f in (p.frames[int(i)] for i in set(p.frame[1:].tolist()))}
         assert not any(p.frames[int(i)].function == "main.fastHandler" for i in set(p.frame[1:].tolist()))
         drive.screenshot(win, art, "labels-focus-slow")
+
+        # Show source on the Go handler's hot function: the Source tab lists spinFor's loop
+        spin = next(
+            n
+            for n in flame.canvas.boxes().node.tolist()
+            if n > 0 and p.frames[int(p.frame[n])].function == "main.spinFor"
+        )
+        canvas.customContextMenuRequested.emit(_box_center(canvas, spin))
+        (show,) = [a for a in flame.last_menu.actions() if a.text() == "Show source"]
+        flame.last_menu.hide()
+        show.trigger()
+        sv = win.source_view
+        assert win.tabs.currentWidget() is sv and sv.title.text().startswith("main.spinFor")
+        assert sv.hottest_line in spin_loop_lines(), (sv.hottest_line, sv.rows())
+        assert sv.highlighted_rows() == [sv.hottest_line]
     finally:
         drive.close_window(win)

@@ -11,6 +11,8 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
+from .tags import add_tag_options, apply_tag_options
+
 if TYPE_CHECKING:
     from ..model import Profile
 
@@ -27,6 +29,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--from", dest="from_fmt", default=None, help="input format if the extension does not say")
     p.add_argument("--to", dest="to_fmt", default=None, help="output format if the extension does not say")
     p.add_argument("--sample-index", default=None, help="sample type for single-type outputs (index or name)")
+    add_tag_options(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,6 +43,13 @@ def run(args: argparse.Namespace) -> int:
     profiles = read_profiles(src, args.from_fmt)
     if not profiles:
         raise FormatError("the input holds no profiles", "check the input file", path=src)
+    profiles = apply_tag_options(profiles, args)
+    if out_fmt not in ("pprof", "wbs") and any(p.labels is not None for p in profiles) and not args.tagroot:
+        print(
+            f"workbench: note: {out_fmt} has no place for sample labels: they are not written "
+            "(--tagroot KEY keeps one as the root frame; .pb.gz and .wbs keep them all)",
+            file=sys.stderr,
+        )
     if out_fmt == "speedscope":
         from ..formats.speedscope import write_speedscope
 

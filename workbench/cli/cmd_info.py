@@ -15,6 +15,8 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
+from .tags import add_tag_options, apply_tag_options
+
 if TYPE_CHECKING:
     from ..model import Profile, Session
 
@@ -25,6 +27,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--json", action="store_true", help="machine-readable output (DESIGN.md contract)")
     p.add_argument("--top", type=int, default=10, help="functions listed per profile")
     p.add_argument("--from", dest="from_fmt", default=None, help="input format if the extension does not say")
+    add_tag_options(p)
 
 
 def _num(v: float) -> int | float | None:
@@ -61,7 +64,9 @@ def profile_info(profile: Profile, top: int) -> dict[str, Any]:
     }
 
 
-def file_info(path: str, top: int = 10, fmt: str | None = None) -> dict[str, Any]:
+def file_info(
+    path: str, top: int = 10, fmt: str | None = None, tags: argparse.Namespace | None = None
+) -> dict[str, Any]:
     """The ``info --json`` document for any readable file."""
     from ..formats import detect_format, read_profiles
 
@@ -74,6 +79,8 @@ def file_info(path: str, top: int = 10, fmt: str | None = None) -> dict[str, Any
         profiles = [session.profiles[k] for k in session.profile_keys()]
     else:
         profiles = read_profiles(path, kind)
+    if tags is not None:
+        profiles = apply_tag_options(profiles, tags)
     out: dict[str, Any] = {"profiles": [profile_info(p, top) for p in profiles], "series": [], "findings": []}
     if session is not None:
         for name in session.series_names():
@@ -164,7 +171,7 @@ def render_text(path: str, info: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    info = file_info(args.file, top=args.top, fmt=args.from_fmt)
+    info = file_info(args.file, top=args.top, fmt=args.from_fmt, tags=args)
     if args.json:
         json.dump(info, sys.stdout, indent=2, allow_nan=False)
         sys.stdout.write("\n")

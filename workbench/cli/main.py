@@ -22,6 +22,7 @@ SUBCOMMANDS = {
     "leaks": "cmd_leaks",
     "doctor": "cmd_doctor",
     "services": "cmd_services",
+    "list": "cmd_list",
 }
 
 

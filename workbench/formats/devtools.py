@@ -164,12 +164,48 @@ def cpuprofile_stacks(doc: Any, table: FrameTable, limits: ReadLimits | None = N
         path.reverse()
         if len(path) > lim.max_depth:
             path = [*path[: lim.max_depth], table.intern(TRUNCATED_STACK)]
-        total += len(path)
-        if total > lim.max_total_frames:
-            raise LimitExceeded("the profile's stacks hold too many frames", "raise ReadLimits.max_total_frames")
-        stacks.append(path)
-        values.append((float(counts[i]), float(time_us[i]) * 1000.0))
+        n_i, ns_i = float(counts[i]), float(time_us[i]) * 1000.0
+        ticks = _position_ticks(nodes[i]) if path and len(path) <= lim.max_depth and i not in roots else []
+        # V8 names the line a function starts on; its positionTicks say which lines were
+        # running: each gets its share of the node's self samples as a frame at that line
+        # (callers keep the start line: V8 records no call sites), the rest stays put
+        denom = max(float(sum(t for _l, t in ticks)), n_i)
+        parts = [(_line_frame(nodes[i], ln, table), t / denom) for ln, t in ticks] if denom > 0 else []
+        rest = 1.0 - sum(share for _f, share in parts)
+        for fid, share in [*parts, (path[-1] if path else -1, rest)]:
+            if share <= 1e-12:
+                continue
+            total += len(path)
+            if total > lim.max_total_frames:
+                raise LimitExceeded("the profile's stacks hold too many frames", "raise ReadLimits.max_total_frames")
+            stacks.append([*path[:-1], fid] if path else path)
+            values.append((n_i * share, ns_i * share))
     return _stackset(table, stacks, values), duration_s
+
+
+_MAX_TICK_LINES = 1024  # distinct lines per node (a function longer than this is rare)
+
+
+def _position_ticks(node: Any) -> list[tuple[int, float]]:
+    """``[(line, ticks)]`` of a node's valid ``positionTicks`` (1-based lines), capped."""
+    raw = node.get("positionTicks") if isinstance(node, dict) else None
+    out: list[tuple[int, float]] = []
+    if not isinstance(raw, list):
+        return out
+    for pt in raw[:_MAX_TICK_LINES]:
+        if not isinstance(pt, dict):
+            continue
+        ln, t = pt.get("line"), pt.get("ticks")
+        if isinstance(ln, int) and isinstance(t, int) and not isinstance(ln, bool) and ln > 0 and t > 0:
+            out.append((ln, float(t)))
+    return out
+
+
+def _line_frame(node: Any, line: int, table: FrameTable) -> int:
+    """The node's function as a frame at ``line`` (1-based, as positionTicks number them)."""
+    cf = node["callFrame"]
+    file = str(cf.get("url", "")).removeprefix("file://")
+    return table.intern(Frame(str(cf.get("functionName") or "(anonymous)"), file, line, "", Runtime.NODE))
 
 
 def read_cpuprofile(data: bytes, limits: ReadLimits | None = None, name: str = "cpuprofile") -> Profile:

@@ -15,13 +15,15 @@ per-thread view survives the trip into a call tree.
 from __future__ import annotations
 
 import gzip
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from ..errors import FormatError, LimitExceeded
 from ..model import Frame, FrameTable, Profile, Runtime, SampleType, StackSet
+from ..model.labels import LabelTable, make_set
 from ._protowire import (
     Column,
     concat_cols,
@@ -262,6 +264,8 @@ def read_pprof(
 
     # ------------------------------------------------------------------ labels
     meta: dict[str, str] = {"format": "pprof", "samples": str(ns)}
+    label_ids: I64 | None = None
+    label_table: LabelTable | None = None
     lab_owner, lab_len, lab_start = sf.select(3, 2)
     if lab_owner.size:
         lab = walk_messages(sbuf, lab_start, lab_len.astype(np.int64), "sample label")
@@ -273,6 +277,7 @@ def read_pprof(
         strings.check(lab_str, "a label value")
         keys = sorted({fnames[i] for i in np.unique(lab_key).tolist()})
         meta["label_keys"] = ",".join(keys)
+        label_ids, label_table = _label_sets(ns - 1 - lab_owner, lab_key, lab_str, lab_num, strings=fnames, ns=ns)
         if label_roots:
             flat, offsets = _prepend_label_frames(
                 table,
@@ -311,8 +316,33 @@ def read_pprof(
         profile.source = "go"
     t0 = msg.time_nanos / 1e9 if msg.time_nanos > 0 else None
     t1 = None if t0 is None else t0 + max(0, msg.duration_nanos) / 1e9
-    profile.add_stackset(StackSet(table, flat, offsets, values.astype(np.float64)), t0, t1)
+    profile.add_stackset(StackSet(table, flat, offsets, values.astype(np.float64), label_ids, label_table), t0, t1)
+    if label_table is not None and label_table.overflowed:
+        profile.meta["label_sets_folded"] = str(label_table.overflowed)
     return profile
+
+
+def _label_sets(
+    owner: I64, lab_key: I64, lab_str: I64, lab_num: I64, *, strings: list[str], ns: int
+) -> tuple[I64, LabelTable]:
+    """A label set id per sample (-1: none) and their table; ``owner`` is each label's sample."""
+    table = LabelTable()
+    ids = np.full(ns, -1, dtype=np.int64)
+    order = np.argsort(owner, kind="stable")
+    own = owner[order]
+    trip = np.stack([lab_key[order], lab_str[order], lab_num[order]], axis=1).tolist()
+    starts = np.flatnonzero(np.concatenate([[True], own[1:] != own[:-1]])) if own.size else own
+    ends = np.append(starts[1:], own.size)
+    seen: dict[tuple[tuple[int, int, int], ...], int] = {}
+    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+        key = tuple(tuple(t) for t in trip[a:b])
+        lid = seen.get(key)
+        if lid is None:
+            # a numeric label (no string value) is kept as its decimal text
+            pairs = [(strings[k], strings[sv] if sv else str(nv)) for k, sv, nv in key]
+            lid = seen[key] = table.intern(make_set(pairs))
+        ids[int(own[a])] = lid
+    return ids, table
 
 
 def _concat(parts: list[bytes]) -> tuple[npt.NDArray[np.uint8], I64, I64]:
@@ -396,7 +426,7 @@ def write_pprof(profile: Profile) -> bytes:
     out = ProfileMsg()
     for st in profile.sample_types:
         out.sample_type.append(ValueTypeMsg(type=s(_clean(st.type)), unit=s(_clean(st.unit))))
-    ss = profile.to_stackset()
+    ss = profile.to_stackset(labels=True)
     used = np.unique(ss.frames) if ss.frames.size else np.zeros(0, dtype=np.int64)
     frames = [profile.frames[f] for f in used.tolist()]
     name_idx = np.fromiter((s(_clean(f.function)) for f in frames), dtype=np.int64, count=len(frames))
@@ -424,6 +454,10 @@ def write_pprof(profile: Profile) -> bytes:
     locs = (ss.frames[::-1] + 1).astype(np.uint64)
     loc_off = (ss.offsets[-1] - ss.offsets[::-1]).astype(np.int64)
     samples = encode_samples(locs, loc_off, vals.reshape(-1).view(np.uint64), len(profile.sample_types))
+    if ss.label_ids is not None and ss.label_table is not None:
+        # the encoded run is reversed: stack i of ss is its entry n-1-i
+        _label_samples(out, ss, s)
+        samples = _drop_labelled(locs, loc_off, vals, ss.label_ids[::-1], len(profile.sample_types))
     if profile.period_type is not None:
         out.period_type.CopyFrom(
             ValueTypeMsg(type=s(_clean(profile.period_type.type)), unit=s(_clean(profile.period_type.unit)))
@@ -438,6 +472,39 @@ def write_pprof(profile: Profile) -> bytes:
         out.default_sample_type = s(_clean(profile.sample_types[default].type))
     out.string_table.extend(strings)
     return gzip.compress(out.SerializeToString() + functions + locations + samples, compresslevel=6)
+
+
+def _drop_labelled(locs: npt.NDArray[np.uint64], loc_off: I64, vals: I64, ids_rev: I64, k: int) -> bytes:
+    """The bulk-encoded samples of the unlabelled stacks only (labelled ones go with their labels)."""
+    keep = np.flatnonzero(ids_rev < 0)
+    lengths = np.diff(loc_off)[keep]
+    off = np.zeros(len(keep) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=off[1:])
+    flat = locs[ranges(loc_off[:-1][keep], lengths)] if len(keep) else locs[:0]
+    return encode_samples(flat, off, vals[keep].reshape(-1).view(np.uint64), k)
+
+
+def _label_samples(out: Any, ss: StackSet, s: Callable[[str], int]) -> None:
+    """Labelled stacks as ``Sample`` messages with their ``label`` entries (at most the
+    label store's capped entries, so building messages one by one stays bounded)."""
+    from ._pprof_schema import LabelMsg, SampleMsg
+
+    assert ss.label_ids is not None and ss.label_table is not None
+    table = ss.label_table
+    labels_of: dict[int, list[Any]] = {}
+    for i in np.flatnonzero(ss.label_ids >= 0).tolist():
+        lid = int(ss.label_ids[i])
+        msgs = labels_of.get(lid)
+        if msgs is None:
+            msgs = labels_of[lid] = [LabelMsg(key=s(_clean(k)), str=s(_clean(v))) for k, v in table[lid]]
+        frames = ss.frames[ss.offsets[i] : ss.offsets[i + 1]][::-1]  # leaf first
+        out.sample.append(
+            SampleMsg(
+                location_id=(frames + 1).tolist(),
+                value=np.rint(ss.values[i]).astype(np.int64).tolist(),
+                label=msgs,
+            )
+        )
 
 
 def _vf(num: int, values: npt.NDArray[np.uint64]) -> list[Column]:

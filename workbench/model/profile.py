@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from .frames import NODES_OVERFLOW, TRUNCATED_STACK, Frame, FrameTable
 from .keys import ProfileKey
+from .labels import LabelStore, LabelTable
 
 IntArray = npt.NDArray[np.int64]
 I32Array = npt.NDArray[np.int32]
@@ -65,6 +66,9 @@ class StackSet:
     frames: IntArray
     offsets: IntArray
     values: FloatArray  # shape (n_stacks, n_types)
+    # optional sample labels: a set id of ``label_table`` per stack, -1 for none (model.labels)
+    label_ids: IntArray | None = None
+    label_table: LabelTable | None = None
 
     def __len__(self) -> int:
         return int(self.offsets.shape[0] - 1)
@@ -149,6 +153,7 @@ class Profile:
         self._keys = np.zeros(0, dtype=np.int64)
         self._key_nodes = np.zeros(0, dtype=np.int64)
         self.slices: list[TimeSlice] = []
+        self.labels: LabelStore | None = None  # which values came from labelled samples
         self.version = 0
         self._total_cache: tuple[int, FloatArray] | None = None
 
@@ -338,11 +343,45 @@ class Profile:
         self._merge_pending(pending)
         leaves[order] = cur
         np.add.at(self._self, leaves, stacks.values)
+        if stacks.label_ids is not None and stacks.label_table is not None:
+            self._add_labels(leaves, stacks.label_ids, stacks.label_table, stacks.values)
         if t0 is not None:
             t1 = t0 if t1 is None else t1
             self._add_slice(t0, t1, leaves, stacks.values)
         self.version += 1
         return leaves
+
+    def add_labels(self, stacks: StackSet) -> None:
+        """Record which values of ``stacks`` (already added) carry which labels, without adding them."""
+        if stacks.label_ids is None or stacks.label_table is None or len(stacks) == 0:
+            return
+        zero = StackSet(stacks.table, stacks.frames, stacks.offsets, np.zeros_like(stacks.values))
+        leaves = self.add_stackset(zero)
+        self._add_labels(leaves, stacks.label_ids, stacks.label_table, stacks.values)
+
+    def _add_labels(self, leaves: IntArray, ids: IntArray, table: LabelTable, values: FloatArray) -> None:
+        ids = np.asarray(ids, dtype=np.int64)
+        if not (ids >= 0).any():
+            return
+        if self.labels is None:
+            self.labels = LabelStore(max_entries=self.limits.max_slice_entries)
+        store = self.labels
+        if table is not store.table:
+            used = np.unique(ids[ids >= 0])
+            remap = np.full(int(used.max()) + 1, -1, dtype=np.int64)
+            remap[used] = [store.table.intern(table[int(i)]) for i in used.tolist()]
+            ids = np.where(ids >= 0, remap[np.maximum(ids, 0)], -1)
+        store = store.copy()  # copies of this profile share the old arrays: replace, never mutate
+        store.add(np.asarray(leaves, dtype=np.int64), ids, np.asarray(values, dtype=np.float64))
+        self.labels = store
+
+    def labelled_stackset(self) -> StackSet | None:
+        """The labelled values as stacks with their label ids (None if the profile has no labels)."""
+        if self.labels is None or len(self.labels) == 0:
+            return None
+        st = self.labels
+        ss = self.paths(st.nodes)
+        return StackSet(ss.table, ss.frames, ss.offsets, st.values, st.ids, st.table)
 
     def add_stack(
         self, frames: Sequence[Frame], values: Sequence[float], t0: float | None = None, t1: float | None = None
@@ -408,6 +447,9 @@ class Profile:
         p = self.copy(with_slices=False)
         p._self[: p._n] = self.window_values(t0, t1)
         p.slices = [s for s in self.slices if _overlaps(s, t0, t1)]
+        whole = self.time_start is None or self.time_end is None or (t0 <= self.time_start and t1 >= self.time_end)
+        if not whole:
+            p.labels = None  # labels are kept per node for the whole capture, not per time slice
         p.time_start, p.time_end = t0, t1
         p.version += 1
         return p
@@ -433,6 +475,7 @@ class Profile:
         p._keys, p._key_nodes = self._keys, self._key_nodes  # never mutated in place
         if with_slices:
             p.slices = list(self.slices)  # slices are never mutated in place
+        p.labels = None if self.labels is None else self.labels.copy()
         p.version = self.version
         return p
 
@@ -501,11 +544,29 @@ class Profile:
             alive[idx] = cur[idx] > 0
         return StackSet(self.frames, flat, offsets, self.self_values[nodes])
 
-    def to_stackset(self, nonzero_only: bool = True) -> StackSet:
-        """Every node that carries self value, as stacks: the input of exporters and transforms."""
+    def to_stackset(self, nonzero_only: bool = True, labels: bool = False) -> StackSet:
+        """Every node that carries self value, as stacks: the input of exporters and transforms.
+
+        With ``labels``, a labelled profile's stacks come once per label set (with
+        ``label_ids``) plus once for their unlabelled rest (id -1).
+        """
         sv = self.self_values
+        lab = self.labelled_stackset() if labels else None
+        if lab is not None and self.labels is not None:
+            sv = sv - self.labels.per_node(self._n)
+            sv[np.abs(sv) <= 1e-9 * np.abs(self.self_values)] = 0.0  # float rounding, not samples
         nodes = np.flatnonzero(np.any(sv != 0, axis=1)) if nonzero_only else np.arange(self._n)
-        return self.paths(nodes.astype(np.int64))
+        rest = self.paths(nodes.astype(np.int64))
+        if lab is None or lab.label_ids is None:
+            return rest
+        return StackSet(
+            self.frames,
+            np.concatenate([rest.frames, lab.frames]),
+            np.concatenate([rest.offsets, lab.offsets[1:] + rest.offsets[-1]]),
+            np.concatenate([sv[nodes], lab.values]),
+            np.concatenate([np.full(len(nodes), -1, dtype=np.int64), lab.label_ids]),
+            lab.label_table,
+        )
 
     def stack_frames(self, node: int) -> list[Frame]:
         """Root-first frames of one node (a loop, not recursion)."""
@@ -571,7 +632,7 @@ def merge_profiles(profiles: Iterable[Profile], name: str = "merged") -> Profile
             a = ", ".join(map(str, base.sample_types))
             b = ", ".join(map(str, p.sample_types))
             raise ValueError(f"incompatible sample types: [{a}] vs [{b}]")
-        out.add_stackset(p.to_stackset())
+        out.add_stackset(p.to_stackset(labels=True))
     return out
 
 

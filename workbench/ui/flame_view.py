@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QPoint, QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMenu,
     QScrollArea,
     QSizePolicy,
     QSplitter,
@@ -36,6 +37,7 @@ from ..model.profile import Profile
 from .flame_colors import COLOR_DIFF, COLOR_PACKAGE, COLOR_RUNTIME
 from .flamegraph import FLAME, ICICLE, FlameGraphWidget
 from .jobs import JobRunner
+from .label_controls import LabelControls
 from .units import format_percent
 
 MAX_CRUMBS = 6
@@ -49,6 +51,8 @@ class Transform:
     invert: bool = False
     sandwich_frame: int = -1  # frame id, -1 = off
     hide_parked: bool = False  # wall profiles: drop goroutines/threads parked a long time
+    tag_focus: str = ""  # pprof -tagfocus filter (KEY=REGEX), from the label controls
+    group_label: str = ""  # a label key whose values become the root frames
 
 
 def apply_transform(profile: Profile, t: Transform, job: Job[object] | None = None) -> tuple[Profile, Profile | None]:
@@ -56,6 +60,12 @@ def apply_transform(profile: Profile, t: Transform, job: Job[object] | None = No
     from ..analysis import filters, invert, sandwich
 
     p = profile
+    if (t.tag_focus or t.group_label) and p.labels is not None:  # a window cut keeps no labels
+        from ..analysis.labels import group_by_label, tag_filter
+
+        p = tag_filter(p, [t.tag_focus] if t.tag_focus else None)
+        if t.group_label:
+            p = group_by_label(p, t.group_label)
     if t.focus:
         p = filters.focus(p, t.focus)
         if job is not None:
@@ -91,6 +101,7 @@ class FlameGraphView(QWidget):
     error = Signal(object)
     transformed = Signal()
     frameSelected = Signal(object)  # Frame clicked in the flame graph, for the top table
+    sourceRequested = Signal(object)  # Frame: "Show source" from a box's context menu
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -142,6 +153,8 @@ class FlameGraphView(QWidget):
             "wall profiles: hide goroutines waiting a minute or more and threads that used no CPU for a minute"
         )
         self.parked_box.setVisible(False)
+        self.labels = LabelControls()
+        self.labels.changed.connect(self._transform_changed)
 
         top = QHBoxLayout()
         top.addWidget(crumb_box, 1)
@@ -154,6 +167,7 @@ class FlameGraphView(QWidget):
         controls.addWidget(self.focus_edit)
         controls.addWidget(self.ignore_edit)
         controls.addWidget(self.parked_box)
+        controls.addWidget(self.labels)
         self.split = QSplitter(Qt.Orientation.Vertical)
         self.main_area = _scroller(self.canvas)
         self._pin_root = True  # the view shows the root row; kept there while the profile grows
@@ -195,6 +209,10 @@ class FlameGraphView(QWidget):
         self.canvas.searchChanged.connect(self._on_match)
         self.canvas.nodeClicked.connect(self._remember_frame)
         QShortcut(QKeySequence.StandardKey.Find, self, self._focus_search)
+        self.last_menu: QMenu | None = None
+        for c in (self.canvas, self.callee_canvas):
+            c.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+            c.customContextMenuRequested.connect(lambda pos, c=c: self._box_menu(c, pos))
 
     # --------------------------------------------------------------- public
     def set_profile(self, profile: Profile | None, *, delta: np.ndarray | None = None, keep_zoom: bool = True) -> None:
@@ -202,6 +220,7 @@ class FlameGraphView(QWidget):
         first = self.source is None or profile is None or (self.source.sample_types != profile.sample_types)
         self.source = profile
         self.parked_box.setVisible(profile is not None and any(st.type == "wall" for st in profile.sample_types))
+        self.labels.set_profile(profile)
         self.delta = delta
         if first:
             self.sample_type.blockSignals(True)
@@ -284,6 +303,22 @@ class FlameGraphView(QWidget):
             self._each_canvas(lambda c: c.set_selected_frame(frame))
             self.frameSelected.emit(frame)
 
+    def _box_menu(self, canvas: FlameGraphWidget, pos: QPoint) -> None:
+        """Right-click on a box: actions on its function."""
+        p, node = canvas.profile, canvas.node_at(QPointF(pos))
+        if p is None or not 0 < node < p.n_nodes:
+            return
+        frame = p.frames[int(p.frame[node])]
+        menu = QMenu(self)
+        menu.addAction("Show source").triggered.connect(lambda _c=False: self.sourceRequested.emit(frame))
+        if frame.module == "label" and frame.function in self.labels.pairs():
+            # a group-by-label root: narrow the view to that value
+            menu.addAction(f"Focus on {frame.function}").triggered.connect(
+                lambda _c=False: self.labels.choose_focus(frame.function)
+            )
+        self.last_menu = menu  # kept: a popup is not modal, and tests pick its actions
+        menu.popup(canvas.mapToGlobal(pos))
+
     def select_frame(self, frame: Frame | None) -> None:
         """Outline ``frame``'s boxes (a row picked in the top table); the sandwich uses it too."""
         self._each_canvas(lambda c: c.set_selected_frame(frame))
@@ -338,6 +373,8 @@ class FlameGraphView(QWidget):
             invert=self.invert_box.isChecked(),
             sandwich_frame=sandwich,
             hide_parked=not self.parked_box.isHidden() and self.parked_box.isChecked(),
+            tag_focus=self.labels.focus_filter() if not self.labels.isHidden() else "",
+            group_label=self.labels.group_key() if not self.labels.isHidden() else "",
         )
 
     def _transform_changed(self) -> None:

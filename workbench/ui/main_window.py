@@ -37,6 +37,7 @@ from ..capture.registry import PluginRegistry, default_registry
 from ..capture.worker import Job
 from ..errors import FormatError, WorkbenchError
 from ..model.findings import Finding
+from ..model.frames import Frame
 from ..model.keys import GOROUTINE, HEAP, ProfileKey
 from ..model.profile import Profile
 from ..model.session import Session
@@ -47,6 +48,7 @@ from .flame_view import FlameGraphView
 from .leak_panel import LeakPanel
 from .services_view import ServicesView
 from .session_controller import SessionController
+from .source_view import SourceView
 from .targets import TargetPicker
 from .timeline import TimelineView
 from .top_table import TopFunctionsView
@@ -111,12 +113,17 @@ class MainWindow(QMainWindow):
         self.top.frameSelected.connect(self.flame.select_frame)
         self.flame.frameSelected.connect(self.top.select_frame)
         self.leaks = LeakPanel()
+        self.source_view = SourceView(self.settings)
+        self.flame.sourceRequested.connect(self.show_source)
+        self.top.sourceRequested.connect(self.show_source)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.flame, "Flame graph")
         self.tabs.addTab(self.top, "Top functions")
+        self.tabs.addTab(self.source_view, "Source")
         self.tabs.addTab(self.leaks, "Leaks")
         self.leaks.show_stack.connect(self.show_filling_stack)
         self.tabs.currentChanged.connect(lambda _i: self._update_top())
+        self.tabs.currentChanged.connect(lambda _i: self._update_source())
         self.timeline = TimelineView()
         self.timeline.rangeSelected.connect(self.set_window)
         self.timeline.rangeCleared.connect(lambda: self.set_window(None, None))
@@ -327,6 +334,24 @@ class MainWindow(QMainWindow):
         self.current = profile
         self.flame.set_profile(profile, delta=delta)
         self._update_top()
+        self._update_source()
+
+    def show_source(self, frame: Frame) -> None:
+        """The Source tab with ``frame``'s function, its hottest line highlighted."""
+        try:
+            self.source_view.show_frame(self.current, frame, self.flame.sample_index)
+        except WorkbenchError as exc:
+            self.show_error(exc)
+        self.tabs.setCurrentWidget(self.source_view)
+
+    def _update_source(self) -> None:
+        """A live capture or a new window: the shown function's listing follows the profile."""
+        sv = self.source_view
+        if self.tabs.currentWidget() is sv and sv.frame is not None and sv.profile is not self.current:
+            try:
+                sv.set_profile(self.current)
+            except WorkbenchError as exc:
+                self.show_error(exc)
 
     def _update_top(self) -> None:
         if self.tabs.currentWidget() is self.top:

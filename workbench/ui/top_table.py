@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QPoint, Qt, Signal
 from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMenu,
     QSplitter,
     QTableView,
     QTreeWidget,
@@ -202,10 +203,12 @@ class TopFunctionsView(QWidget):
 
     frameActivated = Signal(int)
     frameSelected = Signal(object)  # Frame | None
+    sourceRequested = Signal(object)  # Frame: "Show source" from a row's context menu
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model = TopModel()
+        self.last_menu: QMenu | None = None
         self.filter = QLineEdit()
         self.filter.setPlaceholderText("filter functions")
         self.filter.setClearButtonEnabled(True)
@@ -220,6 +223,8 @@ class TopFunctionsView(QWidget):
         hh = self.table.horizontalHeader()
         hh.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.table.doubleClicked.connect(self._activated)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._context_menu)
         self.table.selectionModel().currentRowChanged.connect(self._row_changed)
         self.more = QLabel()
         self.more.hide()
@@ -340,6 +345,16 @@ class TopFunctionsView(QWidget):
         if frame != self.selected:
             self.selected = frame
             self.frameSelected.emit(frame)
+
+    def _context_menu(self, pos: QPoint) -> None:
+        index = self.table.indexAt(pos)
+        if not index.isValid():
+            return
+        frame = self.model.frame(index.row())
+        menu = QMenu(self)
+        menu.addAction("Show source").triggered.connect(lambda _c=False: self.sourceRequested.emit(frame))
+        self.last_menu = menu  # kept: a popup is not modal, and tests pick its actions
+        menu.popup(self.table.viewport().mapToGlobal(pos))
 
     def _activated(self, index: QModelIndex) -> None:
         if index.isValid():

@@ -269,7 +269,7 @@ class PprofCapture(HandleBase):
                 # a profile that arrived is kept even if stop() came meanwhile: it is the last window
                 prof = decode_profile(resp, "cpu")
                 t1 = time.time()
-                ss = prof.to_stackset()
+                ss = prof.to_stackset(labels=True)  # pprof.Do labels travel with their samples
                 meta = {"url": self.url, "kind": "cpu", "seconds": str(secs), "rate_hz": "100"}
                 self._put(
                     ProfileBatch(

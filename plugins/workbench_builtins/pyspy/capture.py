@@ -81,7 +81,7 @@ class PySpyOptions:
     nonblocking: bool = False
     threads: bool = False
     thread_filter: str = ""
-    function: bool = True
+    function: bool = False  # by line, as py-spy itself: `workbench list` and the source view need the line
 
     @property
     def reads_states(self) -> bool:

@@ -18,6 +18,9 @@
 //	/spread?n=N&depth=D  keep N small allocations made from up to 4^D distinct call paths
 //	                  (a big heap profile for benchmarks; start with -memprofilerate 1)
 //
+// labels.go adds /slow and /fast, tagged with pprof labels (endpoint=PATH), and
+// /labelled-load?ms=N that calls them for N ms.
+//
 // metrics.go adds a latency histogram (/work, /latency, /load, /metrics). With -plain only
 // those are served, on a mux of their own: no pprof, no expvar (a service a Prometheus
 // server scrapes that the workbench cannot profile).
@@ -149,6 +152,7 @@ func main() {
 		return
 	}
 	registerLatency(http.DefaultServeMux, db)
+	registerLabelled(http.DefaultServeMux)
 
 	expvar.Publish("db", expvar.Func(func() any { return db.Stats() }))
 	expvar.Publish("services", expvar.Func(func() any {

@@ -20,6 +20,7 @@ import numpy as np
 from ...errors import FormatError
 from ...model.findings import Finding
 from ...model.frames import Frame, FrameTable, Runtime
+from ...model.labels import MAX_LABEL_SETS, LabelTable, make_set
 from ...model.profile import DEFAULT_MAX_DEPTH, DEFAULT_MAX_NODES, Profile, ProfileLimits, StackSet
 from ...model.series import RingSeries
 from ...model.session import MAX_FINDINGS, EventBatch, Session, SessionInfo
@@ -190,9 +191,10 @@ def _read_profile(conn: sqlite3.Connection, row: tuple[Any, ...], frames: list[F
     pid, key, name, source, st_text, default_st, period, period_type, duration_ns, meta_text, mdepth, mnodes = row
     types = parse_sample_types(st_text)
     k = len(types)
-    decoded: list[tuple[IntArray, IntArray, FloatArray, float | None, float | None]] = []
-    for n_stacks, n_frames, lb, fb, vb, t0, t1 in conn.execute(
-        "SELECT n_stacks, n_frames, lengths, frames, vals, t0, t1 FROM batches WHERE profile_id = ? ORDER BY id",
+    decoded: list[tuple[IntArray, IntArray, FloatArray, float | None, float | None, Labels]] = []
+    for n_stacks, n_frames, lb, fb, vb, t0, t1, sets_text, ids_blob, only in conn.execute(
+        "SELECT n_stacks, n_frames, lengths, frames, vals, t0, t1, label_sets, label_ids, labels_only"
+        " FROM batches WHERE profile_id = ? ORDER BY id",
         (pid,),
     ):
         what = f"profile {key!r} batch"
@@ -205,7 +207,7 @@ def _read_profile(conn: sqlite3.Connection, row: tuple[Any, ...], frames: list[F
             raise FormatError(f"{what} refers to a frame that does not exist", FIX_CORRUPT)
         offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
-        decoded.append((fids, offsets, vals, t0, t1))
+        decoded.append((fids, offsets, vals, t0, t1, _labels(sets_text, ids_blob, only, int(n_stacks), what)))
     # each profile gets a frame table of only the frames it uses
     used = np.unique(np.concatenate([d[0] for d in decoded])) if decoded else np.zeros(0, np.int64)
     table = FrameTable()
@@ -221,11 +223,40 @@ def _read_profile(conn: sqlite3.Connection, row: tuple[Any, ...], frames: list[F
     prof.period_type = parse_sample_types(period_type)[0] if period_type else None
     prof.duration_ns = int(duration_ns)
     prof.meta = {str(a): str(b) for a, b in json_object(meta_text, f"profile {key!r} metadata").items()}
-    for fids, offsets, vals, t0, t1 in decoded:
+    for fids, offsets, vals, t0, t1, labels in decoded:
         local = np.searchsorted(used, fids).astype(np.int64)
-        ss = StackSet(table, local, offsets, np.array(vals, dtype=np.float64))
-        if t0 is None:
+        lab_ids, lab_table, only = labels
+        ss = StackSet(table, local, offsets, np.array(vals, dtype=np.float64), lab_ids, lab_table)
+        if only:
+            prof.add_labels(ss)
+        elif t0 is None:
             prof.add_stackset(ss)
         else:
             prof.add_stackset(ss, float(t0), float(t1 if t1 is not None else t0))
     return prof
+
+
+Labels = tuple[IntArray | None, LabelTable | None, bool]
+MAX_LABEL_SETS_PER_BATCH = MAX_LABEL_SETS  # a writer never stores more (its table is capped)
+
+
+def _labels(sets_text: object, ids_blob: object, only: object, n_stacks: int, what: str) -> Labels:
+    """A batch's label ids and table (schema 2), checked: ids must index the batch's sets."""
+    if sets_text is None or ids_blob is None:
+        return None, None, bool(only)
+    raw = json.loads(text_of(sets_text))
+    if not isinstance(raw, list) or len(raw) > MAX_LABEL_SETS_PER_BATCH:
+        raise FormatError(f"{what}: bad label sets", FIX_CORRUPT)
+    table = LabelTable()
+    local: list[int] = []
+    for entry in raw:
+        if not isinstance(entry, list) or not all(
+            isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p) for p in entry
+        ):
+            raise FormatError(f"{what}: bad label set", FIX_CORRUPT)
+        local.append(table.intern(make_set((p[0], p[1]) for p in entry)))
+    ids = unpack(ids_blob, "<i4", n_stacks, f"{what} label ids").astype(np.int64)
+    if len(ids) and (int(ids.max()) >= len(local) or int(ids.min()) < -1):
+        raise FormatError(f"{what}: a label id points past its label sets", FIX_CORRUPT)
+    remap = np.asarray([*local, -1], dtype=np.int64)  # -1 indexes the trailing "none"
+    return remap[ids], table, bool(only)

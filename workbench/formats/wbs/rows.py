@@ -107,6 +107,11 @@ def profile_batches(p: Profile) -> Iterator[tuple[StackSet, float | None, float 
         yield StackSet(ss.table, ss.frames, ss.offsets, rest[nodes]), None, None
 
 
+def label_batch(p: Profile) -> StackSet | None:
+    """The profile's labels as one labels-only batch (after ``profile_batches``), None without labels."""
+    return p.labelled_stackset()
+
+
 class RowWriter:
     """Turns items into rows. Only the store's writer thread touches it."""
 
@@ -140,7 +145,10 @@ class RowWriter:
             h = _header_of(item.key, item.profile)
             self._profile_row(h, replace=True)
             for ss, t0, t1 in profile_batches(item.profile):
-                self._stacks(self.profiles[item.key][0], ss, t0, t1)
+                self._stacks(self.profiles[item.key][0], StackSet(ss.table, ss.frames, ss.offsets, ss.values), t0, t1)
+            lab = label_batch(item.profile)
+            if lab is not None:
+                self._stacks(self.profiles[item.key][0], lab, None, None, labels_only=True)
         elif isinstance(item, ProfileHeader):
             self._profile_row(item, replace=False)
         elif isinstance(item, SeriesSnapshot):
@@ -240,14 +248,25 @@ class RowWriter:
             )
         return remap[fids]
 
-    def _stacks(self, pid: int, ss: StackSet, t0: float | None, t1: float | None) -> None:
+    def _stacks(self, pid: int, ss: StackSet, t0: float | None, t1: float | None, *, labels_only: bool = False) -> None:
         n = len(ss)
         if n == 0:
             return
         frames = self._global_ids(ss.table, ss.frames) if len(ss.frames) else ss.frames
+        sets: str | None = None
+        ids: bytes | None = None
+        if ss.label_ids is not None and ss.label_table is not None and bool((ss.label_ids >= 0).any()):
+            # only the sets this batch uses, renumbered densely
+            used, local = np.unique(ss.label_ids[ss.label_ids >= 0], return_inverse=True)
+            out_ids = np.full(n, -1, dtype=np.int64)
+            out_ids[ss.label_ids >= 0] = local.reshape(-1)
+            sets = json.dumps([[list(pair) for pair in ss.label_table[int(i)]] for i in used.tolist()])
+            ids = pack(out_ids, "<i4")
+        elif labels_only:
+            return
         self.conn.execute(
-            "INSERT INTO batches (profile_id, t0, t1, n_stacks, n_frames, lengths, frames, vals)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO batches (profile_id, t0, t1, n_stacks, n_frames, lengths, frames, vals,"
+            " label_sets, label_ids, labels_only) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 pid,
                 t0,
@@ -257,6 +276,9 @@ class RowWriter:
                 pack(np.diff(ss.offsets), "<u4"),
                 pack(frames, "<u4"),
                 pack(ss.values, "<f8"),
+                sets,
+                ids,
+                int(labels_only),
             ),
         )
 

@@ -13,6 +13,12 @@ Layout (schema version 1):
   (points appended since the snapshot, as t/value arrays).
 - ``findings`` (JSON, with their target) and ``events``.
 
+Schema 2 adds sample labels to ``batches``: ``label_sets`` (JSON list of label sets, each
+a list of ``[key, value]``) and ``label_ids`` (i32 per stack, an index into that list, -1
+for none). A batch with ``labels_only = 1`` adds no values: it says which values of the
+batches before it carry which labels (a snapshot writes its time slices unlabelled, then
+one such batch).
+
 The decoders here treat every value as untrusted: array sizes are checked against the
 row's counts before decompressing (bounded output), and bad values become a
 ``FormatError`` with a fix.
@@ -35,7 +41,7 @@ from ...model.profile import SampleType
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 APPLICATION_ID = 0x57425331  # "WBS1": lets `file`-like tools and our sniffing tell a session from other SQLite
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -60,7 +66,8 @@ CREATE TABLE IF NOT EXISTS profiles (
 CREATE TABLE IF NOT EXISTS batches (
     id INTEGER PRIMARY KEY, profile_id INTEGER NOT NULL, t0 REAL, t1 REAL,
     n_stacks INTEGER NOT NULL, n_frames INTEGER NOT NULL,
-    lengths BLOB NOT NULL, frames BLOB NOT NULL, vals BLOB NOT NULL);
+    lengths BLOB NOT NULL, frames BLOB NOT NULL, vals BLOB NOT NULL,
+    label_sets TEXT, label_ids BLOB, labels_only INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS batches_by_profile ON batches (profile_id, id);
 CREATE TABLE IF NOT EXISTS series (
     id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, unit TEXT NOT NULL,
@@ -86,8 +93,15 @@ def _migrate_0_to_1(conn: sqlite3.Connection) -> None:
     )
 
 
+def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
+    """v1: batches without sample labels."""
+    conn.execute("ALTER TABLE batches ADD COLUMN label_sets TEXT")
+    conn.execute("ALTER TABLE batches ADD COLUMN label_ids BLOB")
+    conn.execute("ALTER TABLE batches ADD COLUMN labels_only INTEGER NOT NULL DEFAULT 0")
+
+
 # MIGRATIONS[v] upgrades a database from version v to v + 1.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _migrate_0_to_1}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _migrate_0_to_1, 1: _migrate_1_to_2}
 
 
 def migrate(conn: sqlite3.Connection, version: int) -> int:

@@ -32,7 +32,7 @@ import numpy as np
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication
 
-from workbench.analysis.flamechart import chart_layout, peak_density
+from workbench.analysis.flamechart import chart_layout
 from workbench.analysis.layout import name_ranks
 from workbench.model import CPU_NS, Frame, FrameTable, ProfileBatch, ProfileKey, Runtime, Session, stackset_from_lists
 from workbench.ui.flame_chart import FlameChartWidget
@@ -103,7 +103,6 @@ def main() -> int:
         f"{len(p.slices)} time slices holding {entries:,} (node, value) entries"
     )
     ranks = name_ranks(p.frames)
-    dens = peak_density(p, 0)
     views = {
         "whole hour": (start, start + HOUR),
         "5-minute brush": (start + 1800, start + 2100),
@@ -114,8 +113,8 @@ def main() -> int:
     w.set_profile(p)
     img = QImage(W, H, QImage.Format.Format_ARGB32_Premultiplied)
     for name, view in views.items():
-        lay = chart_layout(p, 0, view, float(W), ranks=ranks, density=dens)
-        t_lay = best(lambda v=view: chart_layout(p, 0, v, float(W), ranks=ranks, density=dens), args.runs)
+        lay = chart_layout(p, 0, view, float(W), ranks=ranks)
+        t_lay = best(lambda v=view: chart_layout(p, 0, v, float(W), ranks=ranks), args.runs)
         w.set_view(view)
         w.render(img)  # layout cached from here on: time the paint alone
 

@@ -54,16 +54,20 @@ def test_view_cuts_the_range() -> None:
     assert _box(lay, p, "b")
 
 
-def test_cpu_column_shows_idle_as_gap() -> None:
+def test_density_fill_shows_idle_as_gap() -> None:
     p = Profile([CPU_NS])
     p.add_stack([_f("main"), _f("work")], [1e9], 0.0, 1.0)  # busy second
     p.add_stack([_f("main"), _f("work")], [0.25e9], 1.0, 2.0)  # mostly idle second
     assert peak_density(p, 0) == 1e9
-    lay = chart_layout(p, 0, (0.0, 2.0), 400.0)
+    lay = chart_layout(p, 0, (0.0, 2.0), 400.0, fill=FILL_DENSITY)
     assert lay.fill == FILL_DENSITY
     boxes = sorted(_box(lay, p, "work"))
     assert len(boxes) == 1, "the busy second and the start of the next touch: one bar"
     assert abs(boxes[0][0]) < 1e-9 and abs(boxes[0][1] - 1.25) < 1e-6, boxes
+    full = chart_layout(p, 0, (0.0, 2.0), 400.0)
+    assert full.fill == FILL_FULL and sorted(_box(full, p, "work")) == [(0.0, 2.0, 1)], (
+        "by default every column is full"
+    )
 
 
 def test_within_a_column_siblings_share_it_by_value() -> None:

@@ -10,11 +10,12 @@ minute and for an hour:
    than a column stays one column. Within a column the samples' order is not known (a
    batch aggregates it away), so a column is laid out like a small icicle: children
    sorted by name under their parent, widths proportional to value.
-2. **Scale.** A wall profile fills each column (every thread is somewhere at every moment;
-   the sampling rate's noise is not news). A CPU (or sample-count) profile fills a column
-   in proportion to its density (value per second) against the densest slice of the
-   profile, so idle time shows as a gap on the right of the column, as in a time-ordered
-   view of real samples.
+2. **Scale.** By default every column is full: its boxes share its time by value, so a
+   frame's width in a column is its share of that moment's samples. ``fill=FILL_DENSITY``
+   instead fills a column in proportion to its value per second against the densest slice
+   (idle CPU time becomes a gap at the column's right); the GUI does not use it, because
+   with columns as coarse as a capture batch (1-2 s for py-spy) such a gap reads as a
+   quiet moment that never happened, and the timeline's CPU chart already shows how busy.
 3. **Bottom-up totals, pruned.** Per depth level, deepest first, the distinct (column,
    node) pairs get their inclusive totals (one ``np.unique`` per level); pairs narrower
    than ``min_px`` are dropped once they have passed their value on to their parent, so
@@ -42,8 +43,8 @@ FloatArray = npt.NDArray[np.float64]
 COL_PX = 2.0  # the narrowest column: one slice per pixel pair, at most width/2 columns
 MIN_PX = 1.0  # boxes narrower than this are not drawn
 MERGE_PX = 0.5  # boxes of one node closer than this across a column boundary join
-FILL_FULL = "full"  # wall-clock values: each column full
-FILL_DENSITY = "density"  # on-CPU values: a column as full as its value per second
+FILL_FULL = "full"  # each column full: boxes share its time by value
+FILL_DENSITY = "density"  # a column as full as its value per second against the peak
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,11 +77,6 @@ def empty_chart(view: tuple[float, float] = (0.0, 1.0)) -> ChartLayout:
     zi = np.zeros(0, dtype=np.int64)
     zf = np.zeros(0, dtype=np.float64)
     return ChartLayout(zi, zf, zf, zi, zf, zf, view, 0, FILL_FULL)
-
-
-def fill_mode(profile: Profile, sample_index: int) -> str:
-    st = profile.sample_types[sample_index]
-    return FILL_FULL if st.type == "wall" else FILL_DENSITY
 
 
 def time_span(profile: Profile) -> tuple[float, float] | None:
@@ -125,19 +121,19 @@ def chart_layout(
     ranks: IntArray | None = None,
     col_px: float = COL_PX,
     min_px: float = MIN_PX,
+    fill: str = FILL_FULL,
     density: float | None = None,
 ) -> ChartLayout:
     """The boxes of ``profile`` seen through the time range ``view`` at ``width_px`` pixels.
 
     ``ranks`` orders siblings (frame id -> rank, ``layout.name_ranks``; frame id order if
-    None). ``density`` is the peak value per second (``peak_density``) for CPU profiles,
-    computed here when not given.
+    None). With ``fill=FILL_DENSITY``, ``density`` is the peak value per second
+    (``peak_density``), computed here when not given.
     """
     v0, v1 = float(view[0]), float(view[1])
     if not v1 > v0 or width_px <= 0 or not profile.slices:
         return empty_chart((v0, v1))
     px_per_s = width_px / (v1 - v0)
-    fill = fill_mode(profile, sample_index)
     slices = profile.slices
     dur = _durations(slices)
     s_t0 = np.fromiter((s.t0 for s in slices), dtype=np.float64, count=len(slices))

@@ -32,15 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..analysis.flamechart import (
-    FILL_FULL,
-    ChartLayout,
-    chart_layout,
-    empty_chart,
-    fill_mode,
-    peak_density,
-    time_span,
-)
+from ..analysis.flamechart import ChartLayout, chart_layout, empty_chart, time_span
 from ..analysis.layout import NameRankCache
 from ..model.profile import Profile
 from ..model.units import format_seconds
@@ -89,8 +81,6 @@ class FlameChartWidget(QWidget):
         self._colors = FramePaletteCache()
         self._lay: ChartLayout | None = None
         self._lay_key: tuple[object, ...] = ()
-        self._density_key: tuple[object, ...] = ()
-        self._density = 0.0
         self._brushes = [QBrush(QColor(*c)) for c in palette(COLOR_PACKAGE)]
         self._hover = -1
         self._press: QPointF | None = None
@@ -133,17 +123,12 @@ class FlameChartWidget(QWidget):
         rng = self.shown_range()
         if p is None or rng is None:
             return empty_chart()
-        dkey = (id(p), p.version, len(p.slices), self.sample_index)
-        if dkey != self._density_key:
-            self._density = peak_density(p, self.sample_index)
-            self._density_key = dkey
-        key = (dkey, rng, self.width())
+        key = (id(p), p.version, len(p.slices), self.sample_index, rng, self.width())
         if key != self._lay_key or self._lay is None:
             t = time.perf_counter()
             self._lay = chart_layout(
-                p, self.sample_index, rng, float(max(self.width(), 1)),
-                ranks=self._ranks.get(p.frames), density=self._density,
-            )  # fmt: skip
+                p, self.sample_index, rng, float(max(self.width(), 1)), ranks=self._ranks.get(p.frames)
+            )
             self.layout_ms = (time.perf_counter() - t) * 1e3
             self._lay_key = key
             self._hover = -1
@@ -346,6 +331,11 @@ class FlameChartView(QWidget):
         self.whole_btn.setToolTip("show the whole profile (clears the timeline's brush)")
         self.whole_btn.clicked.connect(self.wholeRequested.emit)
         self.hint = QLabel("wheel: zoom (moves the timeline's brush), drag: pan")
+        self.hint.setToolTip(
+            "Each column is one capture batch or more (py-spy: 1-2 s): its boxes share its width by value, "
+            "ordered by name, since a batch does not keep the order of its samples. Frames that stay on the "
+            "stack across columns are joined into one bar."
+        )
         row = QHBoxLayout()
         row.addWidget(self.sample_type)
         row.addWidget(self.range_label, 1)
@@ -397,9 +387,5 @@ class FlameChartView(QWidget):
         if rng is None or p is None:
             self.range_label.setText("no samples over time in this profile" if p is not None else "")
             return
-        if fill_mode(p, self.canvas.sample_index) == FILL_FULL:
-            fill = "wall clock: every moment is filled"
-        else:
-            fill = "a moment is as full as the CPU was busy: gaps are idle"
         what = "brushed range" if self.canvas.view is not None else "whole profile"
-        self.range_label.setText(f"{what}: {tick_label(rng[0], 1)} for {format_seconds(rng[1] - rng[0])}; {fill}")
+        self.range_label.setText(f"{what}: {tick_label(rng[0], 1)} for {format_seconds(rng[1] - rng[0])}")

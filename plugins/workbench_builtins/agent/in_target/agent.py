@@ -24,6 +24,7 @@ import hmac
 import io
 import json
 import os
+import re
 import select
 import socket
 import sys
@@ -184,6 +185,9 @@ class Agent:
         self._started_tracemalloc = False
         # fill sites: a short tracemalloc window when a container grows (consented with the agent)
         self.fill_sites = bool(cfg.get("fill_sites", True))
+        # asyncio tasks' awaiting chains, sampled at this rate into a wall profile (0 = off)
+        self.async_rate_hz = float(cfg.get("async_rate_hz", 10.0))
+        self._tasks = _TaskSampler()
         self._sites: dict[str, tuple[list[str], str]] = {}  # container -> (frames root first, where)
         self._site_tries: dict[str, int] = {}
         self._prev_lens: dict[str, int] = {}
@@ -338,12 +342,14 @@ class Agent:
         last_rx = time.monotonic()
         next_tick = time.monotonic()
         next_census = time.monotonic() + min(1.0, self.census_interval_s)
+        async_period = 1.0 / self.async_rate_hz if self.async_rate_hz > 0 else float("inf")
+        next_async = time.monotonic() + async_period  # inf when off
         pending = b""
         while not self._stop.is_set():
             now = time.monotonic()
             if now - last_rx > self.heartbeat_s:
                 return  # the workbench is gone or frozen: leave the target as it was
-            wait = max(0.0, min(next_tick, next_census) - now)
+            wait = max(0.0, min(next_tick, next_census, next_async) - now)
             if _readable(conn, min(wait, 0.5)):
                 chunk = conn.recv(65536)
                 if not chunk:
@@ -365,11 +371,18 @@ class Agent:
                     if cmd == "census":
                         next_census = 0.0
             now = time.monotonic()
+            if now >= next_async:
+                # on schedule, not after the previous sample: the rate holds under load
+                next_async = max(next_async + async_period, now)
+                self._tasks.tick()
             if now >= next_tick:
                 next_tick = now + self.interval_s
                 self._send(conn, self.gc_report())
                 if self._pools:
                     self._send(conn, self.pool_report())
+                tasks = self._tasks.report(async_period)
+                if tasks is not None and tasks["stacks"]:
+                    self._send(conn, tasks)
             if now >= next_census:
                 self._send(conn, self.census())
                 # an open fill window is read (and closed) soon: tracing slows the target
@@ -1122,6 +1135,198 @@ _POOL_READERS = {
     "redis": _read_redis,
     "asyncpg": _read_asyncpg,
 }
+
+
+# ---------------------------------------------------------------------- asyncio tasks
+_MAX_TASKS = 2000  # tasks walked per tick (a bigger service is sampled in part, and says so)
+_MAX_TASK_DEPTH = 64  # awaitables followed per task
+_MAX_TASK_STACKS = 2000  # distinct stacks per report; the rest are counted under one marker
+_MORE_STACKS = (("[more task stacks]", "", 0),)
+# The innermost asyncio coroutine a task is suspended in says what it waits for:
+# (file in the asyncio package, qualified name) -> state frame text (analysis/waits.py's words).
+_ASYNC_STATES = {
+    ("locks.py", "Lock.acquire"): "lock wait",
+    ("locks.py", "Semaphore.acquire"): "semaphore wait",
+    ("locks.py", "BoundedSemaphore.acquire"): "semaphore wait",
+    ("locks.py", "Condition.wait"): "condition wait",
+    ("locks.py", "Condition.wait_for"): "condition wait",
+    ("locks.py", "Event.wait"): "event wait",
+    ("locks.py", "Barrier.wait"): "lock wait",
+    ("queues.py", "Queue.get"): "queue get",
+    ("queues.py", "Queue.put"): "queue put",
+    ("queues.py", "Queue.join"): "queue get",
+    ("tasks.py", "sleep"): "sleep",
+    ("tasks.py", "wait"): "task wait",
+    ("tasks.py", "_wait"): "task wait",
+    ("tasks.py", "wait_for"): "task wait",
+    ("tasks.py", "gather"): "task wait",
+    ("streams.py", "StreamReader._wait_for_data"): "socket read",
+    ("streams.py", "FlowControlMixin._drain_helper"): "socket write",
+    ("streams.py", "open_connection"): "connect",
+    ("base_events.py", "BaseEventLoop.create_connection"): "connect",
+    ("base_events.py", "BaseEventLoop.sock_connect"): "connect",
+    ("base_events.py", "Server.serve_forever"): "accept",
+    ("selector_events.py", "BaseSelectorEventLoop.sock_recv"): "socket read",
+    ("selector_events.py", "BaseSelectorEventLoop.sock_recv_into"): "socket read",
+    ("selector_events.py", "BaseSelectorEventLoop.sock_sendall"): "socket write",
+    ("selector_events.py", "BaseSelectorEventLoop.sock_connect"): "connect",
+    ("selector_events.py", "BaseSelectorEventLoop.sock_accept"): "accept",
+}
+# awaitables that hide the coroutine they drive (``async with`` over an async generator's
+# ``asend``): gc.get_referents finds it without running any code of the target
+_WRAPPERS = ("async_generator_asend", "async_generator_athrow", "coroutine_wrapper")
+
+
+def _retry_list(src: Any) -> list[Any]:
+    """``list(src)`` of a set other threads change (asyncio.all_tasks does the same)."""
+    for _ in range(100):
+        try:
+            return list(src)
+        except RuntimeError:  # changed size during iteration
+            continue
+    return []
+
+
+def _default_task_name(name: str) -> bool:
+    return name.startswith("Task-") and name[5:].isdigit()
+
+
+class _TaskSampler:
+    """Samples every asyncio task's awaiting coroutine chain, from the agent's own thread.
+
+    Nothing here calls into an event loop or imports asyncio: the tasks come from the set
+    ``asyncio.all_tasks`` itself reads (a weak set that is safe to copy from another
+    thread), and each task is read through the base Task type's own C accessors (a
+    subclass's overrides are user code and never run). A coroutine is followed through
+    ``cr_await`` (``gi_yieldfrom`` for generator-based ones, ``ag_await`` for async
+    generators); ``Task.get_stack`` is no help here, as it stops at the outermost frame of
+    a suspended task. The task's ``_fut_waiter`` and the innermost asyncio frame give the
+    state frame at the leaf (``[semaphore wait]``, ``[queue get]``, ``[socket read]``...).
+    """
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[tuple[str, str, int], ...], int] = {}
+        self.ticks = 0
+        self.t0 = 0.0
+        self.tasks_max = 0
+        self.truncated = 0  # ticks that walked only _MAX_TASKS tasks
+        self.errors = 0
+
+    def tick(self) -> None:
+        if not self.ticks:
+            self.t0 = time.time()
+        self.ticks += 1
+        try:
+            self._sample()
+        except Exception:  # a sample must never take the agent down
+            self.errors += 1
+
+    def report(self, period_s: float) -> dict[str, Any] | None:
+        if not self.ticks:
+            return None
+        stacks = [[n, [list(f) for f in key]] for key, n in self.counts.items()]
+        msg = {
+            "type": "tasks", "t0": self.t0, "t1": time.time(), "period_s": period_s, "ticks": self.ticks,
+            "tasks_max": self.tasks_max, "truncated": self.truncated, "errors": self.errors, "stacks": stacks,
+        }  # fmt: skip
+        self.counts = {}
+        self.ticks = self.tasks_max = self.truncated = self.errors = 0
+        return msg
+
+    def _sample(self) -> None:
+        tasks_mod = sys.modules.get("asyncio.tasks")
+        if tasks_mod is None:
+            return  # the target does not use asyncio: never import it there
+        d = vars(tasks_mod)
+        base = d.get("Task")
+        fut_base = vars(sys.modules["asyncio.futures"]).get("Future") if "asyncio.futures" in sys.modules else None
+        if not issubclass(type(base), type):
+            return
+        tasks = _retry_list(d.get("_scheduled_tasks") or ())
+        eager = d.get("_eager_tasks")
+        if eager is not None:
+            tasks += _retry_list(eager)
+        current = set()
+        for t in _retry_list(dict(d.get("_current_tasks") or {}).values()):
+            current.add(id(t))
+        self.tasks_max = max(self.tasks_max, len(tasks))
+        if len(tasks) > _MAX_TASKS:
+            self.truncated += 1
+            tasks = tasks[:_MAX_TASKS]
+        get_coro, get_name, done = base.get_coro, base.get_name, base.done
+        waiter_desc = vars(base).get("_fut_waiter")
+        for t in tasks:
+            if not issubclass(type(t), base):
+                continue
+            try:
+                if done(t):
+                    continue
+                coro = get_coro(t)
+                name = get_name(t)
+                waiter = (
+                    waiter_desc.__get__(t, base) if type(waiter_desc).__name__ in _C_DESCRIPTORS
+                    else vars(t).get("_fut_waiter")
+                )  # fmt: skip
+            except Exception:
+                continue
+            key = self._stack(
+                coro, name=str(name), waiter=waiter, running=id(t) in current, base=base, fut_base=fut_base
+            )
+            if key not in self.counts and len(self.counts) >= _MAX_TASK_STACKS:
+                key = _MORE_STACKS
+            self.counts[key] = self.counts.get(key, 0) + 1
+
+    @staticmethod
+    def _stack(
+        coro: Any, *, name: str, waiter: Any, running: bool, base: type, fut_base: Any
+    ) -> tuple[tuple[str, str, int], ...]:
+        frames: list[tuple[str, str, int]] = []
+        asyncio_state = None
+        x = coro
+        for _ in range(_MAX_TASK_DEPTH):
+            tp = type(x)
+            if tp is types.CoroutineType:
+                frame, nxt = x.cr_frame, x.cr_await
+                running = running or bool(x.cr_running)
+            elif tp is types.GeneratorType:
+                frame, nxt = x.gi_frame, x.gi_yieldfrom
+            elif tp is types.AsyncGeneratorType:
+                frame, nxt = x.ag_frame, x.ag_await
+            elif tp.__name__ in _WRAPPERS:
+                frame = None
+                nxt = next((r for r in gc.get_referents(x) if type(r) in (
+                    types.CoroutineType, types.GeneratorType, types.AsyncGeneratorType)), None)  # fmt: skip
+            else:
+                break
+            if frame is not None:
+                code = frame.f_code
+                qual = getattr(code, "co_qualname", code.co_name)  # 3.11+
+                fname = code.co_filename
+                frames.append((qual, fname, int(frame.f_lineno or code.co_firstlineno)))
+                if os.path.basename(os.path.dirname(fname)) == "asyncio":
+                    asyncio_state = _ASYNC_STATES.get((os.path.basename(fname), qual), asyncio_state)
+                else:
+                    asyncio_state = None  # only the innermost run of asyncio frames decides
+            if nxt is None:
+                break
+            x = nxt
+        if running:
+            state = "running"
+        elif asyncio_state is not None:
+            state = asyncio_state
+        elif waiter is None:
+            state = "runnable"  # woken, waiting for its turn on the loop
+        elif issubclass(type(waiter), base) or type(waiter).__name__ == "_GatheringFuture":
+            state = "task wait"
+        elif fut_base is not None and issubclass(type(waiter), fut_base):
+            state = "future wait"
+        else:
+            state = "waiting"
+        if _default_task_name(name):
+            root = "task " + (frames[0][0] if frames else "?")
+        else:
+            root = "task " + re.sub(r"\d+", "N", name[:80])  # conn-17, conn-18...: one root
+        return ((root, "", 0), *frames[-_MAX_TASK_DEPTH:], (f"[{state}]", "", 0))
 
 
 def _boot(config_path: str) -> None:

@@ -9,6 +9,7 @@ another thread than the event loop's, exactly as the agent's thread runs it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import runpy
 import sys
 import threading
@@ -93,10 +94,8 @@ def test_sampler_reads_a_live_loop_from_another_thread(monkeypatch) -> None:
         asyncio.set_event_loop(loop)
         task = loop.create_task(svc["main"]())
         loop.call_soon(started.set)
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             loop.run_until_complete(task)
-        except asyncio.CancelledError:
-            pass
 
     th = threading.Thread(target=run, daemon=True)
     th.start()

@@ -1211,6 +1211,7 @@ class _TaskSampler:
         self.tasks_max = 0
         self.truncated = 0  # ticks that walked only _MAX_TASKS tasks
         self.errors = 0
+        self._reader = _Reader()  # a pure-Python Task's attributes, read without running its code
 
     def tick(self) -> None:
         if not self.ticks:
@@ -1238,9 +1239,9 @@ class _TaskSampler:
         if tasks_mod is None:
             return  # the target does not use asyncio: never import it there
         d = vars(tasks_mod)
-        base = d.get("Task")
+        base: Any = d.get("Task")
         fut_base = vars(sys.modules["asyncio.futures"]).get("Future") if "asyncio.futures" in sys.modules else None
-        if not issubclass(type(base), type):
+        if base is None or not issubclass(type(base), type):
             return
         tasks = _retry_list(d.get("_scheduled_tasks") or ())
         eager = d.get("_eager_tasks")
@@ -1265,7 +1266,7 @@ class _TaskSampler:
                 name = get_name(t)
                 waiter = (
                     waiter_desc.__get__(t, base) if type(waiter_desc).__name__ in _C_DESCRIPTORS
-                    else vars(t).get("_fut_waiter")
+                    else (self._reader.instance_dict(t) or {}).get("_fut_waiter")
                 )  # fmt: skip
             except Exception:
                 continue

@@ -1172,6 +1172,12 @@ _ASYNC_STATES = {
     ("selector_events.py", "BaseSelectorEventLoop.sock_connect"): "connect",
     ("selector_events.py", "BaseSelectorEventLoop.sock_accept"): "accept",
 }
+# 3.9/3.10 code objects have no co_qualname: the bare name, where it says enough (a lock and
+# a semaphore both read as a lock wait; the class is not known)
+_ASYNC_STATES_BY_NAME: dict[tuple[str, str], str] = {}
+for (_file, _qual), _state in _ASYNC_STATES.items():
+    _bare = (_file, _qual.rsplit(".", 1)[-1])
+    _ASYNC_STATES_BY_NAME[_bare] = _state if _ASYNC_STATES_BY_NAME.get(_bare, _state) == _state else "lock wait"
 # awaitables that hide the coroutine they drive (``async with`` over an async generator's
 # ``asend``): gc.get_referents finds it without running any code of the target
 _WRAPPERS = ("async_generator_asend", "async_generator_athrow", "coroutine_wrapper")
@@ -1195,8 +1201,9 @@ class _TaskSampler:
     """Samples every asyncio task's awaiting coroutine chain, from the agent's own thread.
 
     Nothing here calls into an event loop or imports asyncio: the tasks come from the set
-    ``asyncio.all_tasks`` itself reads (a weak set that is safe to copy from another
-    thread), and each task is read through the base Task type's own C accessors (a
+    ``asyncio.all_tasks`` itself reads (a weak set, copied with retries as all_tasks does
+    because the loops' threads change it; ``_scheduled_tasks`` + ``_eager_tasks`` on 3.12
+    and 3.13, ``_all_tasks`` before), for every loop of the process at once, and each task is read through the base Task type's own C accessors (a
     subclass's overrides are user code and never run). A coroutine is followed through
     ``cr_await`` (``gi_yieldfrom`` for generator-based ones, ``ag_await`` for async
     generators); ``Task.get_stack`` is no help here, as it stops at the outermost frame of
@@ -1243,7 +1250,8 @@ class _TaskSampler:
         fut_base = vars(sys.modules["asyncio.futures"]).get("Future") if "asyncio.futures" in sys.modules else None
         if base is None or not issubclass(type(base), type):
             return
-        tasks = _retry_list(d.get("_scheduled_tasks") or ())
+        scheduled = d.get("_scheduled_tasks")  # 3.12+; named _all_tasks before
+        tasks = _retry_list(scheduled if scheduled is not None else d.get("_all_tasks", ()))
         eager = d.get("_eager_tasks")
         if eager is not None:
             tasks += _retry_list(eager)
@@ -1301,11 +1309,13 @@ class _TaskSampler:
                 break
             if frame is not None:
                 code = frame.f_code
-                qual = getattr(code, "co_qualname", code.co_name)  # 3.11+
+                qual = getattr(code, "co_qualname", None)  # 3.11+
+                states = _ASYNC_STATES if qual is not None else _ASYNC_STATES_BY_NAME
+                qual = qual or code.co_name
                 fname = code.co_filename
                 frames.append((qual, fname, int(frame.f_lineno or code.co_firstlineno)))
                 if os.path.basename(os.path.dirname(fname)) == "asyncio":
-                    asyncio_state = _ASYNC_STATES.get((os.path.basename(fname), qual), asyncio_state)
+                    asyncio_state = states.get((os.path.basename(fname), qual), asyncio_state)
                 else:
                     asyncio_state = None  # only the innermost run of asyncio frames decides
             if nxt is None:

@@ -30,7 +30,7 @@ KEY = ProfileKey("agent", "123", WALL)
 
 
 def _msg(n: int, frames: list[list[object]]) -> list[object]:
-    return [n, frames]
+    return [n, n * 0.1, frames]
 
 
 # a report as the sampler sends it (recorded from the real sampler on asyncsvc.py)
@@ -49,7 +49,7 @@ REPORT = {
                   ["StreamReader._wait_for_data", "/usr/lib/python3.12/asyncio/streams.py", 542],
                   ["[socket read]", "", 0]]),
         _msg(5, [["task <b>x</b>\x00", "", 0], ["[running]", "", 0]]),
-        "junk", [1], [-3, [["a", "", 0]]],
+        "junk", [1], [-3, 1.0, [["a", "", 0]]], [2, 0.2, ["bad frame"]],
     ],
 }  # fmt: skip
 
@@ -79,7 +79,7 @@ def test_no_key_or_bad_report_makes_nothing() -> None:
     assert ReportConverter("agent:1").convert(REPORT) == []
     conv = ReportConverter("agent:1", tasks_key=KEY)
     assert conv.convert({"type": "tasks", "t0": "x"}) == []
-    assert conv.convert({**REPORT, "stacks": [["a", "b"]]}) == []
+    assert conv.convert({**REPORT, "stacks": [["a", "b", []]]}) == []
 
 
 def test_sampler_reads_a_live_loop_from_another_thread(monkeypatch) -> None:
@@ -104,7 +104,7 @@ def test_sampler_reads_a_live_loop_from_another_thread(monkeypatch) -> None:
         time.sleep(0.5)
         sampler = agent["_TaskSampler"]()
         for _ in range(30):
-            sampler.tick()
+            assert sampler.tick(0.02) < 0.5
             time.sleep(0.02)
         report = sampler.report(0.02)
     finally:
@@ -114,7 +114,8 @@ def test_sampler_reads_a_live_loop_from_another_thread(monkeypatch) -> None:
         loop.close()
     assert report is not None and report["errors"] == 0 and report["tasks_max"] >= 10
     by_leaf: dict[str, int] = {}
-    for n, frames in report["stacks"]:
+    for n, w, frames in report["stacks"]:
+        assert w == pytest.approx(n * 0.02)
         by_leaf[frames[-1][0]] = by_leaf.get(frames[-1][0], 0) + n
         if frames[0][0] == "task handle_request" and frames[-1][0] == "[semaphore wait]":
             funcs = [f[0] for f in frames]

@@ -18,7 +18,8 @@
   library's raw numbers (SQLAlchemy ``size``, ``checkedout``, ``overflow``, ``checkedin``).
 - ``tasks``: the asyncio tasks' awaiting chains, sampled in the target (``_TaskSampler``):
   one ``ProfileBatch`` per report into the wall profile ``agent:<pid>:wall`` (sample types
-  samples and wall nanoseconds, a sample = one task seen once, worth the sampling period).
+  samples and wall nanoseconds, a sample = one task seen once, worth the time since the
+  previous sample: the sampler slows down to keep its cost under 2 % of the target's time).
   Each stack is ``task <name>`` (root), the coroutine frames outermost first, and a state
   frame (``[semaphore wait]``, ``[socket read]``, ``[running]``...) that
   ``analysis.waits`` classifies, so a task queued on a semaphore-based pool waits for a pool.
@@ -115,12 +116,13 @@ class ReportConverter:
         flat: list[int] = []
         offsets = [0]
         counts: list[float] = []
+        seconds: list[float] = []
         for entry in raw[:MAX_TASK_STACKS]:
-            if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[1], list)):
+            if not (isinstance(entry, list) and len(entry) == 3 and isinstance(entry[2], list)):
                 continue
-            n = _num(entry[0])
-            frames = [f for f in entry[1][:MAX_TASK_FRAMES] if isinstance(f, list) and len(f) == 3]
-            if n is None or n <= 0 or not frames:
+            n, w = _num(entry[0]), _num(entry[1])
+            frames = [f for f in entry[2][:MAX_TASK_FRAMES] if isinstance(f, list) and len(f) == 3]
+            if n is None or n <= 0 or w is None or w < 0 or not frames:
                 continue
             for f in frames:
                 key = (safe_text(str(f[0])), safe_text(str(f[1]), 500), int(_num(f[2]) or 0))
@@ -130,17 +132,18 @@ class ReportConverter:
                 flat.append(fid)
             offsets.append(len(flat))
             counts.append(n)
+            seconds.append(w)
         if not counts:
             return []
         self.task_reports += 1
         self.tasks_max = max(self.tasks_max, int(_num(msg.get("tasks_max")) or 0))
-        c = np.asarray(counts, dtype=np.float64)
-        values = np.stack([c, c * period * 1e9], axis=1)
+        values = np.stack([np.asarray(counts, dtype=np.float64), np.asarray(seconds, dtype=np.float64) * 1e9], axis=1)
         stacks = StackSet(table, np.asarray(flat, dtype=np.int64), np.asarray(offsets, dtype=np.int64), values)
         meta = {
             "profile": "asyncio tasks' awaiting coroutine chains (runtime agent)",
             "tasks_max": str(self.tasks_max),
             "sampling_period_s": f"{period:g}",
+            "sampler_cost": f"{(_num(msg.get('cost_s')) or 0.0) / max(t1 - t0, 1e-9):.2%} of the target's time",
         }
         if _num(msg.get("truncated")):
             meta["tasks_truncated"] = "some samples walked only the first 2000 tasks"

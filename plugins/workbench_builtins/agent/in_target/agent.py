@@ -344,6 +344,7 @@ class Agent:
         next_census = time.monotonic() + min(1.0, self.census_interval_s)
         async_period = 1.0 / self.async_rate_hz if self.async_rate_hz > 0 else float("inf")
         next_async = time.monotonic() + async_period  # inf when off
+        gap, last_async = async_period, 0.0
         pending = b""
         while not self._stop.is_set():
             now = time.monotonic()
@@ -372,9 +373,11 @@ class Agent:
                         next_census = 0.0
             now = time.monotonic()
             if now >= next_async:
-                # on schedule, not after the previous sample: the rate holds under load
-                next_async = max(next_async + async_period, now)
-                self._tasks.tick()
+                weight = min(now - last_async, 2 * gap) if last_async else gap
+                last_async = now
+                cost = self._tasks.tick(weight)
+                gap = max(async_period, cost / _ASYNC_COST_CAP)  # thousands of tasks: sample less often
+                next_async = now + gap
             if now >= next_tick:
                 next_tick = now + self.interval_s
                 self._send(conn, self.gc_report())
@@ -1142,6 +1145,8 @@ _MAX_TASKS = 2000  # tasks walked per tick (a bigger service is sampled in part,
 _MAX_TASK_DEPTH = 64  # awaitables followed per task
 _MAX_TASK_STACKS = 2000  # distinct stacks per report; the rest are counted under one marker
 _MORE_STACKS = (("[more task stacks]", "", 0),)
+# the walk holds the GIL: sampling slows down until it costs at most this share of the time
+_ASYNC_COST_CAP = 0.02
 # The innermost asyncio coroutine a task is suspended in says what it waits for:
 # (file in the asyncio package, qualified name) -> state frame text (analysis/waits.py's words).
 _ASYNC_STATES = {
@@ -1212,33 +1217,45 @@ class _TaskSampler:
     """
 
     def __init__(self) -> None:
-        self.counts: dict[tuple[tuple[str, str, int], ...], int] = {}
+        # stack -> [samples, seconds]: each sample weighs the time since the previous one, so
+        # the wall values stay true when sampling slows down (cost cap, a busy GIL)
+        self.counts: dict[tuple[tuple[str, str, int], ...], list[float]] = {}
         self.ticks = 0
         self.t0 = 0.0
         self.tasks_max = 0
         self.truncated = 0  # ticks that walked only _MAX_TASKS tasks
         self.errors = 0
+        self.cost_s = 0.0  # time spent walking tasks since the last report
+        self._weight = 0.0
         self._reader = _Reader()  # a pure-Python Task's attributes, read without running its code
 
-    def tick(self) -> None:
+    def tick(self, weight_s: float) -> float:
+        """One sample, each task weighing ``weight_s``; returns what it cost (seconds)."""
+        c0 = time.perf_counter()
         if not self.ticks:
             self.t0 = time.time()
         self.ticks += 1
+        self._weight = weight_s
         try:
             self._sample()
         except Exception:  # a sample must never take the agent down
             self.errors += 1
+        cost = time.perf_counter() - c0
+        self.cost_s += cost
+        return cost
 
     def report(self, period_s: float) -> dict[str, Any] | None:
         if not self.ticks:
             return None
-        stacks = [[n, [list(f) for f in key]] for key, n in self.counts.items()]
+        stacks = [[int(n), w, [list(f) for f in key]] for key, (n, w) in self.counts.items()]
         msg = {
             "type": "tasks", "t0": self.t0, "t1": time.time(), "period_s": period_s, "ticks": self.ticks,
-            "tasks_max": self.tasks_max, "truncated": self.truncated, "errors": self.errors, "stacks": stacks,
+            "tasks_max": self.tasks_max, "truncated": self.truncated, "errors": self.errors, "cost_s": self.cost_s,
+            "stacks": stacks,
         }  # fmt: skip
         self.counts = {}
         self.ticks = self.tasks_max = self.truncated = self.errors = 0
+        self.cost_s = 0.0
         return msg
 
     def _sample(self) -> None:
@@ -1283,7 +1300,11 @@ class _TaskSampler:
             )
             if key not in self.counts and len(self.counts) >= _MAX_TASK_STACKS:
                 key = _MORE_STACKS
-            self.counts[key] = self.counts.get(key, 0) + 1
+            acc = self.counts.get(key)
+            if acc is None:
+                acc = self.counts[key] = [0.0, 0.0]
+            acc[0] += 1
+            acc[1] += self._weight
 
     @staticmethod
     def _stack(

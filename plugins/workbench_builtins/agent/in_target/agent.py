@@ -1188,6 +1188,19 @@ for (_file, _qual), _state in _ASYNC_STATES.items():
 _WRAPPERS = ("async_generator_asend", "async_generator_athrow", "coroutine_wrapper")
 
 
+_MAX_CODES = 10000  # code objects whose name and state are remembered (cleared past it)
+
+
+def _code_info(code: types.CodeType) -> tuple[str, str, bool, str | None]:
+    """(qualified name, file, whether it is asyncio's own code, the state it stands for)."""
+    qual = getattr(code, "co_qualname", None)  # 3.11+
+    states = _ASYNC_STATES if qual is not None else _ASYNC_STATES_BY_NAME
+    qual = qual or code.co_name
+    fname = code.co_filename
+    in_asyncio = os.path.basename(os.path.dirname(fname)) == "asyncio"
+    return qual, fname, in_asyncio, states.get((os.path.basename(fname), qual)) if in_asyncio else None
+
+
 def _retry_list(src: Any) -> list[Any]:
     """``list(src)`` of a set other threads change (asyncio.all_tasks does the same)."""
     for _ in range(100):
@@ -1228,6 +1241,7 @@ class _TaskSampler:
         self.cost_s = 0.0  # time spent walking tasks since the last report
         self._weight = 0.0
         self._reader = _Reader()  # a pure-Python Task's attributes, read without running its code
+        self._codes: dict[types.CodeType, tuple[str, str, bool, str | None]] = {}  # per code: name, state
 
     def tick(self, weight_s: float) -> float:
         """One sample, each task weighing ``weight_s``; returns what it cost (seconds)."""
@@ -1306,10 +1320,12 @@ class _TaskSampler:
             acc[0] += 1
             acc[1] += self._weight
 
-    @staticmethod
     def _stack(
-        coro: Any, *, name: str, waiter: Any, running: bool, base: type, fut_base: Any
+        self, coro: Any, *, name: str, waiter: Any, running: bool, base: type, fut_base: Any
     ) -> tuple[tuple[str, str, int], ...]:
+        codes = self._codes
+        if len(codes) > _MAX_CODES:
+            codes.clear()
         frames: list[tuple[str, str, int]] = []
         asyncio_state = None
         x = coro
@@ -1330,15 +1346,13 @@ class _TaskSampler:
                 break
             if frame is not None:
                 code = frame.f_code
-                qual = getattr(code, "co_qualname", None)  # 3.11+
-                states = _ASYNC_STATES if qual is not None else _ASYNC_STATES_BY_NAME
-                qual = qual or code.co_name
-                fname = code.co_filename
+                info = codes.get(code)
+                if info is None:
+                    info = codes[code] = _code_info(code)
+                qual, fname, in_asyncio, state = info
                 frames.append((qual, fname, int(frame.f_lineno or code.co_firstlineno)))
-                if os.path.basename(os.path.dirname(fname)) == "asyncio":
-                    asyncio_state = states.get((os.path.basename(fname), qual), asyncio_state)
-                else:
-                    asyncio_state = None  # only the innermost run of asyncio frames decides
+                # only the innermost run of asyncio frames decides
+                asyncio_state = (state or asyncio_state) if in_asyncio else None
             if nxt is None:
                 break
             x = nxt

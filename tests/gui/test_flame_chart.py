@@ -71,3 +71,12 @@ def test_window_links_chart_and_brush(window, qtbot) -> None:
     assert window.timeline.selected == pytest.approx((1005.25, 1007.75))
     window.chart.whole_btn.click()
     qtbot.waitUntil(lambda: window.time_window is None and window.chart.canvas.view is None, timeout=5000)
+
+
+def test_profile_without_time_slices(view) -> None:
+    p = Profile([WALL_NS])
+    p.add_stack([Frame("main")], [1.0])  # an opened collapsed file: no times
+    view.set_profile(p)
+    view.canvas.grab()
+    assert view.canvas.boxes_drawn == 0
+    assert view.range_label.text() == "no samples over time in this profile"

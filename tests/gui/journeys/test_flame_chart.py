@@ -166,3 +166,19 @@ def test_brush_sets_the_chart_range_and_wheel_moves_the_brush(live: Live) -> Non
     QTest.mouseClick(win.chart.whole_btn, Qt.MouseButton.LeftButton)
     drive.wait_until(lambda: canvas.view is None and win.time_window is None, 10, "the whole profile again")
     assert not win.timeline.brush_box.isChecked()
+
+
+def test_chart_of_the_reopened_session(live: Live) -> None:
+    """The time slices are stored in the .wbs: the chart is the same offline."""
+    win = live.win
+    before = win.chart.canvas.chart()
+    fresh = drive.save_and_reopen(win, live.art / "flame-chart.wbs", live.art / "fresh.ini")
+    try:
+        drive.show_profile(fresh, lambda k: k.startswith("pyspy:") and k.endswith(":cpu"))
+        fresh.tabs.setCurrentWidget(fresh.chart)
+        drive.settle(300)
+        lay = fresh.chart.canvas.chart()
+        assert len(lay.columns) == len(before.columns) and len(lay) == len(before), "the same boxes offline"
+        assert fresh.chart.canvas.boxes_drawn > 10
+    finally:
+        drive.close_window(fresh)

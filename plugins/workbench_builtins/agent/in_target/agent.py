@@ -1239,6 +1239,7 @@ class _TaskSampler:
         self.truncated = 0  # ticks that walked only _MAX_TASKS tasks
         self.errors = 0
         self.cost_s = 0.0  # time spent walking tasks since the last report
+        self._last_t1 = 0.0
         self._weight = 0.0
         self._reader = _Reader()  # a pure-Python Task's attributes, read without running its code
         self._codes: dict[types.CodeType, tuple[str, str, bool, str | None]] = {}  # per code: name, state
@@ -1247,7 +1248,8 @@ class _TaskSampler:
         """One sample, each task weighing ``weight_s``; returns what it cost (seconds)."""
         c0 = time.perf_counter()
         if not self.ticks:
-            self.t0 = time.time()
+            # a report covers the time since the previous one: consecutive reports tile time
+            self.t0 = self._last_t1 or time.time() - weight_s
         self.ticks += 1
         self._weight = weight_s
         try:
@@ -1262,8 +1264,9 @@ class _TaskSampler:
         if not self.ticks:
             return None
         stacks = [[int(n), w, [list(f) for f in key]] for key, (n, w) in self.counts.items()]
+        self._last_t1 = time.time()
         msg = {
-            "type": "tasks", "t0": self.t0, "t1": time.time(), "period_s": period_s, "ticks": self.ticks,
+            "type": "tasks", "t0": self.t0, "t1": self._last_t1, "period_s": period_s, "ticks": self.ticks,
             "tasks_max": self.tasks_max, "truncated": self.truncated, "errors": self.errors, "cost_s": self.cost_s,
             "stacks": stacks,
         }  # fmt: skip

@@ -50,6 +50,12 @@ def test_hover_zoom_and_pan(view, qtbot) -> None:
     assert sig.args[0] == pytest.approx(1006.0), "dragging left by a tenth moves the range a tenth later"
     with qtbot.waitSignal(view.wholeRequested):
         view.whole_btn.click()
+    view.set_window(None)
+    c.grab()
+    # a click on beta (1005-1010 s)
+    with qtbot.waitSignal(view.rangeRequested) as sig:
+        qtbot.mouseClick(c, Qt.MouseButton.LeftButton, pos=QPoint(int(c.width() * 0.3), int(AXIS_H + ROW_H * 1.5)))
+    assert sig.args == pytest.approx([1004.75, 1010.25]), "a click zooms to the box's time"
 
 
 def test_axis_ticks() -> None:

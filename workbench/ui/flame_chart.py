@@ -6,7 +6,7 @@ like the flame graph canvas. The layout is redone only when the profile's versio
 sample type, the time range or the width changed.
 
 Linked to the timeline both ways: the timeline's brush sets the chart's time range
-(``set_window``), and zooming (wheel) or panning (drag) the chart moves the brush
+(``set_window``), and zooming (wheel, a click on a box) or panning (drag) the chart moves the brush
 (``rangeRequested``, which the window hands to ``TimelineView.set_range``; the brush then
 cuts the flame graph to the same range). Without a brush the chart shows the whole profile
 and follows it as it grows.
@@ -219,10 +219,22 @@ class FlameChartWidget(QWidget):
             self.update()
 
     def mouseReleaseEvent(self, ev) -> None:
-        if ev.button() == Qt.MouseButton.LeftButton and self._dragged and self.view is not None:
-            self.rangeRequested.emit(*self.view)
+        if ev.button() == Qt.MouseButton.LeftButton and self._press is not None:
+            if self._dragged and self.view is not None:
+                self.rangeRequested.emit(*self.view)
+            elif not self._dragged:
+                self.zoom_to_box(self.box_at(ev.position()))
         self._press = None
         self._dragged = False
+
+    def zoom_to_box(self, box: int) -> None:
+        """Show the time a box spans (a click on it), with a margin; moves the brush."""
+        lay = self.chart()
+        if not 0 <= box < len(lay):
+            return
+        t0, t1 = float(lay.t0[box]), float(lay.t1[box])
+        pad = max((t1 - t0) * 0.05, MIN_SPAN_S)
+        self._request((t0 - pad, t1 + pad))
 
     # ------------------------------------------------------------------ paint
     def paintEvent(self, ev) -> None:
@@ -330,7 +342,7 @@ class FlameChartView(QWidget):
         self.whole_btn = QPushButton("whole profile")
         self.whole_btn.setToolTip("show the whole profile (clears the timeline's brush)")
         self.whole_btn.clicked.connect(self.wholeRequested.emit)
-        self.hint = QLabel("wheel: zoom (moves the timeline's brush), drag: pan")
+        self.hint = QLabel("wheel or click a box: zoom (moves the timeline's brush), drag: pan")
         self.hint.setToolTip(
             "Each column is one capture batch or more (py-spy: 1-2 s): its boxes share its width by value, "
             "ordered by name, since a batch does not keep the order of its samples. Frames that stay on the "

@@ -44,6 +44,9 @@ def test_async_task_stacks_in_the_flame_graph(qapp, tmp_path, monkeypatch) -> No
             drive.tick(win, ["agent"])
             drive.click_start(win, timeout=60)
             assert asked == ["agent"], "the agent starts only after the consent question"
+            drive.wait_until(lambda: any(k.startswith("agent:") for k in drive.profile_keys(win))
+                             or drive.GDB_BROKEN in drive.banner_text(win), 60, "the agent's task stacks", win=win)  # fmt: skip
+            drive.skip_if_injection_impossible(win)
             key = drive.show_profile(win, lambda k: k.startswith("agent:") and k.endswith(":wall"), timeout=60)
             drive.wait_until(lambda: drive.flame_has_boxes(win), 30, f"flame graph boxes of {key}", win=win)
             drive.wait_until(lambda: set(CHAIN) <= _drawn_names(win), 30,

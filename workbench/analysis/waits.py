@@ -8,8 +8,9 @@ is classified from its state frame and the frames just above it, leaf first:
 - the state (or a well-known blocking function) gives the primitive: lock, channel/queue,
   network, sleep, GC;
 - a pool frame a few frames above the primitive (``database/sql.(*DB).conn``, a Python
-  ``Queue.get`` called from a class or file named like a pool) makes it "waiting for a
-  pool connection", the wait a user fixes by sizing the pool or holding connections less.
+  ``Queue.get`` called from a class or file named like a pool, an asyncio task's
+  ``[semaphore wait]`` under ``ConnectionPool.connection``) makes it "waiting for a pool
+  connection", the wait a user fixes by sizing the pool or holding connections less.
 
 "The frame that waits" is the first frame above the runtime's own machinery (the caller of
 ``runtime.selectgo`` or of ``Condition.wait``, or the pool frame): the line a user reads.
@@ -99,6 +100,14 @@ _STATE_KIND: dict[str, str] = {
     "connect": "network",
     "file read": "other",
     "waiting": "other",
+    # Python asyncio tasks (the runtime agent's states, from the task's innermost asyncio frame)
+    "semaphore wait": "lock",
+    "event wait": "lock",
+    "queue get": "channel",
+    "queue put": "channel",
+    "accept": "network",
+    "task wait": "other",
+    "future wait": "other",
 }
 
 # frames that block whatever the state says (for sources without state frames)
@@ -119,7 +128,8 @@ _POOL_FILE = re.compile(r"(^|/)[^/]*pool[^/]*\.py$", re.IGNORECASE)
 # the runtime's own machinery between a state and the frame a user wrote or calls
 _MACHINERY = re.compile(
     r"^runtime\.|^runtime/internal|^internal/poll\.|^sync\.runtime_|^sync\.\(\*(Cond|WaitGroup)\)"
-    r"|^(Condition|Event|Semaphore|BoundedSemaphore)\.|^_GeneratorContextManager\.|^contextlib\."
+    r"|^(Condition|Event|Semaphore|BoundedSemaphore)\.|^_(Async)?GeneratorContextManager\.|^contextlib\."
+    r"|^_ContextManagerMixin\.|^StreamReader\.|^StreamWriter\.drain$|^FlowControlMixin\."
     r"|^(Simple|Lifo|Priority)?Queue\.(_get|_put|_qsize)$",
 )
 POOL_SEARCH_DEPTH = 8  # frames above the primitive searched for a pool frame

@@ -44,6 +44,7 @@ from ..model.session import Session
 from ..model.units import format_seconds
 from .banner import ErrorBanner
 from .capture_panel import CapturePanel
+from .flame_chart import FlameChartView
 from .flame_view import FlameGraphView
 from .leak_panel import LeakPanel
 from .services_view import ServicesView
@@ -118,6 +119,9 @@ class MainWindow(QMainWindow):
         self.top.sourceRequested.connect(self.show_source)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.flame, "Flame graph")
+        # time order, linked to the timeline's brush both ways (flame_chart.py)
+        self.chart = FlameChartView()
+        self.tabs.addTab(self.chart, "Flame chart")
         self.tabs.addTab(self.top, "Top functions")
         self.tabs.addTab(self.source_view, "Source")
         self.tabs.addTab(self.leaks, "Leaks")
@@ -127,6 +131,8 @@ class MainWindow(QMainWindow):
         self.timeline = TimelineView()
         self.timeline.rangeSelected.connect(self.set_window)
         self.timeline.rangeCleared.connect(lambda: self.set_window(None, None))
+        self.chart.rangeRequested.connect(self.timeline.set_range)
+        self.chart.wholeRequested.connect(lambda: self.timeline.brush_box.setChecked(False))
         row = QHBoxLayout()
         row.addWidget(QLabel("profile:"))
         row.addWidget(self.profile_combo)
@@ -321,6 +327,7 @@ class MainWindow(QMainWindow):
         # an opened file never changes: show it without a snapshot copy (1M nodes cost ~0.5 s)
         static = live is not None and s.key_of(key).source == ProfileKey.for_file("").source
         snap = live if static else s.snapshot_profile(key) if key else None
+        self.chart.set_profile(snap)  # uncut: the chart shows the window within the whole
         if snap is None:
             self._present(None)
             return
@@ -373,6 +380,7 @@ class MainWindow(QMainWindow):
             self.window_label.setText(
                 f"window: {format_seconds(self.time_window[1] - self.time_window[0])} selected on the timeline"
             )
+        self.chart.set_window(self.time_window)
         self._show_current(force=True)
 
     # ---------------------------------------------------------------- jobs

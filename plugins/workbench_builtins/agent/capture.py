@@ -16,7 +16,8 @@ from workbench.capture import (
     Target,
 )
 from workbench.errors import CaptureError, TargetExited, WorkbenchError
-from workbench.model import EventKind
+from workbench.model import EventKind, ProfileKey
+from workbench.model.keys import WALL
 
 from .client import AgentClient, Message
 from .inject import Injection, inject
@@ -33,7 +34,8 @@ class AgentHandle(HandleBase):
         self.options = options
         self.pid = target.pid
         self._stop = threading.Event()  # what the client's read loop watches
-        self.converter = ReportConverter(f"agent:{self.pid}", target.label())
+        # asyncio task stacks (sampled in the target) make the wall profile agent:PID:wall
+        self.converter = ReportConverter(f"agent:{self.pid}", target.label(), ProfileKey(SOURCE, target.value, WALL))
         self.injection: Injection = inject(self.pid, self._agent_config(), timeout=float(options["inject_timeout"]))
         try:
             self.client = AgentClient(self.injection.port, self.injection.token)
@@ -78,6 +80,7 @@ class AgentHandle(HandleBase):
             "min_len": int(o["min_len"]),
             "tracemalloc_frames": int(o["tracemalloc"]),
             "fill_sites": bool(o.get("fill_sites", True)),
+            "async_rate_hz": float(o.get("async_rate", 10.0)),
         }
 
     def _deliver(self, msg: Message) -> None:
@@ -91,6 +94,9 @@ class AgentHandle(HandleBase):
                 st.extra["censuses"] = self.converter.censuses
                 st.extra["partial_censuses"] = self.converter.partial_censuses
                 st.extra["last_census_s"] = msg.get("dur_s")
+            if msg.get("type") == "tasks":
+                st.extra["async_task_reports"] = self.converter.task_reports
+                st.extra["async_tasks_max"] = self.converter.tasks_max
             if msg.get("type") == "gc":
                 agent = msg.get("agent") or {}
                 st.extra["agent_cpu_s"] = agent.get("cpu_s")

@@ -100,6 +100,8 @@ def plan(pid: int, version: tuple[int, int]) -> list[str]:
         "and connection pools (time-budgeted)",
         "when a container grows: turn tracemalloc on for a few seconds (at most 5 times per container) to "
         "see which code allocates its new entries, then turn it off",
+        "if the program uses asyncio: 10 times a second read each task's awaiting coroutines (read only, no "
+        "call into the event loop; slower when it would cost over 2 % of the time)",
         "on detach or when the workbench stops answering: remove the hook and end the thread",
     ]
 

@@ -26,7 +26,7 @@ from .inject import REMOTE_EXEC_VERSION, plan, python_version
 
 class AgentPlugin(PluginBase):
     name: str = SOURCE
-    title: str = "Python runtime agent (GC, containers, pools; injected on consent)"
+    title: str = "Python runtime agent (GC, containers, pools, asyncio task stacks; injected on consent)"
     targets: frozenset[TargetKind] = frozenset({TargetKind.PID})
     runtimes = frozenset({"python"})
     # the container census feeds the leak engine (findings named by the container)
@@ -81,6 +81,15 @@ class AgentPlugin(PluginBase):
             "the agent exits when the workbench is silent this long",
             unit="s",
             label="heartbeat",
+            advanced=True,
+        ),
+        Option(
+            "async_rate",
+            float,
+            10.0,
+            "samples per second of the asyncio tasks' awaiting coroutine chains (a wall profile); 0 = off",
+            unit="Hz",
+            label="asyncio task stacks",
             advanced=True,
         ),
         Option(

@@ -16,6 +16,13 @@
   census, so they stay bounded.
 - ``pools``: ``pool.<name>.open|in_use|idle|max_open|wait_count|wait_s`` plus the
   library's raw numbers (SQLAlchemy ``size``, ``checkedout``, ``overflow``, ``checkedin``).
+- ``tasks``: the asyncio tasks' awaiting chains, sampled in the target (``_TaskSampler``):
+  one ``ProfileBatch`` per report into the wall profile ``agent:<pid>:wall`` (sample types
+  samples and wall nanoseconds, a sample = one task seen once, worth the time since the
+  previous sample: the sampler slows down to keep its cost under 2 % of the target's time).
+  Each stack is ``task <name>`` (root), the coroutine frames outermost first, and a state
+  frame (``[semaphore wait]``, ``[socket read]``, ``[running]``...) that
+  ``analysis.waits`` classifies, so a task queued on a semaphore-based pool waits for a pool.
 
 Names come from the target (attribute names are untrusted): they are reduced to a
 safe alphabet and length before becoming series names.
@@ -27,6 +34,11 @@ import collections
 import re
 from typing import Any
 
+import numpy as np
+
+from workbench.analysis.waits import state_frame
+from workbench.formats.collapsed import parse_frame
+from workbench.model import SAMPLES, WALL_NS, Frame, FrameTable, ProfileBatch, ProfileKey, Runtime, StackSet
 from workbench.model.findings import CENSUS_SOURCE, Finding
 from workbench.model.series import SeriesPoint
 from workbench.model.session import Batch, EventBatch, EventKind, FindingsBatch, SeriesBatch
@@ -34,6 +46,8 @@ from workbench.model.session import Batch, EventBatch, EventKind, FindingsBatch,
 MAX_CONTAINER_SERIES = 100  # per census; the session caps series overall
 HISTORY = 32  # census lengths kept per container for the sparkline
 MAX_TRACKED = 400  # containers with history; the least recently seen are forgotten
+MAX_TASK_STACKS = 2000  # per report (the agent caps it too)
+MAX_TASK_FRAMES = 66  # root, 64 awaitables, state
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _POOL_FIELDS = {
@@ -68,9 +82,12 @@ def _num(x: Any) -> float | None:
 class ReportConverter:
     """Stateful: remembers container lengths across censuses (bounded)."""
 
-    def __init__(self, target: str, label: str = "") -> None:
+    def __init__(self, target: str, label: str = "", tasks_key: ProfileKey | None = None) -> None:
         self.target = target  # the findings' target ("agent:PID"): a new census replaces the last
         self.label = label or target  # the capture target's Target.label(), on timeline markers
+        self.tasks_key = tasks_key  # where asyncio task stacks go (None: dropped)
+        self.task_reports = 0
+        self.tasks_max = 0
         self._history: collections.OrderedDict[str, collections.deque[tuple[float, int]]] = collections.OrderedDict()
         self._last_cpu: tuple[float, float] | None = None
         self.censuses = 0
@@ -85,7 +102,52 @@ class ReportConverter:
             return self._census(msg)
         if kind == "pools":
             return self._pools(msg)
+        if kind == "tasks":
+            return self._tasks(msg)
         return []
+
+    def _tasks(self, msg: dict[str, Any]) -> list[Batch]:
+        t0, t1, period = _num(msg.get("t0")), _num(msg.get("t1")), _num(msg.get("period_s"))
+        raw = msg.get("stacks")
+        if self.tasks_key is None or t0 is None or t1 is None or period is None or not isinstance(raw, list):
+            return []
+        table = FrameTable()
+        ids: dict[tuple[str, str, int], int] = {}
+        flat: list[int] = []
+        offsets = [0]
+        counts: list[float] = []
+        seconds: list[float] = []
+        for entry in raw[:MAX_TASK_STACKS]:
+            if not (isinstance(entry, list) and len(entry) == 3 and isinstance(entry[2], list)):
+                continue
+            n, w = _num(entry[0]), _num(entry[1])
+            frames = [f for f in entry[2][:MAX_TASK_FRAMES] if isinstance(f, list) and len(f) == 3]
+            if n is None or n <= 0 or w is None or w < 0 or not frames:
+                continue
+            for f in frames:
+                key = (safe_text(str(f[0])), safe_text(str(f[1]), 500), int(_num(f[2]) or 0))
+                fid = ids.get(key)
+                if fid is None:
+                    fid = ids[key] = table.intern(_task_frame(*key))
+                flat.append(fid)
+            offsets.append(len(flat))
+            counts.append(n)
+            seconds.append(w)
+        if not counts:
+            return []
+        self.task_reports += 1
+        self.tasks_max = max(self.tasks_max, int(_num(msg.get("tasks_max")) or 0))
+        values = np.stack([np.asarray(counts, dtype=np.float64), np.asarray(seconds, dtype=np.float64) * 1e9], axis=1)
+        stacks = StackSet(table, np.asarray(flat, dtype=np.int64), np.asarray(offsets, dtype=np.int64), values)
+        meta = {
+            "profile": "asyncio tasks' awaiting coroutine chains (runtime agent)",
+            "tasks_max": str(self.tasks_max),
+            "sampling_period_s": f"{period:g}",
+            "sampler_cost": f"{(_num(msg.get('cost_s')) or 0.0) / max(t1 - t0, 1e-9):.2%} of the target's time",
+        }
+        if _num(msg.get("truncated")):
+            meta["tasks_truncated"] = "some samples walked only the first 2000 tasks"
+        return [ProfileBatch(self.tasks_key, (SAMPLES, WALL_NS), stacks, t0, t1, meta=meta, runtime="python")]
 
     def _gc(self, msg: dict[str, Any]) -> list[Batch]:
         t = float(msg.get("t", 0.0))
@@ -206,3 +268,13 @@ class ReportConverter:
                 if (v := _num(p.get(key))) is not None:
                     pts.append(SeriesPoint(f"pool.{name}.{key}", t, v, unit))
         return [SeriesBatch(pts)] if pts else []
+
+
+def _task_frame(function: str, file: str, line: int) -> Frame:
+    """A task stack's frame: the root (``task NAME``), a state (``[sleep]``), or a coroutine
+    frame made as py-spy's are (so the same code is the same frame in both profiles)."""
+    if not file:
+        if function.startswith("[") and function.endswith("]"):
+            return state_frame(function[1:-1])
+        return Frame(function, runtime=Runtime.PYTHON)
+    return parse_frame(f"{function} ({file}:{line})" if line > 0 else f"{function} ({file})")

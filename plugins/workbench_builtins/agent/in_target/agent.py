@@ -24,6 +24,7 @@ import hmac
 import io
 import json
 import os
+import re
 import select
 import socket
 import sys
@@ -184,6 +185,9 @@ class Agent:
         self._started_tracemalloc = False
         # fill sites: a short tracemalloc window when a container grows (consented with the agent)
         self.fill_sites = bool(cfg.get("fill_sites", True))
+        # asyncio tasks' awaiting chains, sampled at this rate into a wall profile (0 = off)
+        self.async_rate_hz = float(cfg.get("async_rate_hz", 10.0))
+        self._tasks = _TaskSampler()
         self._sites: dict[str, tuple[list[str], str]] = {}  # container -> (frames root first, where)
         self._site_tries: dict[str, int] = {}
         self._prev_lens: dict[str, int] = {}
@@ -338,12 +342,15 @@ class Agent:
         last_rx = time.monotonic()
         next_tick = time.monotonic()
         next_census = time.monotonic() + min(1.0, self.census_interval_s)
+        async_period = 1.0 / self.async_rate_hz if self.async_rate_hz > 0 else float("inf")
+        next_async = time.monotonic() + async_period  # inf when off
+        gap, last_async = async_period, 0.0
         pending = b""
         while not self._stop.is_set():
             now = time.monotonic()
             if now - last_rx > self.heartbeat_s:
                 return  # the workbench is gone or frozen: leave the target as it was
-            wait = max(0.0, min(next_tick, next_census) - now)
+            wait = max(0.0, min(next_tick, next_census, next_async) - now)
             if _readable(conn, min(wait, 0.5)):
                 chunk = conn.recv(65536)
                 if not chunk:
@@ -365,11 +372,20 @@ class Agent:
                     if cmd == "census":
                         next_census = 0.0
             now = time.monotonic()
+            if now >= next_async:
+                weight = min(now - last_async, 2 * gap) if last_async else gap
+                last_async = now
+                cost = self._tasks.tick(weight)
+                gap = max(async_period, cost / _ASYNC_COST_CAP)  # thousands of tasks: sample less often
+                next_async = now + gap
             if now >= next_tick:
                 next_tick = now + self.interval_s
                 self._send(conn, self.gc_report())
                 if self._pools:
                     self._send(conn, self.pool_report())
+                tasks = self._tasks.report(async_period)
+                if tasks is not None and tasks["stacks"]:
+                    self._send(conn, tasks)
             if now >= next_census:
                 self._send(conn, self.census())
                 # an open fill window is read (and closed) soon: tracing slows the target
@@ -1122,6 +1138,244 @@ _POOL_READERS = {
     "redis": _read_redis,
     "asyncpg": _read_asyncpg,
 }
+
+
+# ---------------------------------------------------------------------- asyncio tasks
+_MAX_TASKS = 2000  # tasks walked per tick (a bigger service is sampled in part, and says so)
+_MAX_TASK_DEPTH = 64  # awaitables followed per task
+_MAX_TASK_STACKS = 2000  # distinct stacks per report; the rest are counted under one marker
+_MORE_STACKS = (("[more task stacks]", "", 0),)
+# the walk holds the GIL: sampling slows down until it costs at most this share of the time
+_ASYNC_COST_CAP = 0.02
+# The innermost asyncio coroutine a task is suspended in says what it waits for:
+# (file in the asyncio package, qualified name) -> state frame text (analysis/waits.py's words).
+_ASYNC_STATES = {
+    ("locks.py", "Lock.acquire"): "lock wait",
+    ("locks.py", "Semaphore.acquire"): "semaphore wait",
+    ("locks.py", "BoundedSemaphore.acquire"): "semaphore wait",
+    ("locks.py", "Condition.wait"): "condition wait",
+    ("locks.py", "Condition.wait_for"): "condition wait",
+    ("locks.py", "Event.wait"): "event wait",
+    ("locks.py", "Barrier.wait"): "lock wait",
+    ("queues.py", "Queue.get"): "queue get",
+    ("queues.py", "Queue.put"): "queue put",
+    ("queues.py", "Queue.join"): "queue get",
+    ("tasks.py", "sleep"): "sleep",
+    ("tasks.py", "wait"): "task wait",
+    ("tasks.py", "_wait"): "task wait",
+    ("tasks.py", "wait_for"): "task wait",
+    ("tasks.py", "gather"): "task wait",
+    ("streams.py", "StreamReader._wait_for_data"): "socket read",
+    ("streams.py", "FlowControlMixin._drain_helper"): "socket write",
+    ("streams.py", "open_connection"): "connect",
+    ("base_events.py", "BaseEventLoop.create_connection"): "connect",
+    ("base_events.py", "BaseEventLoop.sock_connect"): "connect",
+    ("base_events.py", "Server.serve_forever"): "accept",
+    ("selector_events.py", "BaseSelectorEventLoop.sock_recv"): "socket read",
+    ("selector_events.py", "BaseSelectorEventLoop.sock_recv_into"): "socket read",
+    ("selector_events.py", "BaseSelectorEventLoop.sock_sendall"): "socket write",
+    ("selector_events.py", "BaseSelectorEventLoop.sock_connect"): "connect",
+    ("selector_events.py", "BaseSelectorEventLoop.sock_accept"): "accept",
+}
+# 3.9/3.10 code objects have no co_qualname: the bare name, where it says enough (a lock and
+# a semaphore both read as a lock wait; the class is not known)
+_ASYNC_STATES_BY_NAME: dict[tuple[str, str], str] = {}
+for (_file, _qual), _state in _ASYNC_STATES.items():
+    _bare = (_file, _qual.rsplit(".", 1)[-1])
+    _ASYNC_STATES_BY_NAME[_bare] = _state if _ASYNC_STATES_BY_NAME.get(_bare, _state) == _state else "lock wait"
+# awaitables that hide the coroutine they drive (``async with`` over an async generator's
+# ``asend``): gc.get_referents finds it without running any code of the target
+_WRAPPERS = ("async_generator_asend", "async_generator_athrow", "coroutine_wrapper")
+
+
+_MAX_CODES = 10000  # code objects whose name and state are remembered (cleared past it)
+
+
+def _code_info(code: types.CodeType) -> tuple[str, str, bool, str | None]:
+    """(qualified name, file, whether it is asyncio's own code, the state it stands for)."""
+    qual = getattr(code, "co_qualname", None)  # 3.11+
+    states = _ASYNC_STATES if qual is not None else _ASYNC_STATES_BY_NAME
+    qual = qual or code.co_name
+    fname = code.co_filename
+    in_asyncio = os.path.basename(os.path.dirname(fname)) == "asyncio"
+    return qual, fname, in_asyncio, states.get((os.path.basename(fname), qual)) if in_asyncio else None
+
+
+def _retry_list(src: Any) -> list[Any]:
+    """``list(src)`` of a set other threads change (asyncio.all_tasks does the same)."""
+    for _ in range(100):
+        try:
+            return list(src)
+        except RuntimeError:  # changed size during iteration
+            continue
+    return []
+
+
+def _default_task_name(name: str) -> bool:
+    return name.startswith("Task-") and name[5:].isdigit()
+
+
+class _TaskSampler:
+    """Samples every asyncio task's awaiting coroutine chain, from the agent's own thread.
+
+    Nothing here calls into an event loop or imports asyncio: the tasks come from the set
+    ``asyncio.all_tasks`` itself reads (a weak set, copied with retries as all_tasks does
+    because the loops' threads change it; ``_scheduled_tasks`` + ``_eager_tasks`` on 3.12
+    and 3.13, ``_all_tasks`` before), for every loop of the process at once, and each task is read through the base Task type's own C accessors (a
+    subclass's overrides are user code and never run). A coroutine is followed through
+    ``cr_await`` (``gi_yieldfrom`` for generator-based ones, ``ag_await`` for async
+    generators); ``Task.get_stack`` is no help here, as it stops at the outermost frame of
+    a suspended task. The task's ``_fut_waiter`` and the innermost asyncio frame give the
+    state frame at the leaf (``[semaphore wait]``, ``[queue get]``, ``[socket read]``...).
+    """
+
+    def __init__(self) -> None:
+        # stack -> [samples, seconds]: each sample weighs the time since the previous one, so
+        # the wall values stay true when sampling slows down (cost cap, a busy GIL)
+        self.counts: dict[tuple[tuple[str, str, int], ...], list[float]] = {}
+        self.ticks = 0
+        self.t0 = 0.0
+        self.tasks_max = 0
+        self.truncated = 0  # ticks that walked only _MAX_TASKS tasks
+        self.errors = 0
+        self.cost_s = 0.0  # time spent walking tasks since the last report
+        self._last_t1 = 0.0
+        self._weight = 0.0
+        self._reader = _Reader()  # a pure-Python Task's attributes, read without running its code
+        self._codes: dict[types.CodeType, tuple[str, str, bool, str | None]] = {}  # per code: name, state
+
+    def tick(self, weight_s: float) -> float:
+        """One sample, each task weighing ``weight_s``; returns what it cost (seconds)."""
+        c0 = time.perf_counter()
+        if not self.ticks:
+            # a report covers the time since the previous one: consecutive reports tile time
+            self.t0 = self._last_t1 or time.time() - weight_s
+        self.ticks += 1
+        self._weight = weight_s
+        try:
+            self._sample()
+        except Exception:  # a sample must never take the agent down
+            self.errors += 1
+        cost = time.perf_counter() - c0
+        self.cost_s += cost
+        return cost
+
+    def report(self, period_s: float) -> dict[str, Any] | None:
+        if not self.ticks:
+            return None
+        stacks = [[int(n), w, [list(f) for f in key]] for key, (n, w) in self.counts.items()]
+        self._last_t1 = time.time()
+        msg = {
+            "type": "tasks", "t0": self.t0, "t1": self._last_t1, "period_s": period_s, "ticks": self.ticks,
+            "tasks_max": self.tasks_max, "truncated": self.truncated, "errors": self.errors, "cost_s": self.cost_s,
+            "stacks": stacks,
+        }  # fmt: skip
+        self.counts = {}
+        self.ticks = self.tasks_max = self.truncated = self.errors = 0
+        self.cost_s = 0.0
+        return msg
+
+    def _sample(self) -> None:
+        tasks_mod = sys.modules.get("asyncio.tasks")
+        if tasks_mod is None:
+            return  # the target does not use asyncio: never import it there
+        d = vars(tasks_mod)
+        base: Any = d.get("Task")
+        fut_base = vars(sys.modules["asyncio.futures"]).get("Future") if "asyncio.futures" in sys.modules else None
+        if base is None or not issubclass(type(base), type):
+            return
+        scheduled = d.get("_scheduled_tasks")  # 3.12+; named _all_tasks before
+        tasks = _retry_list(scheduled if scheduled is not None else d.get("_all_tasks", ()))
+        eager = d.get("_eager_tasks")
+        if eager is not None:
+            tasks += _retry_list(eager)
+        current = set()
+        for t in _retry_list(dict(d.get("_current_tasks") or {}).values()):
+            current.add(id(t))
+        self.tasks_max = max(self.tasks_max, len(tasks))
+        if len(tasks) > _MAX_TASKS:
+            self.truncated += 1
+            tasks = tasks[:_MAX_TASKS]
+        get_coro, get_name, done = base.get_coro, base.get_name, base.done
+        waiter_desc = vars(base).get("_fut_waiter")
+        for t in tasks:
+            if not issubclass(type(t), base):
+                continue
+            try:
+                if done(t):
+                    continue
+                coro = get_coro(t)
+                name = get_name(t)
+                waiter = (
+                    waiter_desc.__get__(t, base) if type(waiter_desc).__name__ in _C_DESCRIPTORS
+                    else (self._reader.instance_dict(t) or {}).get("_fut_waiter")
+                )  # fmt: skip
+            except Exception:
+                continue
+            key = self._stack(
+                coro, name=str(name), waiter=waiter, running=id(t) in current, base=base, fut_base=fut_base
+            )
+            if key not in self.counts and len(self.counts) >= _MAX_TASK_STACKS:
+                key = _MORE_STACKS
+            acc = self.counts.get(key)
+            if acc is None:
+                acc = self.counts[key] = [0.0, 0.0]
+            acc[0] += 1
+            acc[1] += self._weight
+
+    def _stack(
+        self, coro: Any, *, name: str, waiter: Any, running: bool, base: type, fut_base: Any
+    ) -> tuple[tuple[str, str, int], ...]:
+        codes = self._codes
+        if len(codes) > _MAX_CODES:
+            codes.clear()
+        frames: list[tuple[str, str, int]] = []
+        asyncio_state = None
+        x = coro
+        for _ in range(_MAX_TASK_DEPTH):
+            tp = type(x)
+            if tp is types.CoroutineType:
+                frame, nxt = x.cr_frame, x.cr_await
+                running = running or bool(x.cr_running)
+            elif tp is types.GeneratorType:
+                frame, nxt = x.gi_frame, x.gi_yieldfrom
+            elif tp is types.AsyncGeneratorType:
+                frame, nxt = x.ag_frame, x.ag_await
+            elif tp.__name__ in _WRAPPERS:
+                frame = None
+                nxt = next((r for r in gc.get_referents(x) if type(r) in (
+                    types.CoroutineType, types.GeneratorType, types.AsyncGeneratorType)), None)  # fmt: skip
+            else:
+                break
+            if frame is not None:
+                code = frame.f_code
+                info = codes.get(code)
+                if info is None:
+                    info = codes[code] = _code_info(code)
+                qual, fname, in_asyncio, state = info
+                frames.append((qual, fname, int(frame.f_lineno or code.co_firstlineno)))
+                # only the innermost run of asyncio frames decides
+                asyncio_state = (state or asyncio_state) if in_asyncio else None
+            if nxt is None:
+                break
+            x = nxt
+        if running:
+            state = "running"
+        elif asyncio_state is not None:
+            state = asyncio_state
+        elif waiter is None:
+            state = "runnable"  # woken, waiting for its turn on the loop
+        elif issubclass(type(waiter), base) or type(waiter).__name__ == "_GatheringFuture":
+            state = "task wait"
+        elif fut_base is not None and issubclass(type(waiter), fut_base):
+            state = "future wait"
+        else:
+            state = "waiting"
+        if _default_task_name(name):
+            root = "task " + (frames[0][0] if frames else "?")
+        else:
+            root = "task " + re.sub(r"\d+", "N", name[:80])  # conn-17, conn-18...: one root
+        return ((root, "", 0), *frames[-_MAX_TASK_DEPTH:], (f"[{state}]", "", 0))
 
 
 def _boot(config_path: str) -> None:

@@ -1,0 +1,68 @@
+"""Targets in their own PID, mount and network namespaces, attached from the host (issue 20).
+
+Each target runs under ``unshare`` (tests/helpers/nsbox.py): private /tmp, its own
+loopback, the interpreter bind-mounted at /opt/ctr-python (a path the host lacks). The
+capture tools run here, on the host side, against the host PID.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import nsbox
+from tests.helpers.targets import HOT
+from tests.leaks.scenario import WARMUP_S
+from workbench.capture import Target, default_registry
+from workbench.capture.namespaces import container_of, foreign_namespaces, pid_inside
+from workbench.model import Session
+
+pytestmark = pytest.mark.skipif(nsbox.available() is not None, reason=str(nsbox.available()))
+
+WORKBENCH = [sys.executable, "-m", "workbench.cli.main"]
+LEAKSVC_DIR = Path(__file__).resolve().parents[1] / "leaks" / "py"
+
+
+def _wait_for(cond: Callable[[], bool], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.05)
+
+
+def test_box_is_a_container_seen_from_the_host() -> None:
+    with nsbox.run_in_namespaces(["-c", HOT]) as t:
+        assert set(foreign_namespaces(t.pid)) == {"pid", "mnt", "net"}
+        assert pid_inside(t.pid) == t.ns_pid != t.pid
+        exe = os.readlink(f"/proc/{t.pid}/exe")
+        assert exe.startswith(nsbox.CTR_PREFIX) and not os.path.exists(exe)
+        assert container_of(t.pid).label() == "namespaced (pid,mnt,net)"
+
+
+@pytest.mark.slow
+def test_leaks_cli_names_the_growing_dict_in_a_container() -> None:
+    """`workbench leaks --pid HOSTPID --yes`: the agent's files go to the box's /tmp, its socket is on the box's lo."""
+    binds = {str(LEAKSVC_DIR): "/opt/ctr-app"}
+    with nsbox.run_in_namespaces(["/opt/ctr-app/leaksvc.py"], binds=binds, ready=b"ready") as t:
+        time.sleep(WARMUP_S)  # as for a host process (tests/leaks): the decoys' warm-up is over
+        out = subprocess.run(
+            [*WORKBENCH, "leaks", "--pid", str(t.pid), "--yes", "--duration", "24", "--json"],
+            capture_output=True, text=True, timeout=150, check=False,
+        )  # fmt: skip
+        assert out.returncode == 3, (out.returncode, out.stderr)
+        doc = json.loads(out.stdout)
+        by_name = {s["name"]: s for s in doc["suspects"]}
+        assert "SessionStore._sessions" in by_name, sorted(by_name)
+        assert by_name["SessionStore._sessions"]["kind"] == "map"
+        assert "LRUCache._data" not in by_name
+        assert t.alive(), "the target must survive the check"
+        # nothing was left in the box's /tmp, and nothing of it appeared in the host's
+        assert not [p for p in os.listdir(f"/proc/{t.pid}/root/tmp") if p.startswith("wb-agent-")]
+        assert not [p for p in os.listdir("/tmp") if p.startswith(f"wb-agent-{t.pid}-")]

@@ -181,7 +181,7 @@ def start_in_namespaces(
     buf = b""
     deadline = time.monotonic() + timeout
     try:
-        while ready not in buf:
+        while not any(ready in line for line in buf.split(b"\n")[:-1]):  # a whole line
             if proc.poll() is not None or time.monotonic() > deadline:
                 stop(box)
                 err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""

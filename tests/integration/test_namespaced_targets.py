@@ -66,3 +66,57 @@ def test_leaks_cli_names_the_growing_dict_in_a_container() -> None:
         # nothing was left in the box's /tmp, and nothing of it appeared in the host's
         assert not [p for p in os.listdir(f"/proc/{t.pid}/root/tmp") if p.startswith("wb-agent-")]
         assert not [p for p in os.listdir("/tmp") if p.startswith(f"wb-agent-{t.pid}-")]
+
+
+SELF_CONNECTED = """
+import socket, time
+srv = socket.socket()
+srv.bind(("127.0.0.1", 0))
+srv.listen(8)
+port = srv.getsockname()[1]
+clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+accepted = [srv.accept()[0] for _ in range(3)]
+print("TARGET_READY", port, flush=True)
+while True:
+    time.sleep(1)
+"""
+
+
+def _self_by_function(session: Session, key: str) -> dict[str, float]:
+    p = session.profiles[key]
+    out: dict[str, float] = {}
+    for node in range(1, p.n_nodes):
+        f = p.frames[int(p.frame[node])]
+        out[f.function] = out.get(f.function, 0.0) + float(p.self_values[node, 0])
+    return out
+
+
+def test_pyspy_cpu_profile_of_a_namespaced_target() -> None:
+    plugin = default_registry().load("pyspy")
+    with nsbox.run_in_namespaces(["-c", HOT]) as t:
+        assert all(c.ok for c in plugin.preflight(Target.from_pid(t.pid))), plugin.preflight(Target.from_pid(t.pid))
+        session = Session()
+        handle = plugin.start(Target.from_pid(t.pid), {"rate": 100, "chunk_s": 0.5}, session)
+        _wait_for(lambda: handle.status().batches >= 3 or not handle.status().running)
+        handle.stop()
+    assert handle.status().error is None
+    selfs = _self_by_function(session, f"pyspy:{t.pid}:cpu")
+    total = sum(selfs.values())
+    assert total > 50 and selfs.get("hot_function", 0) / total > 0.6, selfs
+
+
+def test_procstats_reads_the_sockets_of_the_targets_own_netns() -> None:
+    plugin = default_registry().load("procstats")
+    with nsbox.run_in_namespaces(["-c", SELF_CONNECTED]) as t:
+        port = int(next(line for line in t.lines if "TARGET_READY" in line).split()[1])
+        session = Session()
+        handle = plugin.start(Target.from_pid(t.pid), {"interval": 0.2}, session)
+        _wait_for(lambda: handle.status().samples >= 2)
+        handle.stop()
+    # nothing listens on that port in the host's namespace: these are the box's own sockets
+    assert session.series[f"process.connections.127.0.0.1:{port}"].last() == 3
+    assert session.series[f"process.connections.in:127.0.0.1:{port}"].last() == 3
+    assert session.series["process.tcp_states.LISTEN"].last() == 1
+    assert session.series["process.tcp_states.ESTABLISHED"].last() == 6
+    assert session.series["process.threads"].last() >= 1
+    assert handle.status().error is None

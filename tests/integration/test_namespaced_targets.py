@@ -120,3 +120,36 @@ def test_procstats_reads_the_sockets_of_the_targets_own_netns() -> None:
     assert session.series["process.tcp_states.ESTABLISHED"].last() == 6
     assert session.series["process.threads"].last() >= 1
     assert handle.status().error is None
+
+
+def test_memray_missing_in_the_container_names_its_interpreter_and_the_pip_line() -> None:
+    """The box's Python is main's venv base interpreter without the venv: no memray inside."""
+    from workbench.errors import UnsupportedTarget
+
+    plugin = default_registry().load("memray")
+    with nsbox.run_in_namespaces(["-c", HOT]) as t:
+        checks = {c.name: c for c in plugin.preflight(Target.from_pid(t.pid))}
+        with pytest.raises(UnsupportedTarget) as exc:
+            plugin.start(Target.from_pid(t.pid), {}, Session())
+    interp = f"{nsbox.CTR_PREFIX}/bin/{nsbox.python_prefix()[1]}"
+    assert not checks["memray"].ok
+    assert f"container's interpreter {interp}" in exc.value.message
+    assert "No module named 'memray'" in exc.value.message  # the import ran in the box's filesystem
+    assert exc.value.fix.startswith(f"inside the container run: {interp} -m pip install memray==")
+
+
+def test_memray_present_in_the_container_is_refused_plainly() -> None:
+    """memray importable inside (the venv's site-packages bind-mounted): a live attach across namespaces
+    is not implemented, and says so with a way out instead of failing half-way."""
+    import memray
+
+    from workbench.errors import UnsupportedTarget
+
+    site = str(Path(memray.__file__).resolve().parents[1])
+    plugin = default_registry().load("memray")
+    binds = {site: nsbox.CTR_SITE}
+    with nsbox.run_in_namespaces(["-c", HOT], binds=binds, env={"PYTHONPATH": nsbox.CTR_SITE}) as t:
+        with pytest.raises(UnsupportedTarget) as exc:
+            plugin.start(Target.from_pid(t.pid), {}, Session())
+    assert "is in the container's" in exc.value.message and "not supported yet" in exc.value.message
+    assert "--source agent" in exc.value.fix

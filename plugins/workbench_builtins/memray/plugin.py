@@ -27,6 +27,7 @@ from workbench.capture import (
     TargetKind,
     resolve_options,
 )
+from workbench.capture.namespaces import container_of
 from workbench.capture.targets import detect_runtime, ptrace_verdict
 from workbench.errors import CaptureError, PermissionDenied, TargetNotFound, UnsupportedTarget, WorkbenchError
 from workbench.model.keys import HEAP
@@ -138,7 +139,18 @@ class MemrayPlugin(PluginBase):
             fix = "run as root or as the target's user"
             return [*out, (Check("memray", False, msg, fix), PermissionDenied(msg, fix))]
         ours = our_memray_version()
-        if not found.ok:
+        box = container_of(pid)
+        if not found.ok and box.runtime:
+            msg = (
+                f"memray is not importable in the container's interpreter {found.interpreter} "
+                f"(PID {pid}, {box.label()}; looked up in its own filesystem: {found.detail})"
+            )
+            fix = (
+                f"inside the container run: {found.interpreter} -m pip install memray=={ours} "
+                "(docker exec -it CONTAINER ..., kubectl exec -it POD -- ...)"
+            )
+            out.append((Check("memray", False, msg, fix), UnsupportedTarget(msg, fix)))
+        elif not found.ok:
             msg = f"memray is not importable in the target's interpreter {found.interpreter} ({found.detail})"
             fix = f"{found.interpreter} -m pip install memray=={ours}"
             out.append((Check("memray", False, msg, fix), UnsupportedTarget(msg, fix)))
@@ -148,6 +160,18 @@ class MemrayPlugin(PluginBase):
                 "the live protocol must match"
             )
             fix = f"{found.interpreter} -m pip install memray=={ours}"
+            out.append((Check("memray", False, msg, fix), UnsupportedTarget(msg, fix)))
+        elif box.namespaces:
+            # memray's injector is dlopen'ed by a host path and its tracker talks on sockets that
+            # would have to be made in the target's network namespace: not done yet (issue 20)
+            msg = (
+                f"memray {found.version} is in the container's {found.interpreter}, but a live memray attach "
+                f"across namespaces ({box.label()}) is not supported yet"
+            )
+            fix = (
+                "run `memray attach` inside the container, or use `--source agent` (works across namespaces) "
+                "for growing containers"
+            )
             out.append((Check("memray", False, msg, fix), UnsupportedTarget(msg, fix)))
         else:
             out.append((Check("memray", True, f"memray {found.version} in {found.interpreter}"), None))

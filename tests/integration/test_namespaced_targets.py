@@ -153,3 +153,15 @@ def test_memray_present_in_the_container_is_refused_plainly() -> None:
             plugin.start(Target.from_pid(t.pid), {}, Session())
     assert "is in the container's" in exc.value.message and "not supported yet" in exc.value.message
     assert "--source agent" in exc.value.fix
+
+
+def test_doctor_reports_the_namespaces_and_each_step_across_them() -> None:
+    with nsbox.run_in_namespaces(["-c", HOT]) as t:
+        out = subprocess.run(
+            [*WORKBENCH, "doctor", "--pid", str(t.pid), "--json"], capture_output=True, text=True, timeout=120, check=False
+        )
+    rows = {r["name"]: r for r in json.loads(out.stdout)["checks"] if r["source"] == "doctor"}
+    assert "namespaced (pid,mnt,net)" in rows["namespaces"]["message"]
+    assert rows["PID translated"]["ok"] and f"is PID {t.ns_pid} inside" in rows["PID translated"]["message"]
+    assert rows["container filesystem"]["ok"] and f"/proc/{t.pid}/root/tmp" in rows["container filesystem"]["message"]
+    assert rows["container network"]["ok"], rows["container network"]

@@ -40,6 +40,7 @@ from pathlib import Path
 
 CTR_PREFIX = "/opt/ctr-python"
 CTR_SITE = "/opt/ctr-site"
+UNSHARE = ("unshare", "--pid", "--mount", "--net", "--fork", "--mount-proc", "--propagation", "private")
 
 
 def available() -> str | None:
@@ -168,8 +169,7 @@ def start_in_namespaces(
         want = program
     script = _box_script(prefix, want, binds or {}, args, {"PYTHONUNBUFFERED": "1", **(env or {})})
     proc = subprocess.Popen(
-        ["unshare", "--pid", "--mount", "--net", "--fork", "--mount-proc", "--propagation", "private"]
-        + ["sh", "-c", script],
+        [*UNSHARE, "sh", "-c", script],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

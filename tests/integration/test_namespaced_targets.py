@@ -148,9 +148,11 @@ def test_memray_present_in_the_container_is_refused_plainly() -> None:
     site = str(Path(memray.__file__).resolve().parents[1])
     plugin = default_registry().load("memray")
     binds = {site: nsbox.CTR_SITE}
-    with nsbox.run_in_namespaces(["-c", HOT], binds=binds, env={"PYTHONPATH": nsbox.CTR_SITE}) as t:
-        with pytest.raises(UnsupportedTarget) as exc:
-            plugin.start(Target.from_pid(t.pid), {}, Session())
+    with (
+        nsbox.run_in_namespaces(["-c", HOT], binds=binds, env={"PYTHONPATH": nsbox.CTR_SITE}) as t,
+        pytest.raises(UnsupportedTarget) as exc,
+    ):
+        plugin.start(Target.from_pid(t.pid), {}, Session())
     assert "is in the container's" in exc.value.message and "not supported yet" in exc.value.message
     assert "--source agent" in exc.value.fix
 
@@ -158,7 +160,11 @@ def test_memray_present_in_the_container_is_refused_plainly() -> None:
 def test_doctor_reports_the_namespaces_and_each_step_across_them() -> None:
     with nsbox.run_in_namespaces(["-c", HOT]) as t:
         out = subprocess.run(
-            [*WORKBENCH, "doctor", "--pid", str(t.pid), "--json"], capture_output=True, text=True, timeout=120, check=False
+            [*WORKBENCH, "doctor", "--pid", str(t.pid), "--json"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
     rows = {r["name"]: r for r in json.loads(out.stdout)["checks"] if r["source"] == "doctor"}
     assert "namespaced (pid,mnt,net)" in rows["namespaces"]["message"]

@@ -79,7 +79,9 @@ def namespace_checks(pid: int) -> list[dict[str, Any]]:
                 f"its files are reached at {root}/...; the agent's files go to {root}/tmp"
                 if ok
                 else f"cannot write {root}/tmp (the agent hands its files to the target there)",
-                "" if ok else "run the workbench as root (CAP_SYS_PTRACE to read /proc/PID/root), "
+                ""
+                if ok
+                else "run the workbench as root (CAP_SYS_PTRACE to read /proc/PID/root), "
                 "and give the container a writable /tmp",
             )
         )

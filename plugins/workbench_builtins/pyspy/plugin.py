@@ -8,8 +8,8 @@ from workbench.capture import CaptureHandle, Check, Option, PluginBase, Sink, Ta
 from workbench.errors import PluginError
 from workbench.model.keys import CPU, WALL
 
-from .binary import find_pyspy
 from ..exe_shadow import missing_exe
+from .binary import find_pyspy
 from .capture import SOURCE, PySpyCapture, PySpyOptions
 from .checks import checks
 

@@ -171,3 +171,30 @@ def test_doctor_reports_the_namespaces_and_each_step_across_them() -> None:
     assert rows["PID translated"]["ok"] and f"is PID {t.ns_pid} inside" in rows["PID translated"]["message"]
     assert rows["container filesystem"]["ok"] and f"/proc/{t.pid}/root/tmp" in rows["container filesystem"]["message"]
     assert rows["container network"]["ok"], rows["container network"]
+
+
+def test_node_inspector_in_its_own_network_namespace() -> None:
+    """node --inspect=127.0.0.1:9229 inside the box: port 9229 exists only on the box's loopback."""
+    import shutil
+
+    from workbench_builtins.inspector import plugin as inspector
+    from workbench_builtins.inspector.discovery import ws_url_for_pid
+
+    from tests.node.nodesvc import SERVICE
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node not installed (apt-get install nodejs)")
+    binds = {str(SERVICE.parent): "/opt/ctr-app"}
+    args = ["--inspect=127.0.0.1:9229", "/opt/ctr-app/service.js"]
+    with nsbox.run_in_namespaces(args, program=os.path.realpath(node), binds=binds, ready=b'"port"') as t:
+        ws = ws_url_for_pid(t.pid)
+        assert ws is not None and ws.startswith("ws://127.0.0.1:9229/"), ws
+        session = Session()
+        handle = inspector.start(Target.from_pid(t.pid), {"duration": 4.0, "window": 1.0}, session)
+        assert handle.join(60)
+        assert handle.status().error is None, handle.status().error
+        assert t.alive()
+    prof = session.profiles[f"inspector:{t.pid}:cpu"]
+    functions = {f.function for f in prof.frames}
+    assert "hotSpin" in functions or "burnTick" in functions, sorted(functions)[:40]

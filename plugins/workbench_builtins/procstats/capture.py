@@ -23,10 +23,9 @@ import psutil
 
 from workbench.capture import HandleBase, Job, Sink, Target
 from workbench.capture.namespaces import in_own_net_ns
+from workbench.capture.proc_net import tcp_connections
 from workbench.errors import PermissionDenied, TargetExited
 from workbench.model import EventKind, SeriesBatch, SeriesPoint
-
-from .netns import tcp_connections
 
 MAX_REMOTES = 64  # distinct connection groups tracked; the rest is summed into "other"
 

@@ -183,9 +183,10 @@ def start_in_namespaces(
     try:
         while not any(ready in line for line in buf.split(b"\n")[:-1]):  # a whole line
             if proc.poll() is not None or time.monotonic() > deadline:
-                stop(box)
-                err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-                raise RuntimeError(f"boxed target not ready (rc={proc.returncode}): {err[-2000:]}\n{buf[-2000:]!r}")
+                alive = proc.poll() is None
+                stop(box)  # before reading stderr: a running box never closes it
+                err = "(still running at the deadline)" if alive else ""
+                raise RuntimeError(f"boxed target not ready (rc={proc.returncode}) {err}: {buf[-2000:]!r}")
             if sel.select(0.1):
                 buf += os.read(proc.stdout.fileno(), 65536)
     finally:

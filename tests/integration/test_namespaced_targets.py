@@ -138,23 +138,40 @@ def test_memray_missing_in_the_container_names_its_interpreter_and_the_pip_line(
     assert exc.value.fix.startswith(f"inside the container run: {interp} -m pip install memray==")
 
 
-def test_memray_present_in_the_container_is_refused_plainly() -> None:
-    """memray importable inside (the venv's site-packages bind-mounted): a live attach across namespaces
-    is not implemented, and says so with a way out instead of failing half-way."""
+def test_memray_live_snapshot_of_a_container_with_memray() -> None:
+    """memray importable only inside (the venv's site-packages bind-mounted at /opt/ctr-site): the
+    container's injector is dlopen'ed by its own path, memray's sockets are on the box's loopback."""
     import memray
 
-    from workbench.errors import UnsupportedTarget
+    from tests.helpers.memray import TWO_SITES, function_totals
 
     site = str(Path(memray.__file__).resolve().parents[1])
     plugin = default_registry().load("memray")
     binds = {site: nsbox.CTR_SITE}
-    with (
-        nsbox.run_in_namespaces(["-c", HOT], binds=binds, env={"PYTHONPATH": nsbox.CTR_SITE}) as t,
-        pytest.raises(UnsupportedTarget) as exc,
-    ):
-        plugin.start(Target.from_pid(t.pid), {}, Session())
-    assert "is in the container's" in exc.value.message and "not supported yet" in exc.value.message
-    assert "--source agent" in exc.value.fix
+    with nsbox.run_in_namespaces(
+        ["-c", TWO_SITES], binds=binds, env={"PYTHONPATH": nsbox.CTR_SITE}, ready=b"ready"
+    ) as t:
+        checks = {c.name: c for c in plugin.preflight(Target.from_pid(t.pid))}
+        assert checks["memray"].ok, checks["memray"]
+        assert f"injector {nsbox.CTR_SITE}/memray/_inject" in checks["memray"].message
+        session = Session()
+        handle = plugin.start(Target.from_pid(t.pid), {"interval": 0.3}, session)
+        key = f"memray:{t.pid}:heap"
+
+        def grown() -> bool:
+            prof = session.snapshot_profile(key)
+            return prof is not None and function_totals(prof, "grow_slow")[0] > 0
+
+        try:
+            _wait_for(lambda: (handle.status().samples >= 2 and grown()) or not handle.status().running, 120)
+        finally:
+            handle.stop()
+        st = handle.status()
+        assert st.error is None, st.error
+        assert "detached" in st.message
+        prof = session.profiles[key]
+        assert function_totals(prof, "grow_fast")[0] > function_totals(prof, "grow_slow")[0] > 0
+        assert t.alive(), "the target keeps running after the detach"
 
 
 def test_doctor_reports_the_namespaces_and_each_step_across_them() -> None:

@@ -26,6 +26,7 @@ class MemrayInTarget:
     ok: bool
     version: str  # memray's version in the target, "" if not importable
     detail: str  # why not, in one line
+    package_dir: str = ""  # memray's package directory as the target names it
 
 
 def our_memray_version() -> str:
@@ -130,7 +131,7 @@ def check_memray(pid: int) -> MemrayInTarget:
         env.pop("LD_LIBRARY_PATH", None)
         if "LD_LIBRARY_PATH" in tenv:
             env["LD_LIBRARY_PATH"] = tenv["LD_LIBRARY_PATH"]
-    code = "import importlib.metadata as m, memray; print(m.version('memray'))"
+    code = "import importlib.metadata as m, os, memray; print(m.version('memray')); print(os.path.dirname(memray.__file__))"
     try:
         proc = subprocess.run(
             _in_target_mounts(pid, [interp, "-c", code]),
@@ -147,4 +148,5 @@ def check_memray(pid: int) -> MemrayInTarget:
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["import failed"])[-1]
         return MemrayInTarget(interp, False, "", last)
-    return MemrayInTarget(interp, True, proc.stdout.strip(), "")
+    out = proc.stdout.strip().splitlines()
+    return MemrayInTarget(interp, True, out[0] if out else "", "", out[1] if len(out) > 1 else "")

@@ -23,6 +23,7 @@ every process in the namespace).
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import selectors
@@ -43,13 +44,28 @@ CTR_SITE = "/opt/ctr-site"
 UNSHARE = ("unshare", "--pid", "--mount", "--net", "--fork", "--mount-proc", "--propagation", "private")
 
 
+@functools.cache
 def available() -> str | None:
-    """None when namespaced targets can run here, else why not (for a skip reason)."""
+    """None when namespaced targets can run here, else why not (for a skip reason).
+
+    Root alone is not enough: a container without CAP_SYS_ADMIN refuses the unshare, so
+    it is tried once (with the tmpfs and overlay mounts the tests and lldb's shadow need).
+    """
     if os.geteuid() != 0:
         return "needs root (unshare of PID, mount and network namespaces)"
-    for tool in ("unshare", "ip", "mount"):
+    for tool in ("unshare", "ip", "mount", "nsenter"):
         if shutil.which(tool) is None:
             return f"{tool} missing: apt-get install util-linux iproute2"
+    probe = (
+        "set -e; ip link set lo up; mount -t tmpfs p /tmp; mkdir /tmp/l /tmp/u /tmp/w /tmp/m; "
+        "mount -t overlay p -o lowerdir=/tmp/l,upperdir=/tmp/u,workdir=/tmp/w /tmp/m"
+    )
+    try:
+        done = subprocess.run([*UNSHARE, "sh", "-c", probe], capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"unshare failed: {exc}"
+    if done.returncode != 0:
+        return f"unshare of PID/mount/network namespaces refused here: {done.stderr.strip()[-200:]}"
     return None
 
 

@@ -61,6 +61,8 @@ def test_leaks_cli_names_the_growing_dict_in_a_container() -> None:
         by_name = {s["name"]: s for s in doc["suspects"]}
         assert "SessionStore._sessions" in by_name, sorted(by_name)
         assert by_name["SessionStore._sessions"]["kind"] == "map"
+        # named and placed as for a host process: the filling method, at the file as the target sees it
+        assert by_name["SessionStore._sessions"]["where"].startswith("SessionStore.touch (/opt/ctr-app/leaksvc.py:")
         assert "LRUCache._data" not in by_name
         assert t.alive(), "the target must survive the check"
         # nothing was left in the box's /tmp, and nothing of it appeared in the host's

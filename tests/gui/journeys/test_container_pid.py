@@ -42,6 +42,8 @@ def test_picker_shows_the_container_and_pyspy_profiles_it(qapp, tmp_path) -> Non
             assert all(r[2].startswith("namespaced") or "namespaced" in r[3] for r in rows), rows
             drive.screenshot(win, art, "container_picker")
             drive.pick_pid(win, t.pid)
+            label = win.capture.target_label.text()
+            assert label == f"target: pid:{t.pid} (python process in namespaced (pid,mnt,net))", label
             assert drive.ticked(win) == {"pyspy", "procstats"}
             drive.click_start(win)
             drive.show_profile(win, lambda k: k.startswith(f"pyspy:{t.pid}") and k.endswith(":cpu"))

@@ -45,6 +45,7 @@ from .api import (
     resolve_options,
     run_action,
 )
+from .namespaces import container_of
 from .registry import PluginRegistry, default_registry
 
 LEAKS = "leaks"  # the purpose whose sources feed the leak engine (``kind_options["leaks"]``)
@@ -73,6 +74,7 @@ class Plan:
     sources: list[PlannedSource] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # defaults that could not be planned, and why
     served_by: int | None = None  # the local PID serving a loopback URL target
+    container: str = ""  # the PID's container ("docker 3f4e5d6c7b8a", "namespaced (pid,mnt,net)"), "" on the host
 
     def names(self) -> list[str]:
         return [s.name for s in self.sources]
@@ -190,6 +192,8 @@ class CaptureController:
         """
         runtime = runtime_of(target)
         plan = Plan(target, runtime)
+        if target.kind is TargetKind.PID:
+            plan.container = container_of(target.pid).label()
         if target.kind is TargetKind.URL:
             plan.served_by = local_pid_serving(target.value)
         served = self._served_target(plan.served_by)

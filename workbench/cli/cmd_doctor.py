@@ -47,6 +47,9 @@ def _generic_pid_checks(pid: int) -> list[dict[str, Any]]:
     )
     v = ptrace_verdict(pid)
     out.append({"source": "doctor", "name": "ptrace allowed", "ok": v.allowed, "message": v.reason, "fix": v.fix})
+    from .doctor_namespaces import namespace_checks
+
+    out += namespace_checks(pid)
     # which debugger injects code (gdb, or lldb where gdb cannot call functions) is each
     # injecting source's own "debugger" check
     return out

@@ -211,6 +211,8 @@ class CapturePanel(QWidget):
         self.default_plan = plan
         self.runtime = plan.runtime
         what = f"{plan.runtime} process" if plan.runtime else "service"
+        if plan.container:
+            what += f" in {plan.container}"
         served = f", served by PID {plan.served_by}" if plan.served_by else ""
         self.target_label.setText(f"target: {plan.target.label()} ({what}{served})")
         chosen = set(plan.names())

@@ -1,4 +1,4 @@
-"""Target picker: processes with their runtime (Python version, Go, other), a URL entry, recents.
+"""Target picker: processes with their runtime (Python version, Go, other) and container, a URL entry, recents.
 
 Listing processes and reading executables (Go build info) is I/O: it runs in a Job,
 and the GUI only receives the finished list.
@@ -40,6 +40,7 @@ class ProcessRow:
     runtime: str  # "python 3.12", "go go1.22.1", "node", "other", "?" (not readable)
     user: str
     cmdline: str
+    container: str = ""  # "docker 3f4e5d6c7b8a", "kubernetes pod ...", "namespaced (pid,mnt,net)", ""
 
 
 # what the workbench can profile comes first when sorting by runtime; unreadable ("?") last
@@ -64,6 +65,7 @@ class _ProcessItem(QTreeWidgetItem):
 
 def list_processes(job: Job[list[ProcessRow]] | None = None) -> list[ProcessRow]:
     """Every readable process with its detected runtime; skips ourselves."""
+    from ..capture.namespaces import container_of
     from ..capture.targets import detect_runtime
 
     rows: list[ProcessRow] = []
@@ -83,7 +85,11 @@ def list_processes(job: Job[list[ProcessRow]] | None = None) -> list[ProcessRow]
             runtime = "?"
         except Exception:  # a process vanishing mid-read must not abort the list
             runtime = "?"
-        rows.append(ProcessRow(pid, info.get("name") or "", runtime, info.get("username") or "", cmd))
+        try:
+            box = container_of(pid).label()
+        except Exception:  # a process vanishing mid-read must not abort the list
+            box = ""
+        rows.append(ProcessRow(pid, info.get("name") or "", runtime, info.get("username") or "", cmd, box))
         if len(rows) >= MAX_PROCESSES:
             break
     return rows
@@ -98,13 +104,15 @@ class TargetPicker(QWidget):
         super().__init__(parent)
         self.settings = settings
         self.filter = QLineEdit()
-        self.filter.setPlaceholderText("filter: name, PID, runtime, command")
+        self.filter.setPlaceholderText("filter: name, PID, runtime, container, command")
         self.filter.setClearButtonEnabled(True)
         self.filter.textChanged.connect(self._apply_filter)
         self.refresh_btn = QPushButton("refresh")
         self.refresh_btn.clicked.connect(self.refresh)
         self.tree = QTreeWidget()
-        self.tree.setHeaderLabels(["PID", "name", "runtime", "user"])
+        self.tree.setHeaderLabels(["PID", "name", "runtime", "user", "container"])
+        for c, w in enumerate((56, 100, 80, 44)):  # narrow enough that the container column is in view
+            self.tree.setColumnWidth(c, w)
         self.tree.setRootIsDecorated(False)
         self.tree.setSortingEnabled(True)
         self.tree.sortByColumn(2, Qt.SortOrder.AscendingOrder)
@@ -154,7 +162,7 @@ class TargetPicker(QWidget):
         self.tree.setSortingEnabled(False)
         self.tree.clear()
         for r in rows:
-            item = _ProcessItem([str(r.pid), r.name, r.runtime, r.user])
+            item = _ProcessItem([str(r.pid), r.name, r.runtime, r.user, r.container])
             item.setData(0, Qt.ItemDataRole.UserRole, r.pid)
             item.setData(0, Qt.ItemDataRole.DisplayRole, r.pid)  # numeric sort
             item.setToolTip(1, plain_tooltip(r.cmdline))
@@ -170,7 +178,7 @@ class TargetPicker(QWidget):
         for i in range(self.tree.topLevelItemCount()):
             item = self.tree.topLevelItem(i)
             cmd = str(item.data(1, Qt.ItemDataRole.UserRole) or "")
-            hay = " ".join(item.text(c) for c in range(4)).lower() + " " + cmd.lower()
+            hay = " ".join(item.text(c) for c in range(self.tree.columnCount())).lower() + " " + cmd.lower()
             item.setHidden(bool(needle) and needle not in hay)
 
     # -------------------------------------------------------------- picking

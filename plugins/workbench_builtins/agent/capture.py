@@ -38,7 +38,7 @@ class AgentHandle(HandleBase):
         self.converter = ReportConverter(f"agent:{self.pid}", target.label(), ProfileKey(SOURCE, target.value, WALL))
         self.injection: Injection = inject(self.pid, self._agent_config(), timeout=float(options["inject_timeout"]))
         try:
-            self.client = AgentClient(self.injection.port, self.injection.token)
+            self.client = AgentClient(self.injection.port, self.injection.token, pid=self.pid)
         except (OSError, WorkbenchError):
             self.injection.cleanup()
             raise

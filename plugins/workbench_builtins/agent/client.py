@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from workbench.capture.namespaces import connect
 from workbench.errors import CaptureError, PermissionDenied
 
 MAX_LINE = 16 * 1024 * 1024  # a census of 200 containers is ~50 KB; anything near this is not our agent
@@ -21,9 +22,14 @@ Message = dict[str, Any]
 class AgentClient:
     """One authenticated connection. ``run`` delivers every message to ``on_message``."""
 
-    def __init__(self, port: int, token: str, connect_timeout: float = 15.0) -> None:
+    def __init__(self, port: int, token: str, connect_timeout: float = 15.0, pid: int = 0) -> None:
+        """``pid``: the target, whose loopback the agent listens on (its own in a container)."""
         self.port = port
-        self._sock = socket.create_connection(("127.0.0.1", port), timeout=connect_timeout)
+        self._sock = (
+            connect(pid, port, timeout=connect_timeout)
+            if pid
+            else socket.create_connection(("127.0.0.1", port), timeout=connect_timeout)
+        )
         self._send_lock = threading.Lock()
         self._buf = b""
         self.hello: Message = {}

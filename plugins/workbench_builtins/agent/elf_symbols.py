@@ -118,8 +118,15 @@ def _resolve_in(pid: int, maps: list[_Mapping], path: str, names: tuple[str, ...
     return out
 
 
-def resolve(pid: int) -> dict[str, int] | None:
-    """{function: address} for the injection, or None when anything does not add up."""
+def resolve(
+    pid: int, python_funcs: tuple[str, ...] = PYTHON_FUNCS, libc_funcs: tuple[str, ...] = LIBC_FUNCS
+) -> dict[str, int] | None:
+    """{function: address} for the injection, or None when anything does not add up.
+
+    The files are read through /proc/PID/root, so a containerised target's libraries are
+    found although the host has no file at their paths. Stdlib only: the memray helper
+    loads this file too (for ``dlopen``, ``dlsym``... in a container).
+    """
     try:
         maps = _maps(pid)
         paths = {m.path for m in maps if m.path.startswith("/")}
@@ -130,8 +137,8 @@ def resolve(pid: int) -> dict[str, int] | None:
         libc = next((p for p in paths if _LIBC.search(p)), None)
         if py is None or libc is None:
             return None
-        a = _resolve_in(pid, maps, py, PYTHON_FUNCS)
-        b = _resolve_in(pid, maps, libc, LIBC_FUNCS)
+        a = _resolve_in(pid, maps, py, python_funcs)
+        b = _resolve_in(pid, maps, libc, libc_funcs)
     except (OSError, ValueError, struct.error):
         return None
     if a is None or b is None:

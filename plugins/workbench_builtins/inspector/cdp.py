@@ -12,11 +12,13 @@ import contextlib
 import itertools
 import json
 import time
+import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
 import websocket
 
+from workbench.capture.namespaces import connect, in_own_net_ns
 from workbench.errors import CaptureError, TargetExited, TargetNotFound
 
 DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024
@@ -27,14 +29,25 @@ class CdpError(CaptureError):
 
 
 class CdpClient:
-    def __init__(self, ws_url: str, timeout: float = 10.0, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> None:
+    def __init__(
+        self,
+        ws_url: str,
+        timeout: float = 10.0,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        pid: int = 0,
+    ) -> None:
+        """``pid``: the Node process, whose loopback the URL is on (its own, in a container)."""
         self.ws_url = ws_url
         self.max_message_bytes = max_message_bytes
         self._ids = itertools.count(1)
         self.bytes_read = 0
         try:
+            sock = None
+            if pid and in_own_net_ns(pid):
+                parts = urllib.parse.urlsplit(ws_url)
+                sock = connect(pid, parts.port or 80, timeout=timeout)
             # no Origin header: the inspector accepts tools, not web pages
-            self._ws = websocket.create_connection(ws_url, timeout=timeout, suppress_origin=True)
+            self._ws = websocket.create_connection(ws_url, timeout=timeout, suppress_origin=True, socket=sock)
         except (OSError, websocket.WebSocketException) as exc:
             raise TargetNotFound(
                 f"cannot connect to the Node inspector at {ws_url}: {exc}",

@@ -4,11 +4,14 @@ From a PID: the ports it was told to use (``--inspect[-brk|-wait][=[host:]port]`
 command line or ``NODE_OPTIONS``; 9229 when none is given) and the loopback ports it
 actually listens on (``--inspect=127.0.0.1:0`` picks one at random), each asked for
 ``/json/list``. Nothing here changes the target; opening the inspector with SIGUSR1 is
-``open_inspector`` and needs consent from the caller.
+``open_inspector`` and needs consent from the caller. A Node process in its own network
+namespace (a container) is asked on its own loopback, through a socket made in that
+namespace (``workbench.capture.namespaces``).
 """
 
 from __future__ import annotations
 
+import http.client
 import ipaddress
 import json
 import os
@@ -22,6 +25,8 @@ from pathlib import Path
 
 import psutil
 
+from workbench.capture.namespaces import connect, in_own_net_ns
+from workbench.capture.proc_net import tcp_connections
 from workbench.errors import PermissionDenied, TargetNotFound, UnsupportedTarget
 
 DEFAULT_PORT = 9229
@@ -83,27 +88,49 @@ def candidate_ports(pid: int, argv: list[str]) -> list[int]:
     node_options = next((e.split("=", 1)[1] for e in env if e.startswith("NODE_OPTIONS=")), "")
     ports = _flag_ports(argv) + _flag_ports(node_options.split())
     try:
-        for c in psutil.Process(pid).net_connections(kind="tcp"):
-            if c.status == psutil.CONN_LISTEN and c.laddr and is_loopback(c.laddr.ip):
-                ports.append(c.laddr.port)
+        # a container's sockets are listed in its own network namespace (psutil reads ours)
+        conns = tcp_connections(pid) if in_own_net_ns(pid) else psutil.Process(pid).net_connections(kind="tcp")
+        for c in conns:
+            if c.status == psutil.CONN_LISTEN and c.laddr and is_loopback(c.laddr[0]):
+                ports.append(c.laddr[1])
     except psutil.AccessDenied as exc:
         if not ports:  # the flags named no port: without its sockets there is nothing to try
             raise PermissionDenied(
                 f"cannot list the sockets of PID {pid}", "run as the same user as the target, or pass the inspector URL"
             ) from exc
-    except psutil.NoSuchProcess as exc:
+    except (psutil.NoSuchProcess, FileNotFoundError) as exc:
         raise TargetNotFound(f"PID {pid} exited", "start the service again") from exc
     return list(dict.fromkeys(ports))
 
 
-def list_targets(host: str, port: int) -> list[dict[str, str]]:
-    """The inspector's ``/json/list`` (empty if nothing inspector-like answers there)."""
+def _get_in_netns(pid: int, port: int, path: str) -> bytes:
+    """GET http://127.0.0.1:PORT/path on the loopback of ``pid``'s network namespace."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=_PROBE_TIMEOUT_S)
+    conn.sock = connect(pid, port, timeout=_PROBE_TIMEOUT_S)  # http.client then skips its own connect
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        if resp.status != 200:
+            return b""
+        return resp.read(1 << 20)
+    finally:
+        conn.close()
+
+
+def list_targets(host: str, port: int, pid: int = 0) -> list[dict[str, str]]:
+    """The inspector's ``/json/list`` (empty if nothing inspector-like answers there).
+
+    ``pid``: ask on that process's own loopback (a container's network namespace).
+    """
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
-        with opener.open(f"http://{host}:{port}/json/list", timeout=_PROBE_TIMEOUT_S) as r:
-            body = r.read(1 << 20)
+        if pid and in_own_net_ns(pid):
+            body = _get_in_netns(pid, port, "/json/list")
+        else:
+            with opener.open(f"http://{host}:{port}/json/list", timeout=_PROBE_TIMEOUT_S) as r:
+                body = r.read(1 << 20)
         doc = json.loads(body)
-    except (OSError, urllib.error.URLError, ValueError):
+    except (OSError, urllib.error.URLError, ValueError, http.client.HTTPException):
         return []
     if not isinstance(doc, list):
         return []
@@ -114,7 +141,7 @@ def ws_url_for_pid(pid: int) -> str | None:
     """The inspector WebSocket URL of a Node PID, or None if its inspector is not open."""
     argv = check_node(pid)
     for port in candidate_ports(pid, argv):
-        targets = list_targets("127.0.0.1", port)
+        targets = list_targets("127.0.0.1", port, pid)
         if targets:
             return _loopback_ws(targets[0]["webSocketDebuggerUrl"])
     return None

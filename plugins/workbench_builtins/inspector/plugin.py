@@ -148,7 +148,8 @@ class InspectorPlugin(PluginBase):
 
     def start(self, target: Target, options: dict[str, Any], sink: Sink) -> InspectorCapture:
         opts = resolve_options(self, options)
-        client = CdpClient(self._ws_url(target, opts["yes"] is True))
+        pid_ = target.pid if target.kind is TargetKind.PID else 0
+        client = CdpClient(self._ws_url(target, opts["yes"] is True), pid=pid_)
         try:
             pid = target.pid if target.kind is TargetKind.PID else _remote_pid(client)
             return InspectorCapture(client, pid, opts, sink, target=target).begin()

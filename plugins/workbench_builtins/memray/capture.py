@@ -92,6 +92,7 @@ class MemrayCapture(HandleBase):
         interpreter: str = "",
         debugger: str = "",
         lldb_pythonpath: str = "",
+        target_lib: str = "",
     ) -> None:
         if not debugger:  # the plugin passes its choice; else the same one, made here (probed once)
             choice = require_debugger("attach memray")
@@ -139,6 +140,8 @@ class MemrayCapture(HandleBase):
         ]
         if lldb_pythonpath:
             cmd += ["--lldb-pythonpath", lldb_pythonpath]
+        if target_lib:  # a containerised target loads its own memray's injector
+            cmd += ["--target-lib", target_lib]
         if native:
             cmd.append("--native")
         self._t_spawn = time.time()

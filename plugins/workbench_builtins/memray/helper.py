@@ -104,6 +104,8 @@ class State:
         self.debugger = debugger  # gdb | lldb: the plugin chose (workbench_builtins.debugger)
         self.lldb_pythonpath = ""  # where lldb's embedded Python finds its lldb module
         self.proc: subprocess.Popen[str] | None = None  # the debugger while it runs
+        self.target_lib = ""  # memray's injector as a containerised target names it
+        self.shadow_dir: str | None = None  # exe_shadow's scratch directory while lldb runs
 
 
 def _install_signals(state: State) -> None:
@@ -311,8 +313,49 @@ def _gdb_command(gdb: str, pid: int, side_port: int, files: tuple[str, str]) -> 
     ]
 
 
+def _sibling(relpath: str) -> Any:
+    """A stdlib-only module of ``workbench_builtins``, loaded by file (the helper imports no package)."""
+    import importlib.util
+
+    name = "_wb_" + relpath.replace("/", "_").removesuffix(".py")
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, os.path.join(os.path.dirname(LLDB_INJECT), relpath))
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod  # dataclasses look their module up while the class is made
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _enter_target_netns(pid: int) -> bool:
+    """Join the target's network namespace (a container's) before any socket exists.
+
+    memray's client in the target connects to our control port on *its* loopback, and its
+    tracker listens there for our ``SocketReader``: in the target's namespace both just
+    work. Only this thread changes namespace; the threads started after it inherit it.
+    """
+    try:
+        if os.readlink(f"/proc/{pid}/ns/net") == os.readlink("/proc/self/ns/net"):
+            return False
+        fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY)
+    except OSError:
+        return False  # gone or not ours to read: the attach itself reports it
+    try:
+        os.setns(fd, 0x40000000)  # CLONE_NEWNET
+    finally:
+        os.close(fd)
+    return True
+
+
 def _lldb_run(lldb: str, pid: int, side_port: int, lib: str, *, state: State, tmp: str) -> subprocess.Popen[str]:
-    """lldb running ``lldb_inject.py``: dlopen memray's injector and start its client at a safe point."""
+    """lldb running ``lldb_inject.py``: dlopen memray's injector and start its client at a safe point.
+
+    A containerised target: the library path is the container's (``--target-lib``), the
+    function addresses come from the ELF files read through /proc/PID/root (lldb cannot
+    open them by their paths), and lldb runs where the target's executable path exists
+    (``exe_shadow``).
+    """
     boot = os.path.join(tmp, "lib.bin")
     with open(boot, "wb") as fh:
         fh.write(lib.encode() + b"\0")  # copied into the target verbatim: dlopen needs the NUL
@@ -329,8 +372,18 @@ def _lldb_run(lldb: str, pid: int, side_port: int, lib: str, *, state: State, tm
         WB_IDLE_FALLBACK="0",  # like gdb: wait for the target to run Python code
         WB_TIMEOUT=str(LLDB_WAIT_S),
     )
+    cmd = [lldb, "--batch", "--no-lldbinit", "-o", f"command script import {LLDB_INJECT}"]
+    shadow = _sibling("exe_shadow.py")
+    if shadow.missing_exe(pid) is not None:
+        elf = _sibling("agent/elf_symbols.py")
+        addrs = elf.resolve(pid, ("PyEval_SaveThread", "Py_AddPendingCall", "PyCallable_Check"), ("dlopen", "dlsym"))
+        env["WB_ADDRS"] = json.dumps(addrs or {})
+        try:
+            cmd, state.shadow_dir = shadow.wrap(pid, cmd)
+        except shadow.ShadowError as exc:
+            raise _AttachError(str(exc)) from None
     return subprocess.Popen(
-        [lldb, "--batch", "--no-lldbinit", "-o", f"command script import {LLDB_INJECT}"],
+        cmd,
         env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
@@ -429,6 +482,8 @@ def _control_channel(
             t0 = time.monotonic()
             if files is None:
                 files = _memray_files_imported()
+            if state.target_lib:  # the container's own memray: dlopen runs in the target's filesystem
+                files = (state.target_lib, files[1])
             before = _state_letter(pid)
             with tempfile.TemporaryDirectory(prefix="wb-memray-") as tmp:
                 port = server.getsockname()[1]
@@ -450,6 +505,9 @@ def _control_channel(
                 finally:
                     output, _ = proc.communicate()  # the debugger always finishes (and detaches) first
                     state.proc = None
+                    if state.shadow_dir:
+                        shutil.rmtree(state.shadow_dir, ignore_errors=True)
+                        state.shadow_dir = None
             if tool == "lldb" and before not in ("T", "t") and _state_letter(pid) == "T":
                 # memray's own workaround (lldb_inject.py does it too): lldb can leave a process stopped
                 with contextlib.suppress(OSError):
@@ -666,6 +724,9 @@ def run(args: argparse.Namespace) -> int:
     emit = Emitter()
     state = State(args.debugger)
     state.lldb_pythonpath = args.lldb_pythonpath
+    state.target_lib = args.target_lib
+    # before any socket and any thread: they are made in (and inherit) the target's namespace
+    _enter_target_netns(args.pid)
     _install_signals(state)
     threading.Thread(target=_watch_stdin, args=(state,), name="memray-stdin", daemon=True).start()
     import shutil
@@ -806,6 +867,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-stacks", type=int, default=20_000)
     ap.add_argument("--debugger", choices=("gdb", "lldb"), default="gdb", help="what injects memray's library")
     ap.add_argument("--lldb-pythonpath", default="", help="PYTHONPATH of lldb's embedded Python")
+    ap.add_argument("--target-lib", default="", help="memray's injector library as the target names it (a container)")
     args = ap.parse_args(argv)
     return run(args)
 

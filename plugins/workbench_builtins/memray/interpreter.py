@@ -10,9 +10,12 @@ whenever it resolves to the same binary.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from dataclasses import dataclass
 from importlib.metadata import version
+
+from workbench.capture.namespaces import host_path, in_own_mount_ns
 
 CHECK_TIMEOUT_S = 30.0
 
@@ -23,6 +26,7 @@ class MemrayInTarget:
     ok: bool
     version: str  # memray's version in the target, "" if not importable
     detail: str  # why not, in one line
+    package_dir: str = ""  # memray's package directory as the target names it
 
 
 def our_memray_version() -> str:
@@ -36,7 +40,7 @@ def _read_proc(pid: int, name: str) -> bytes:
 
 def _target_env(pid: int) -> dict[str, str]:
     """The target's PATH and Python search-path variables, where we may read them."""
-    keep = ("PATH", "PYTHONPATH", "PYTHONHOME", "PYTHONUSERBASE", "PYTHONNOUSERSITE", "VIRTUAL_ENV")
+    keep = ("PATH", "PYTHONPATH", "PYTHONHOME", "PYTHONUSERBASE", "PYTHONNOUSERSITE", "VIRTUAL_ENV", "LD_LIBRARY_PATH")
     out: dict[str, str] = {}
     try:
         raw = _read_proc(pid, "environ")
@@ -51,9 +55,15 @@ def _target_env(pid: int) -> dict[str, str]:
 
 
 def target_interpreter(pid: int) -> str:
-    """Path of the target's Python, preferring argv[0] when it is the same binary (venvs)."""
+    """Path of the target's Python, preferring argv[0] when it is the same binary (venvs).
+
+    For a target in its own mount namespace (a container) the path is the one the
+    target uses, looked up in its own filesystem (through /proc/PID/root).
+    """
     exe = os.readlink(f"/proc/{pid}/exe")
     exe = exe.removesuffix(" (deleted)")
+    if in_own_mount_ns(pid):
+        return _target_interpreter_inside(pid, exe)
     try:
         argv0 = _read_proc(pid, "cmdline").split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
     except OSError:
@@ -80,6 +90,32 @@ def target_interpreter(pid: int) -> str:
     return exe
 
 
+def _target_interpreter_inside(pid: int, exe: str) -> str:
+    """argv[0] when it names the same binary in the container's filesystem, else the exe path."""
+    try:
+        argv0 = _read_proc(pid, "cmdline").split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+    except OSError:
+        return exe
+    if argv0.startswith("/"):
+        a, b = host_path(pid, argv0), host_path(pid, exe)
+        try:
+            if os.path.samefile(a, b) and os.access(a, os.X_OK):
+                return os.path.normpath(argv0)
+        except OSError:
+            pass
+    return exe
+
+
+def _in_target_mounts(pid: int, argv: list[str]) -> list[str]:
+    """``argv`` run in the target's mount namespace (its filesystem) when it has its own."""
+    if not in_own_mount_ns(pid):
+        return argv
+    nsenter = shutil.which("nsenter")
+    if nsenter is None:
+        raise FileNotFoundError("nsenter (util-linux) is needed to look into the target's container")
+    return [nsenter, f"--target={pid}", "--mount", "--", *argv]
+
+
 def check_memray(pid: int) -> MemrayInTarget:
     """Run ``<target-python> -c 'import memray'`` with the target's search path; never touches the target."""
     interp = target_interpreter(pid)
@@ -90,10 +126,15 @@ def check_memray(pid: int) -> MemrayInTarget:
     for k in ("PYTHONPATH", "PYTHONHOME", "PYTHONUSERBASE", "PYTHONNOUSERSITE"):
         if k in tenv:
             env[k] = tenv[k]
-    code = "import importlib.metadata as m, memray; print(m.version('memray'))"
+    if in_own_mount_ns(pid):
+        # the container's interpreter with the container's library path, not ours
+        env.pop("LD_LIBRARY_PATH", None)
+        if "LD_LIBRARY_PATH" in tenv:
+            env["LD_LIBRARY_PATH"] = tenv["LD_LIBRARY_PATH"]
+    code = "import importlib.metadata as m, os, memray; print(m.version('memray')); print(os.path.dirname(memray.__file__))"
     try:
         proc = subprocess.run(
-            [interp, "-c", code],
+            _in_target_mounts(pid, [interp, "-c", code]),
             env=env,
             capture_output=True,
             text=True,
@@ -107,4 +148,5 @@ def check_memray(pid: int) -> MemrayInTarget:
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["import failed"])[-1]
         return MemrayInTarget(interp, False, "", last)
-    return MemrayInTarget(interp, True, proc.stdout.strip(), "")
+    out = proc.stdout.strip().splitlines()
+    return MemrayInTarget(interp, True, out[0] if out else "", "", out[1] if len(out) > 1 else "")

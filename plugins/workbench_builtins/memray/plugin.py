@@ -9,6 +9,7 @@ typed error, then attaches asynchronously through the helper child process.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from typing import Any
@@ -27,13 +28,14 @@ from workbench.capture import (
     TargetKind,
     resolve_options,
 )
+from workbench.capture.namespaces import container_of, host_path, in_own_mount_ns
 from workbench.capture.targets import detect_runtime, ptrace_verdict
 from workbench.errors import CaptureError, PermissionDenied, TargetNotFound, UnsupportedTarget, WorkbenchError
 from workbench.model.keys import HEAP
 
 from .. import debugger
 from .capture import SOURCE, MemrayCapture
-from .interpreter import check_memray, our_memray_version
+from .interpreter import MemrayInTarget, check_memray, our_memray_version
 
 # A passed preflight is reused by ``start`` for this long (the GUI runs both back to back,
 # and the memray check starts the target's interpreter, which costs a second or more).
@@ -78,6 +80,7 @@ class MemrayPlugin(PluginBase):
         super().__init__()
         self._passed: dict[tuple[int, float], tuple[float, list[tuple[Check, WorkbenchError | None]]]] = {}
         self._lock = threading.Lock()
+        self._found: dict[int, MemrayInTarget] = {}  # the last memray check per PID (bounded)
 
     def _checks(self, target: Target) -> list[tuple[Check, WorkbenchError | None]]:
         key = None
@@ -137,8 +140,23 @@ class MemrayPlugin(PluginBase):
             msg = f"cannot read /proc/{pid}/exe to find the target's interpreter"
             fix = "run as root or as the target's user"
             return [*out, (Check("memray", False, msg, fix), PermissionDenied(msg, fix))]
+        with self._lock:
+            if len(self._found) >= PREFLIGHT_CACHE:
+                self._found.clear()
+            self._found[pid] = found
         ours = our_memray_version()
-        if not found.ok:
+        box = container_of(pid)
+        if not found.ok and box.runtime:
+            msg = (
+                f"memray is not importable in the container's interpreter {found.interpreter} "
+                f"(PID {pid}, {box.label()}; looked up in its own filesystem: {found.detail})"
+            )
+            fix = (
+                f"inside the container run: {found.interpreter} -m pip install memray=={ours} "
+                "(docker exec -it CONTAINER ..., kubectl exec -it POD -- ...)"
+            )
+            out.append((Check("memray", False, msg, fix), UnsupportedTarget(msg, fix)))
+        elif not found.ok:
             msg = f"memray is not importable in the target's interpreter {found.interpreter} ({found.detail})"
             fix = f"{found.interpreter} -m pip install memray=={ours}"
             out.append((Check("memray", False, msg, fix), UnsupportedTarget(msg, fix)))
@@ -149,6 +167,13 @@ class MemrayPlugin(PluginBase):
             )
             fix = f"{found.interpreter} -m pip install memray=={ours}"
             out.append((Check("memray", False, msg, fix), UnsupportedTarget(msg, fix)))
+        elif box.namespaces and "mnt" in box.namespaces:
+            # its own memray's injector, by the path the target's dlopen resolves in its filesystem
+            lib = f"{found.package_dir}/_inject.abi3.so"
+            ok = bool(found.package_dir) and os.path.isfile(host_path(pid, lib))
+            msg = f"memray {found.version} in the container's {found.interpreter} ({box.label()}; injector {lib})"
+            fix = f"inside the container run: {found.interpreter} -m pip install --force-reinstall memray=={ours}"
+            out.append((Check("memray", ok, msg, "" if ok else fix), None if ok else UnsupportedTarget(msg, fix)))
         else:
             out.append((Check("memray", True, f"memray {found.version} in {found.interpreter}"), None))
         return out
@@ -157,12 +182,16 @@ class MemrayPlugin(PluginBase):
         return [c for c, _ in self._checks(target)]
 
     def start(self, target: Target, options: dict[str, Any], sink: Sink) -> MemrayCapture:
-        interpreter = ""
-        for check, err in self._checks(target):
+        interpreter, target_lib = "", ""
+        for _check, err in self._checks(target):
             if err is not None:
                 raise err
-            if check.name == "memray":
-                interpreter = check.message.rpartition(" in ")[2]
+        with self._lock:
+            found = self._found.get(target.pid)
+        if found is not None:
+            interpreter = found.interpreter
+            if in_own_mount_ns(target.pid):
+                target_lib = f"{found.package_dir}/_inject.abi3.so"
         opts = resolve_options(self, options)
         choice = debugger.require("attach memray")
         return MemrayCapture(
@@ -176,4 +205,5 @@ class MemrayPlugin(PluginBase):
             interpreter=interpreter,
             debugger=choice.name,
             lldb_pythonpath=choice.env.get("PYTHONPATH", ""),
+            target_lib=target_lib,
         )

@@ -22,6 +22,8 @@ from typing import Any
 import psutil
 
 from workbench.capture import HandleBase, Job, Sink, Target
+from workbench.capture.namespaces import in_own_net_ns
+from workbench.capture.proc_net import tcp_connections
 from workbench.errors import PermissionDenied, TargetExited
 from workbench.model import EventKind, SeriesBatch, SeriesPoint
 
@@ -56,6 +58,8 @@ class ProcStatsCapture(HandleBase):
         self.interval = interval
         self.duration = duration
         self.proc = psutil.Process(self.pid)
+        # a container's sockets are listed in its own network namespace, not in ours
+        self._own_netns = in_own_net_ns(self.pid)
         self._known_groups: set[str] = set()
         self._known_states: set[str] = set()
 
@@ -111,9 +115,13 @@ class ProcStatsCapture(HandleBase):
             with contextlib.suppress(psutil.AccessDenied, AttributeError):
                 pts.append(SeriesPoint("process.fds", t, float(p.num_fds()), "count"))
             try:
-                conns = p.net_connections(kind="tcp")
+                conns = tcp_connections(self.pid) if self._own_netns else p.net_connections(kind="tcp")
             except psutil.AccessDenied:
                 conns = []
+            except PermissionError:
+                conns = []
+            except OSError as exc:
+                raise psutil.NoSuchProcess(self.pid) from exc
         est, states = connection_groups(list(conns))
         # bounded: at most MAX_REMOTES named groups for the whole capture
         for g in sorted(est, key=lambda k: -est[k]):

@@ -82,6 +82,8 @@ class PySpyOptions:
     threads: bool = False
     thread_filter: str = ""
     function: bool = False  # by line, as py-spy itself: `workbench list` and the source view need the line
+    # False when py-spy cannot unwind native frames: the target's binaries exist only in its container
+    native_ok: bool = True
 
     @property
     def reads_states(self) -> bool:
@@ -91,7 +93,7 @@ class PySpyOptions:
     @property
     def native_stack(self) -> bool:
         """Native frames are read for thread states (py-spy refuses them with --nonblocking)."""
-        return self.reads_states and not self.nonblocking
+        return self.reads_states and not self.nonblocking and self.native_ok
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> PySpyOptions:

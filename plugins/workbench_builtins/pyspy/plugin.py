@@ -8,6 +8,7 @@ from workbench.capture import CaptureHandle, Check, Option, PluginBase, Sink, Ta
 from workbench.errors import PluginError
 from workbench.model.keys import CPU, WALL
 
+from ..exe_shadow import missing_exe
 from .binary import find_pyspy
 from .capture import SOURCE, PySpyCapture, PySpyOptions
 from .checks import checks
@@ -102,4 +103,13 @@ class PySpyPlugin(PluginBase):
         for _check, err in checks(target.pid):
             if err is not None:
                 raise err
+        if missing_exe(target.pid) is not None:
+            # py-spy's native unwinder opens the target's binaries by the paths in its maps,
+            # which exist only inside its container; Python frames are read from memory
+            if opts.native:
+                raise PluginError(
+                    f"pyspy: native frames of PID {target.pid} cannot be read: its binaries exist only in its container",
+                    "drop --native (Python frames work), or run py-spy inside the container",
+                )
+            opts.native_ok = False
         return PySpyCapture(binary, target.pid, opts, sink).start()

@@ -33,6 +33,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from workbench.analysis.waits import PARKED_MARK, classify
+from workbench.capture.namespaces import foreign_namespaces
 from workbench.formats.collapsed import parse_frame
 
 from .raw import MAX_FRAMES_PER_STACK, _split_frames, records
@@ -114,7 +115,21 @@ class ThreadCpu:
     cpu_s: dict[int, float]
 
 
-def read_thread_cpu(pid: int) -> ThreadCpu:
+def _tid_as_seen_inside(pid: int, name: str) -> int:
+    """A thread's id in the target's own PID namespace (its last NSpid), as py-spy reports it."""
+    try:
+        with open(f"/proc/{pid}/task/{name}/status") as fh:
+            for line in fh:
+                if line.startswith("NSpid:"):
+                    return int(line.split()[-1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return int(name)
+
+
+def read_thread_cpu(pid: int, nested: bool = False) -> ThreadCpu:
+    """``nested``: the target has its own PID namespace (a container), so its threads are
+    keyed by the ids it sees itself, which are the ones py-spy's records carry."""
     out: dict[int, float] = {}
     t = time.time()
     try:
@@ -130,7 +145,8 @@ def read_thread_cpu(pid: int) -> ThreadCpu:
         # the command may hold spaces and parentheses: fields start after the last ')'
         fields = data[data.rfind(b")") + 2 :].split()
         if len(fields) > 12:
-            out[int(name)] = (int(fields[11]) + int(fields[12])) / CLK_TCK
+            tid = _tid_as_seen_inside(pid, name) if nested else int(name)
+            out[tid] = (int(fields[11]) + int(fields[12])) / CLK_TCK
     return ThreadCpu(t, out)
 
 
@@ -142,14 +158,15 @@ class ThreadStates:
         self.wall = wall
         self.native_stack = native_stack  # the records carry native frames to read states from
         self.keep_native = keep_native
-        self.last = read_thread_cpu(pid)
+        self.nested = "pid" in foreign_namespaces(pid)
+        self.last = read_thread_cpu(pid, self.nested)
         self.last_busy: dict[int, float] = {}  # tid -> when its CPU time last moved
         self.dropped = 0
         self.scaled_away = 0  # net samples the per-thread weighing removed (negative: added)
 
     def rewrite(self, lines: Iterable[bytes], period_s: float) -> list[bytes]:
         """The chunk's records, rewritten; call right after the chunk ended."""
-        now = read_thread_cpu(self.pid)
+        now = read_thread_cpu(self.pid, self.nested)
         used = {tid: max(0.0, s - self.last.cpu_s.get(tid, 0.0)) for tid, s in now.cpu_s.items()}
         for tid, u in used.items():
             if u > 0 or tid not in self.last_busy:

@@ -46,6 +46,7 @@ from .banner import ErrorBanner
 from .capture_panel import CapturePanel
 from .flame_chart import FlameChartView
 from .flame_view import FlameGraphView
+from .gui_gc import collect_on_gui_thread
 from .leak_panel import LeakPanel
 from .services_view import ServicesView
 from .session_controller import SessionController
@@ -78,6 +79,7 @@ class MainWindow(QMainWindow):
         settings: QSettings | None = None,
     ) -> None:
         super().__init__()
+        collect_on_gui_thread()  # no cyclic GC in capture threads: it can deadlock with Qt
         self.setWindowTitle("Profiling Workbench")
         self.resize(1400, 900)
         self.setAcceptDrops(True)

@@ -179,7 +179,9 @@ def load(rate: float, stop: threading.Event) -> None:
         MINUTE.record(i, elapsed)
         BACKLOG.push(elapsed)
         i += 1
-        time.sleep(delay)
+        # steady traffic: iteration i starts at t0 + i * delay whatever the machine's load, so
+        # a TTL cache's size (rate x TTL) stays level instead of following the load
+        time.sleep(max(0.0, t0 + i * delay - time.monotonic()))
 
 
 def main() -> int:

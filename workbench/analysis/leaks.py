@@ -54,6 +54,7 @@ class Candidate:
     target: str = ""
     stack: list[str] = field(default_factory=list)
     min_abs_growth: float | None = None
+    note: str = ""  # appended to the evidence (what holds it, which sites were folded in)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +175,8 @@ def judge(c: Candidate, policy: LeakPolicy | None = None) -> Finding | None:
     )
     if reasons:
         evidence = "bounded: " + "; ".join(reasons) + ". " + evidence
+    if c.note:
+        evidence += ". " + c.note
     spark = _resample(np.asarray(c.times, np.float64), np.asarray(c.values, np.float64), 32)[1]
     return Finding(
         kind=c.kind,

@@ -1,5 +1,5 @@
 """The leak engine on real services with labelled leaks and decoys (Go via pprof, Python
-via the runtime agent). Target: precision and recall 1.0, every unlabelled suspect counting
+via the runtime agent, Node via the inspector). Target: precision and recall 1.0, every unlabelled suspect counting
 as a false positive; every suspect carries the stack that fills it, its innermost user frame
 being the filling function. ``make bench`` prints the table with times to first verdict."""
 
@@ -7,7 +7,15 @@ import shutil
 
 import pytest
 
-from tests.leaks.scenario import GO_LABELS, PY_LABELS, build_go_leaksvc, run_go_suite, run_py_suite
+from tests.leaks.scenario import (
+    GO_LABELS,
+    NODE_LABELS,
+    PY_LABELS,
+    build_go_leaksvc,
+    run_go_suite,
+    run_node_suite,
+    run_py_suite,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -43,3 +51,21 @@ def test_python_leak_scenarios():
     for s in res.suspects:  # the agent's tracemalloc window named the filling function
         assert s["where"].startswith(fillers[s["name"]]), s
         assert s["stack"] and s["stack"][0] == s["where"], s
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node not installed (apt-get install nodejs)")
+def test_node_leak_scenarios():
+    """Containers named from heap-snapshot retainer paths; the Socket objects the sockets Map
+    holds (built in openSocket) are part of its finding, not a third leak."""
+    res = run_node_suite(duration_s=42.0)
+    precision, recall = res.scores(NODE_LABELS)
+    assert (precision, recall) == (1.0, 1.0), (res.flagged, res.unlabelled_suspects, res.suspects)
+    by_name = {s["name"]: s for s in res.suspects}
+    assert set(by_name) == {"sockets Map", "history array"}, by_name
+    for name, filler in (("sockets Map", "addSubscriber ("), ("history array", "appendHistory (")):
+        s = by_name[name]
+        assert s["where"].startswith(filler), s
+        user = [f for f in s["stack"] if "leaksvc.js:" in f]
+        assert user and user[0] == s["where"], s  # innermost user frame is the filling function
+        assert f"{name.split()[0]}: " in s["evidence"], s  # the retainer path is shown
+    assert "Socket objects from openSocket" in by_name["sockets Map"]["evidence"], by_name["sockets Map"]

@@ -10,9 +10,10 @@ from __future__ import annotations
 import threading
 
 from ..model.findings import CENSUS_SOURCE, RETAINER_SOURCE, Finding
-from ..model.keys import GOROUTINE, HEAP
+from ..model.keys import GOROUTINE, GOROUTINE_LEAK, HEAP
 from ..model.profile import ProfileBatch, profile_from_stacks
 from ..model.session import Batch, FindingsBatch, Session
+from .goroutine_leaks import LeakedSite, confirm, leaked_sites
 from .leak_sources import SiteTracker, series_candidates
 from .leaks import Candidate, LeakPolicy, judge_all
 from .node_containers import MAX_NAMED_SITES, name_node_candidates
@@ -42,6 +43,8 @@ class LeakWatch:
         # Node site (``where``) -> the container its objects are held by (the inspector's
         # retainer hints); kept across snapshots so a site keeps its name, capped
         self.node_containers: dict[str, Finding] = {}
+        # the latest /debug/pprof/goroutineleak profile's sites (Go 1.26+), by ``where``
+        self.leaked_goroutines: dict[str, LeakedSite] = {}
 
     def on_batch(self, batch: Batch) -> None:
         """Session listener: track heap (in-use snapshots) and goroutine profiles per site."""
@@ -58,6 +61,11 @@ class LeakWatch:
         if not isinstance(batch, ProfileBatch) or batch.key.prefix:
             return  # a triggered capture is a one-off, not a point of the series
         key = (batch.runtime, batch.kind)
+        if batch.kind == GOROUTINE_LEAK:
+            sites = leaked_sites(profile_from_stacks(batch.stacks, batch.sample_types))
+            with self._lock:
+                self.leaked_goroutines = sites
+            return
         tracker = self.trackers.get(key)
         if tracker is None or (batch.kind == HEAP and not batch.replace):
             return
@@ -84,4 +92,7 @@ class LeakWatch:
 
     def judge(self, session: Session) -> tuple[list[Finding], list[Finding]]:
         """(suspects, checked) over everything seen so far."""
-        return judge_all(self.candidates(session), self.policy)
+        suspects, checked = judge_all(self.candidates(session), self.policy)
+        with self._lock:
+            leaked = dict(self.leaked_goroutines)
+        return confirm(suspects, checked, leaked)

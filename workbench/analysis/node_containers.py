@@ -13,6 +13,11 @@ from .leaks import Candidate
 MAX_NAMED_SITES = 1024
 
 
+def _is_user(where: str) -> bool:
+    file = where.rsplit(" (", 1)[-1] if " (" in where else ""
+    return bool(file) and not file.startswith(("node:", "internal/")) and "/node_modules/" not in file
+
+
 def _filler(members: list[Candidate]) -> Candidate:
     """The site that fills the container: the one whose function calls the other sites
     (``addSubscriber`` calls ``openSocket`` which builds the ``Socket``), else the largest."""

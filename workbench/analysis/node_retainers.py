@@ -23,7 +23,7 @@ import numpy.typing as npt
 
 from ..model.findings import RETAINER_SOURCE, Finding
 from ..model.heapgraph import TracedSnapshot
-from .leak_sources import MAX_STACK_FRAMES, _where, node_site
+from .leak_sources import MAX_STACK_FRAMES, _node_user, _where, node_site
 
 I64 = npt.NDArray[np.int64]
 
@@ -32,6 +32,13 @@ _COLLECTIONS = {"Map": ("map", "Map"), "Set": ("set", "Set"), "Array": ("list", 
 # a plain object used as a dictionary (``cache[key] = v``) holds many properties
 _DICT_OBJECT_EDGES = 512
 MAX_OBJECTS_PER_SITE = 200  # objects of one site whose retainer paths are walked
+# a site is named after a container only when most of its live objects (and a few at least)
+# are held there: a timer's bookkeeping that happens to reach one entry is not "filling" it
+MIN_HELD_SHARE = 0.5
+MIN_HELD = 3
+# a caller keyed by the objects allocated under it (a fallback) must send nearly all of them
+# to one container: a dispatcher calling several fillers names none of them
+MIN_HELD_SHARE_UNDER = 0.8
 MAX_SITES = 256
 MAX_PATH = 64  # hops walked up from an object (the nearest collection is usually 1-3 away)
 _PATH_SHOWN = 6  # hops shown in the evidence, nearest the container
@@ -104,7 +111,7 @@ def _holder_label(snap: TracedSnapshot, parent: I64, via: I64, node: int) -> str
             break
         kind = snap.edge_kind(e)
         name = snap.edge_name(e)
-        if kind in ("element", "hidden") or name.startswith(("[", "<")):
+        if kind in ("element", "hidden") or name.startswith(("[", "<")) or name.isdigit():
             parts.append("[]")
         else:
             parts.append(name)
@@ -143,7 +150,12 @@ def retainer_hints(snap: TracedSnapshot, target: str = "") -> list[Finding]:
         lst = by_trace.setdefault(int(tid), [])
         if len(lst) < MAX_OBJECTS_PER_SITE:
             lst.append(int(node))
+    # a site is keyed as the sampling profile keys it (node_site's ``where``); every other
+    # user function on the allocation stack is a fallback key, for a sampling site that V8's
+    # inlining named differently (an executor inlined into its caller, an async function's
+    # continuation): ``exact`` says which sites the objects' own naming gave
     sites: dict[str, tuple[list[str], list[int]]] = {}
+    exact: set[str] = set()
     for tid, nodes in by_trace.items():
         frames = snap.stack(tid)
         if not frames:
@@ -151,13 +163,16 @@ def retainer_hints(snap: TracedSnapshot, target: str = "") -> list[Finding]:
         _kind, _name, where = node_site(frames)
         if not where:
             continue
-        entry = sites.get(where)
-        if entry is None:
-            if len(sites) >= MAX_SITES:
-                continue
-            entry = sites[where] = ([_where(f) for f in frames[-MAX_STACK_FRAMES:]], [])
-        room = MAX_OBJECTS_PER_SITE - len(entry[1])
-        entry[1].extend(nodes[:room])
+        exact.add(where)
+        keys = [where] + [w for w in dict.fromkeys(_where(f) for f in reversed(frames) if _node_user(f)) if w != where]
+        for key in keys:
+            entry = sites.get(key)
+            if entry is None:
+                if len(sites) >= MAX_SITES:
+                    continue
+                entry = sites[key] = ([_where(f) for f in frames[-MAX_STACK_FRAMES:]], [])
+            room = MAX_OBJECTS_PER_SITE - len(entry[1])
+            entry[1].extend(nodes[:room])
     if not sites:
         return []
     parent, via = bfs_parents(snap)
@@ -175,12 +190,16 @@ def retainer_hints(snap: TracedSnapshot, target: str = "") -> list[Finding]:
         if not votes:
             continue
         container, held = votes.most_common(1)[0]
+        share = MIN_HELD_SHARE if where in exact else MIN_HELD_SHARE_UNDER
+        if held < min(MIN_HELD, len(nodes)) or held < share * len(nodes):
+            continue
         cname = snap.name(container)
         kind, shown = _COLLECTIONS.get(cname, ("objects", "object"))
         label = f"{_holder_label(snap, parent, via, container)} {shown}"
         if labels.setdefault(label, container) != container:
             label = f"{label} @{int(snap.node_id[container])}"
         path = _path_text(snap, parent, via, container, example[container])
+        how = "it allocated" if where in exact else "allocated under it"
         out.append(
             Finding(
                 kind=kind,
@@ -189,7 +208,7 @@ def retainer_hints(snap: TracedSnapshot, target: str = "") -> list[Finding]:
                 growth_per_min=0.0,
                 unit="objects",
                 confidence=round(held / len(nodes), 3),
-                evidence=f"{held} of {len(nodes)} live objects it allocated are held by {path}",
+                evidence=f"{held} of {len(nodes)} live objects {how} are held by {path}",
                 target=target,
                 suspect=False,
                 stack=stack,

@@ -19,7 +19,6 @@ from typing import Any
 
 from workbench.capture import CaptureStatus, HandleBase, Job, Sink, Target
 from workbench.errors import PluginError, TargetExited, WorkbenchError
-from workbench.model.keys import GOROUTINE_LEAK
 from workbench.model import (
     INUSE_OBJECTS,
     INUSE_SPACE,
@@ -32,6 +31,7 @@ from workbench.model import (
     SeriesBatch,
     StackSet,
 )
+from workbench.model.keys import GOROUTINE_LEAK
 
 from . import cputurns
 from .client import CPU_TIMEOUT_SLACK_S, Backoff, HttpClient

@@ -59,7 +59,7 @@ def test_node_leak_scenarios():
     holds (built in openSocket) are part of its finding, not a third leak."""
     res = run_node_suite(duration_s=42.0)
     precision, recall = res.scores(NODE_LABELS)
-    assert (precision, recall) == (1.0, 1.0), (res.flagged, res.unlabelled_suspects, res.suspects)
+    assert (precision, recall) == (1.0, 1.0), (res.flagged, res.unlabelled_suspects, res.suspects, res.checked)
     by_name = {s["name"]: s for s in res.suspects}
     assert set(by_name) == {"sockets Map", "history array"}, by_name
     for name, filler in (("sockets Map", "addSubscriber ("), ("history array", "appendHistory (")):

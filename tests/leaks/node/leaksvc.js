@@ -60,7 +60,7 @@ function cacheSlowRow() {
   // by the clock, not by ticks (timers run late on a loaded machine): 20 rows/s, full at 30 s
   while (nextSlow < ((Date.now() - started) / 1000) * 20) {
     const key = `slow-${nextSlow++}`;
-    slowRows.put(key, { key, cells: new Array(64).fill(nextSlow) });
+    slowRows.put(key, { key, cells: new Array(256).fill(nextSlow) });
   }
 }
 

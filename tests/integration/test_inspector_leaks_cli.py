@@ -38,11 +38,11 @@ def test_leaks_cli_on_node_names_the_containers() -> None:
     assert out.returncode == 3, (out.stdout, out.stderr)
     doc = json.loads(out.stdout)
     by_name = {s["name"]: s for s in doc["suspects"]}
-    # the slow LRU fills for 30 s after start: 32 s of watching from 8 s cannot tell it from a
-    # leak yet (the scenario suite watches long enough to see it plateau); the rest are bounded
-    assert {"sockets Map", "history array"} <= set(by_name) <= {"sockets Map", "history array", "slowRows.map Map"}, (
-        doc["suspects"]
-    )
+    # the slow LRU and the TTL cache turn over in 30 s and 15 s: V8's sampler, counting only what
+    # was allocated since attaching, cannot tell them from leaks in 32 s (notes/leaks17.md); the
+    # caches that turn over within seconds must be bounded
+    slow = {"slowRows.map Map", "tokens Map"}
+    assert {"sockets Map", "history array"} <= set(by_name) <= {"sockets Map", "history array", *slow}, doc["suspects"]
     for name, filler in (("sockets Map", "addSubscriber ("), ("history array", "appendHistory (")):
         s = by_name[name]
         assert s["where"].startswith(filler), s

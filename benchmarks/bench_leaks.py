@@ -1,7 +1,8 @@
 """Leak engine on the labelled scenario services: precision, recall and time to first verdict.
 
-Runs the Go suite (pprof heap + goroutine profiles) and the Python suite (runtime agent
-container census) live, judging every 3 s, and prints one table row per labelled
+Runs the Go suite (pprof heap + goroutine profiles), the Python suite (runtime agent
+container census) and the Node suite (inspector heap sampling, containers named from heap
+snapshot retainer paths) live, judging every 3 s, and prints one table row per labelled
 container. Target: precision and recall 1.0, every leak flagged in under 60 s.
 The agent is injected by whichever debugger the workbench picks (gdb, or lldb where gdb
 cannot call into processes: ``workbench_builtins.debugger``; ``WB_DEBUGGER`` forces one).
@@ -23,7 +24,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import budget
 from workbench_builtins import debugger
 
-from tests.leaks.scenario import GO_LABELS, PY_LABELS, build_go_leaksvc, run_go_suite, run_py_suite
+from tests.leaks.scenario import (
+    GO_LABELS,
+    NODE_LABELS,
+    PY_LABELS,
+    build_go_leaksvc,
+    run_go_suite,
+    run_node_suite,
+    run_py_suite,
+)
 
 
 def table(res, labels) -> None:  # type: ignore[no-untyped-def]
@@ -64,6 +73,10 @@ def run_suites(duration: float) -> None:
         table(run_py_suite(duration_s=duration), PY_LABELS)
     else:  # a budget this run cannot check is a miss, not a pass
         budget.fail("leaks python precision", f"no debugger can inject the agent here: {choice.reason}; {choice.fix}")
+    if shutil.which("node"):
+        table(run_node_suite(duration_s=duration), NODE_LABELS)
+    else:
+        budget.fail("leaks node precision", "node is not installed (apt-get install nodejs)")
 
 
 if __name__ == "__main__":

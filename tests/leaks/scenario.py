@@ -24,6 +24,7 @@ from workbench.model import Session
 HERE = Path(__file__).resolve().parent
 GO_SRC = HERE / "go" / "leaksvc"
 PY_SRC = HERE / "py" / "leaksvc.py"
+NODE_SRC = HERE / "node" / "leaksvc.js"
 
 # label -> substring that names it in a finding; True = a real leak, False = a decoy
 GO_LABELS: dict[str, tuple[str, bool]] = {
@@ -55,6 +56,18 @@ PY_LABELS: dict[str, tuple[str, bool]] = {
     "TTL cache (20 s)": ("TTLCache._entries", False),
     "map cleared every minute": ("MinuteMap.items", False),
     "backlog grows and shrinks": ("Backlog.queue", False),
+}
+
+# Node sites are named by the container holding them (heap snapshot retainer paths); a
+# decoy keeps its filling function in ``where`` whatever its name, so decoys match on that
+NODE_LABELS: dict[str, tuple[str, bool]] = {
+    "sockets Map never cleaned": ("sockets Map", True),
+    "history array never trimmed": ("history array", True),
+    "LRU with max size": ("cacheRow (", False),
+    "LRU full after ~30 s": ("cacheSlowRow (", False),
+    "LRU's own inserts": ("put (", False),
+    "map cleared every 20 s": ("recordMetric (", False),
+    "TTL cache (15 s)": ("issueToken (", False),
 }
 
 
@@ -166,6 +179,36 @@ def run_py_suite(duration_s: float = 45.0, judge_every: float = 3.0, python: str
         plans = [("agent", {"yes": True, "census_interval": 2.0, "interval": 1.0})]
         return _watch(
             "python", Target.from_pid(proc.pid), plans, PY_LABELS, duration_s=duration_s, judge_every=judge_every
+        )
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        if proc.stdout:
+            proc.stdout.close()
+
+
+def run_node_suite(duration_s: float = 45.0, judge_every: float = 3.0) -> ScenarioResult:
+    node = shutil.which("node")
+    if node is None:
+        raise RuntimeError("node not installed (apt-get install nodejs)")
+    env = {k: v for k, v in os.environ.items() if k != "NODE_OPTIONS"}
+    proc = subprocess.Popen([node, "--inspect=127.0.0.1:0", str(NODE_SRC)], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, env=env)  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if not line.startswith("ready"):
+            raise RuntimeError(f"leaksvc.js did not start: {line!r}")
+        time.sleep(WARMUP_S)
+        # the options `workbench leaks` uses for Node (the inspector's kind_options["leaks"])
+        plugin = default_registry().load("inspector")
+        plans = [("inspector", {**plugin.kind_options["leaks"], "interval": 1.0})]
+        return _watch(
+            "node", Target.from_pid(proc.pid), plans, NODE_LABELS, duration_s=duration_s, judge_every=judge_every
         )
     finally:
         proc.terminate()

@@ -54,6 +54,7 @@ class Candidate:
     target: str = ""
     stack: list[str] = field(default_factory=list)
     min_abs_growth: float | None = None
+    note: str = ""  # appended to the evidence (what holds it, which sites were folded in)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +92,13 @@ def _resample(t: FloatArray, v: FloatArray, n: int) -> tuple[FloatArray, FloatAr
     return t[idx], v[idx]
 
 
+def _median3(v: FloatArray) -> FloatArray:
+    if len(v) < 3:
+        return v
+    mid = np.median(np.stack([v[:-2], v[1:-1], v[2:]]), axis=0)
+    return np.concatenate([v[:1], mid, v[-1:]])
+
+
 def trend_of(times: FloatArray, values: FloatArray, tail_share: float = 0.35) -> Trend:
     t = np.asarray(times, dtype=np.float64)
     v = np.asarray(values, dtype=np.float64)
@@ -106,9 +114,12 @@ def trend_of(times: FloatArray, values: FloatArray, tail_share: float = 0.35) ->
     steps = np.where(np.abs(steps) > eps, steps, 0.0)
     moving = steps[steps != 0]
     rising_share = float((moving > 0).mean()) if len(moving) else 0.0
-    run_max = np.maximum.accumulate(v) if len(v) else v
+    # drawdown on a 3-point running median: one outlying snapshot (a sampling profile's noise,
+    # a GC that ran late) is neither a peak nor a flush; a buffer flushed stays down for more
+    vm = _median3(v)
+    run_max = np.maximum.accumulate(vm) if len(vm) else vm
     with np.errstate(divide="ignore", invalid="ignore"):
-        dd = np.where(run_max > 0, (run_max - v) / run_max, 0.0)
+        dd = np.where(run_max > 0, (run_max - vm) / run_max, 0.0)
     drawdown = float(dd.max()) if len(dd) else 0.0
     span = float(t[-1] - t[0]) if len(t) > 1 else 0.0
     tail_start = t[-1] - span * tail_share if len(t) else 0.0
@@ -174,6 +185,8 @@ def judge(c: Candidate, policy: LeakPolicy | None = None) -> Finding | None:
     )
     if reasons:
         evidence = "bounded: " + "; ".join(reasons) + ". " + evidence
+    if c.note:
+        evidence += ". " + c.note
     spark = _resample(np.asarray(c.times, np.float64), np.asarray(c.values, np.float64), 32)[1]
     return Finding(
         kind=c.kind,

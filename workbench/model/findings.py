@@ -10,6 +10,9 @@ KINDS = ("map", "buffer", "list", "set", "goroutines", "objects", "pool")
 
 # the runtime agent's container census: one finding per container, a naming hint, not a verdict
 CENSUS_SOURCE = "agent.census"
+# the Node inspector's heap-snapshot retainer paths: which container holds a heap site's
+# objects (name, kind, the container's id in ``target``), a naming hint, not a verdict
+RETAINER_SOURCE = "inspector.retainers"
 # the leak engine's verdicts over a whole session (target and source of those findings): one
 # set, replaced as a whole each time the engine judges again
 VERDICTS_TARGET = "leak-engine"

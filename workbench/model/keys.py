@@ -21,6 +21,9 @@ GOROUTINE = "goroutine"
 MUTEX = "mutex"
 BLOCK = "block"
 PROFILE_KINDS = (CPU, WALL, HEAP, ALLOCS, GOROUTINE, MUTEX, BLOCK)
+# Go 1.26+'s /debug/pprof/goroutineleak: a goroutine profile of the goroutines the runtime
+# proved leaked (blocked on what no running code can reach); leak evidence, not a view
+GOROUTINE_LEAK = "goroutineleak"
 
 _PREFIX = re.compile(r"^trigger\d+$")
 

@@ -20,15 +20,18 @@ import threading
 import time
 from typing import Any, BinaryIO
 
+from workbench.analysis.node_retainers import retainer_hints
 from workbench.capture import CaptureStatus, HandleBase, Job, Sink, Target
 from workbench.errors import CaptureError, LimitExceeded, PluginError, TargetExited, WorkbenchError
 from workbench.formats.devtools import cpuprofile_stacks, heapprofile_stacks, heapsnapshot_stacks
+from workbench.formats.heapsnapshot_trace import read_traced_snapshot
 from workbench.model import (
     INUSE_OBJECTS,
     INUSE_SPACE,
     SAMPLES,
     WALL_NS,
     EventKind,
+    FindingsBatch,
     FrameTable,
     ProfileBatch,
     ProfileKey,
@@ -40,6 +43,8 @@ from .cdp import CdpClient
 
 SOURCE = "inspector"
 SNAPSHOT_TIMEOUT_S = 300.0  # serialising a heap of several GB takes minutes; longer is a hang
+# the first container-naming pass comes this soon (a leak check's first verdict is at ~15 s)
+FIRST_NAMING_S = 5.0
 # V8 samples on a wall clock: idle time is an "(idle)" frame, so the values are wall time
 CPU_TYPES = (SAMPLES, WALL_NS)
 HEAP_TYPES = (INUSE_SPACE, INUSE_OBJECTS)
@@ -72,11 +77,16 @@ class InspectorCapture(HandleBase):
         duration = float(opts["duration"] or 0.0)
         self.started = self._status.started
         self.deadline = self.started + duration if duration > 0 else None
-        self._counts = {"cpu": 0, "heap": 0, "metrics": 0, "snapshot": 0}
+        self._counts = {"cpu": 0, "heap": 0, "metrics": 0, "snapshot": 0, "naming": 0}
+        self._naming_s = 0.0
         self._error: WorkbenchError | None = None
         self._snapshot_wanted = threading.Event()
         self._in_full_snapshot = False
         self.snapshot_max_bytes = int(opts.get("snapshot_max_mb") or 1024) * 1024 * 1024
+        self.retainer_interval_s = max(0.0, float(opts.get("retainer_interval") or 0.0))
+        self.retainer_window_s = max(0.5, float(opts.get("retainer_window") or 3.0))
+        self.retainer_max_bytes = int(opts.get("retainer_max_mb") or 256) * 1024 * 1024
+        self._tracking_until: float | None = None
         self._job = self.make_job(self._run, str(pid))
 
     def key(self, kind: str) -> ProfileKey:
@@ -105,6 +115,8 @@ class InspectorCapture(HandleBase):
         next_cpu = now + self.window_s
         next_heap = now  # a first snapshot at once: the leak engine needs its baseline
         next_metrics = now
+        naming = self.heap and self.retainer_interval_s > 0
+        next_naming = now + min(FIRST_NAMING_S, self.retainer_interval_s)
         try:
             while not job.cancelled:
                 if self.deadline is not None and time.time() >= self.deadline:
@@ -119,10 +131,21 @@ class InspectorCapture(HandleBase):
                 if self.cpu and now >= next_cpu:
                     self._cpu_window(restart=True)
                     next_cpu = time.monotonic() + self.window_s
+                if naming and self._tracking_until is None and now >= next_naming:
+                    self._start_tracking()
+                elif self._tracking_until is not None and now >= self._tracking_until:
+                    naming = self._name_containers()
+                    next_naming = time.monotonic() + self.retainer_interval_s
                 if self._snapshot_wanted.is_set():
                     self._snapshot_wanted.clear()
                     self._heap_snapshot_full()
-                due = min([next_metrics] + ([next_heap] if self.heap else []) + ([next_cpu] if self.cpu else []))
+                due = min(
+                    [next_metrics]
+                    + ([next_heap] if self.heap else [])
+                    + ([next_cpu] if self.cpu else [])
+                    + ([next_naming] if naming and self._tracking_until is None else [])
+                    + ([self._tracking_until] if self._tracking_until is not None else [])
+                )
                 wait = due - time.monotonic()
                 if self.deadline is not None:
                     wait = min(wait, self.deadline - time.time())
@@ -216,8 +239,72 @@ class InspectorCapture(HandleBase):
         )
         self._count("snapshot", 0)
 
+    # ------------------------------------------------------------ container naming
+    def _start_tracking(self) -> None:
+        """V8 records the allocation stack of every object from now on (slower allocation) until
+        the naming snapshot, ``retainer_window`` seconds later."""
+        self.client.call("HeapProfiler.startTrackingHeapObjects", {"trackAllocations": True})
+        self._tracking_until = time.monotonic() + self.retainer_window_s
+
+    def _stop_tracking_into(self, fh: BinaryIO | None, cap: int) -> int:
+        """HeapProfiler.stopTrackingHeapObjects: V8 writes one snapshot (with allocation traces)
+        as it stops; its chunks go to ``fh`` up to ``cap`` bytes (dropped when ``fh`` is None)."""
+        written = 0
+        over = False
+
+        def chunk(method: str, params: dict[str, Any]) -> None:
+            nonlocal written, over
+            if method != "HeapProfiler.addHeapSnapshotChunk":
+                return
+            data = str(params.get("chunk", "")).encode("utf-8")
+            written += len(data)
+            over = over or written > cap
+            if fh is not None and not over:
+                fh.write(data)
+
+        self._tracking_until = None
+        self.client.call(
+            "HeapProfiler.stopTrackingHeapObjects",
+            {"reportProgress": False},
+            timeout=SNAPSHOT_TIMEOUT_S,
+            on_event=chunk,
+        )
+        return -1 if over else written
+
+    def _name_containers(self) -> bool:
+        """The naming snapshot: which container holds each site's objects allocated in the window
+        (retainer paths), as hints for the leak engine. False: too large, naming stops."""
+        fd, path = tempfile.mkstemp(prefix="wb-node-names-", suffix=".heapsnapshot")
+        t0 = time.monotonic()
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                written = self._stop_tracking_into(fh, self.retainer_max_bytes)
+            if written < 0:
+                self.event(
+                    EventKind.CAPTURE,
+                    f"node PID {self.pid}: naming snapshot passed {self.retainer_max_bytes >> 20} MiB; leak "
+                    "suspects keep their function names (raise retainer_max_mb to name containers)",
+                )
+                return False
+            hints = retainer_hints(read_traced_snapshot(path), target=self.key("retainers").text)
+        except WorkbenchError as exc:
+            if isinstance(exc, TargetExited):
+                raise
+            self.event(EventKind.CAPTURE, f"node PID {self.pid}: containers not named: {exc.message}")
+            return False
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+        self.sink.put(FindingsBatch(hints, replace_target=self.key("retainers").text))
+        self._naming_s = time.monotonic() - t0
+        self._count("naming", 0)
+        return True
+
     def _detach(self, final: bool) -> None:
         """Last window and snapshot, then both profilers off; errors here only lose that last bit."""
+        if self._tracking_until is not None:
+            with contextlib.suppress(WorkbenchError):
+                self._stop_tracking_into(None, 0)  # allocation tracking off: its snapshot is dropped
         if not final:
             return
         try:
@@ -248,6 +335,8 @@ class InspectorCapture(HandleBase):
         self._count("cpu", n)
 
     def _heap_snapshot(self) -> None:
+        if self.opts.get("gc_before_heap"):
+            self.client.call("HeapProfiler.collectGarbage")
         result = self.client.call("HeapProfiler.getSamplingProfile")
         t = time.time()
         table = FrameTable()
@@ -302,6 +391,7 @@ class InspectorCapture(HandleBase):
         st.message = (
             f"node PID {self.pid}: {c['cpu']} CPU windows, {c['heap']} heap snapshots, {c['metrics']} heap polls"
             + (f", {c['snapshot']} full heap snapshots" if c["snapshot"] else "")
+            + (f", {c['naming']} naming snapshots (last {self._naming_s:.1f} s)" if c["naming"] else "")
         )
         err = self._error
         if err is None and self._job.error is not None:

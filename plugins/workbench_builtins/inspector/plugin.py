@@ -55,7 +55,16 @@ class InspectorPlugin(PluginBase):
         WALL: {"profile": "wall"},
         HEAP: {"profile": "heap"},
         # `workbench leaks`: V8 heap sampling by allocation site every 2 s
-        "leaks": {"profile": "heap", "heap_interval": 2.0},
+        # plus a short allocation-tracking window every 20 s whose snapshot names the containers
+        # and a full GC before each sampling snapshot, so a bounded cache's evicted entries are
+        # gone from "in use" (V8 frees old-space objects only at a major GC, maybe minutes later)
+        "leaks": {
+            "profile": "heap",
+            "heap_interval": 2.0,
+            "heap_sampling_bytes": 8192,
+            "retainer_interval": 20.0,
+            "gc_before_heap": True,
+        },
     }
     options: tuple[Option, ...] = (
         # consent reaches start() as yes=True once given (the GUI's dialog, the CLI's --yes)
@@ -76,12 +85,49 @@ class InspectorPlugin(PluginBase):
         ),
         Option("interval", float, 1.0, "seconds between heap usage polls", unit="s", label="usage interval"),
         Option(
+            "gc_before_heap",
+            bool,
+            False,
+            "a full GC (HeapProfiler.collectGarbage) before each heap sampling snapshot: in-use is then "
+            "what is live, not what the next major GC would free (a short pause each time)",
+            label="GC before heap snapshot",
+            advanced=True,
+        ),
+        Option(
             "snapshot_max_mb",
             int,
             1024,
             "largest full heap snapshot taken on demand",
             unit="MiB",
             label="snapshot cap",
+            advanced=True,
+        ),
+        Option(
+            "retainer_interval",
+            float,
+            0.0,
+            "seconds between container-naming snapshots (allocation tracking for retainer_window "
+            "seconds, then a heap snapshot); 0 = off",
+            unit="s",
+            label="container naming",
+            advanced=True,
+        ),
+        Option(
+            "retainer_window",
+            float,
+            3.0,
+            "seconds V8 tracks allocations before a naming snapshot (slows allocation meanwhile)",
+            unit="s",
+            label="tracking window",
+            advanced=True,
+        ),
+        Option(
+            "retainer_max_mb",
+            int,
+            256,
+            "largest naming snapshot; past it naming stops and sites keep their function names",
+            unit="MiB",
+            label="naming snapshot cap",
             advanced=True,
         ),
     )

@@ -31,6 +31,7 @@ from workbench.model import (
     SeriesBatch,
     StackSet,
 )
+from workbench.model.keys import GOROUTINE_LEAK
 
 from . import cputurns
 from .client import CPU_TIMEOUT_SLACK_S, Backoff, HttpClient
@@ -319,6 +320,8 @@ class PprofCapture(HandleBase):
             first = heapish[0]  # the asked-for kind is emitted first, the other from the same answer
             fetches.append((KIND_PATH[first], [first, "allocs" if first == "heap" else "heap"]))
         fetches += [(KIND_PATH[k], [k]) for k in kinds if k not in ("heap", "allocs")]
+        if "goroutine" in kinds and self._serves_goroutineleak():
+            fetches.append((GOROUTINE_LEAK, [GOROUTINE_LEAK]))
         final = False
         while True:
             t_round = time.monotonic()
@@ -350,6 +353,21 @@ class PprofCapture(HandleBase):
                     return
                 final = True  # the deadline: one last fetch so deltas cover the whole capture
 
+    def _serves_goroutineleak(self) -> bool:
+        """Go 1.26+ serves /debug/pprof/goroutineleak (listed in its index, or answering a probe;
+        a 404 means absent, as on every older Go). A probe costs the service one GC on 1.26."""
+        if GOROUTINE_LEAK in self.ep.profiles:
+            return True
+        if not self.ep.pprof_index or self.runtime != "go":
+            return False
+        try:
+            self.client.get(f"/debug/pprof/{GOROUTINE_LEAK}", max_bytes=self.max_bytes, what="goroutineleak profile")
+        except WorkbenchError:
+            return False  # 404 (not served) or not answering: the trend of goroutine counts still judges
+        with self._lock:
+            self._notes.append(f"/debug/pprof/{GOROUTINE_LEAK} served: leaked goroutines come from the Go runtime")
+        return True
+
     def _emit_snapshot(
         self,
         kind: str,
@@ -375,6 +393,10 @@ class PprofCapture(HandleBase):
             ss, _types = select_columns(prof, cols, full)
             types: tuple[SampleType, ...] = (INUSE_SPACE, INUSE_OBJECTS)
             meta["values"] = "in use at the last GC before the fetch; replaced by each fetch"
+            replace = True
+        elif kind == GOROUTINE_LEAK:
+            ss, types = full, prof.sample_types
+            meta["values"] = "goroutines the Go runtime found leaked; replaced by each fetch"
             replace = True
         elif kind == "goroutine":
             ss, types = full, prof.sample_types

@@ -1,8 +1,13 @@
 """Journey d: a Node service picked by PID, its inspector opened with consent; then the CPU
-flame graph, memory curves and the session saved and reopened offline (journey f)."""
+flame graph, memory curves and the session saved and reopened offline (journey f); then the
+leak watch on a leaking Node service, its containers named in the Leaks tab."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +16,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
 from tests.gui.journeys import drive
+from tests.leaks.scenario import NODE_SRC, WARMUP_S
 from tests.node.nodesvc import NodeService, start_service
 from workbench.ui.capture_panel import CapturePanel
 from workbench.ui.main_window import MainWindow
@@ -96,3 +102,43 @@ def test_saved_and_reopened_offline(live: Live) -> None:
         drive.flame_has_boxes(fresh)
     finally:
         drive.close_window(fresh)
+
+
+def test_leak_watch_names_the_containers(live: Live) -> None:
+    """Watch for leaks on a second Node PID (tests/leaks/node/leaksvc.js): the Leaks tab names
+    the growing containers from heap-snapshot retainer paths (`sockets Map`, `history array`)
+    with the filling functions as where; the Socket objects the Map holds are part of its row;
+    selecting a row shows the filling stack, the filler first among the service's frames."""
+    win = live.win
+    if win.capture.running:
+        drive.click_stop(win)
+    env = {k: v for k, v in os.environ.items() if k != "NODE_OPTIONS"}
+    proc = subprocess.Popen([shutil.which("node") or "node", "--inspect=127.0.0.1:0", str(NODE_SRC)],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)  # fmt: skip
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().startswith("ready")
+        drive.pick_pid(win, proc.pid)
+        time.sleep(WARMUP_S)
+        QTest.mouseClick(win.watch_leaks_btn, Qt.MouseButton.LeftButton)
+        want = {"sockets Map": "addSubscriber (", "history array": "appendHistory ("}
+        drive.wait_until(lambda: set(want) <= {name for _k, name, _w in drive.leak_rows(win)}, 75,
+                         "the sockets Map and history array suspects in the Leaks tab", win=win)  # fmt: skip
+        win.tabs.setCurrentWidget(win.leaks)
+        drive.screenshot(win, live.art, "node-pid-leaks")
+        rows = {name: where for _k, name, where in drive.leak_rows(win)}
+        for name, filler in want.items():
+            assert rows[name].startswith(filler), drive.leak_text(win)
+        assert not any("Socket" in name for name in rows), drive.leak_text(win)
+        details = drive.leak_details(win, "sockets Map")
+        frames = [ln.split(None, 1)[1] for ln in details.splitlines() if ln.startswith(("  at ", "  from "))]
+        user = [f for f in frames if "leaksvc.js:" in f]
+        assert user and user[0].startswith("addSubscriber ("), details
+        drive.screenshot(win, live.art, "node-pid-leak-stack")
+    finally:
+        win.tabs.setCurrentWidget(win.flame)
+        if win.capture.running:
+            drive.click_stop(win)
+        proc.terminate()
+        proc.wait(10)
+        if proc.stdout:
+            proc.stdout.close()

@@ -217,7 +217,11 @@ func every(d time.Duration, f func(i int)) {
 func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "listen address")
 	rate := flag.Float64("rate", 1.0, "speed factor for all scenarios")
+	leakEndpoint := flag.Bool("goroutineleak", false, "serve a stand-in for Go 1.26's /debug/pprof/goroutineleak")
 	flag.Parse()
+	if *leakEndpoint {
+		serveGoroutineLeak()
+	}
 	// Sample every allocation so small, steady growth is visible in the heap profile.
 	runtime.MemProfileRate = 1
 

@@ -1,0 +1,73 @@
+"""A V8 heap snapshot as a graph with allocation stacks (read by
+``formats.heapsnapshot_trace``, walked by ``analysis.node_retainers``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .frames import Frame, Runtime
+
+I32 = npt.NDArray[np.int32]
+I64 = npt.NDArray[np.int64]
+
+MAX_STACK_FRAMES = 256  # frames kept per allocation stack (innermost ones)
+
+
+@dataclass(slots=True)
+class TracedSnapshot:
+    node_type: I32  # index into ``node_types``
+    node_name: I32  # string index
+    node_id: I64  # V8's persistent object id (stable across snapshots of one process)
+    trace_id: I32  # allocation trace node, 0 = allocated before tracking began
+    first: I64  # first edge of node i; first[N] = E
+    e_type: I32
+    e_name: I32
+    e_to: I32  # node index
+    node_types: list[str]
+    edge_types: list[str]
+    strings: list[Any]
+    # trace node id -> (function info index, parent trace node id)
+    trace_nodes: dict[int, tuple[int, int]]
+    # function info index -> (name, script, 1-based line, 0 unknown)
+    functions: list[tuple[str, str, int]]
+
+    def name(self, node: int) -> str:
+        k = int(self.node_name[node])
+        s = self.strings[k] if 0 <= k < len(self.strings) else ""
+        return s if isinstance(s, str) else ""
+
+    def type(self, node: int) -> str:
+        k = int(self.node_type[node])
+        return self.node_types[k] if 0 <= k < len(self.node_types) else "?"
+
+    def edge_name(self, e: int) -> str:
+        kind = self.edge_types[int(self.e_type[e])] if 0 <= self.e_type[e] < len(self.edge_types) else "?"
+        n = int(self.e_name[e])
+        if kind in ("element", "hidden"):
+            return f"[{n}]"
+        s = self.strings[n] if 0 <= n < len(self.strings) else ""
+        return s if isinstance(s, str) else f"[{n}]"
+
+    def edge_kind(self, e: int) -> str:
+        k = int(self.e_type[e])
+        return self.edge_types[k] if 0 <= k < len(self.edge_types) else "?"
+
+    def stack(self, trace_id: int) -> list[Frame]:
+        """The allocation stack of a trace node, root first (at most MAX_STACK_FRAMES, innermost kept)."""
+        out: list[Frame] = []
+        tid = trace_id
+        while tid and len(out) < MAX_STACK_FRAMES:
+            entry = self.trace_nodes.get(tid)
+            if entry is None:
+                break
+            fi, tid = entry
+            if 0 <= fi < len(self.functions):
+                name, script, line = self.functions[fi]
+                if script or name:  # the synthetic (root) has neither
+                    out.append(Frame(name or "(anonymous)", script, line, "", Runtime.NODE))
+        out.reverse()
+        return out

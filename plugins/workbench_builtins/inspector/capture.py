@@ -331,6 +331,9 @@ class InspectorCapture(HandleBase):
                 continue  # collected since the snapshot: nothing to measure
             handle = res.get("result", {}).get("objectId")
             if isinstance(handle, str):
+                if held is not None:  # the code holds a new container under that name: let the old one go
+                    with contextlib.suppress(WorkbenchError):
+                        self.client.call("Runtime.releaseObject", {"objectId": held[1]})
                 self._containers[label] = (oid, handle)
 
     def _container_sizes(self, t: float) -> list[SeriesPoint]:

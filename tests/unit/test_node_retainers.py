@@ -24,17 +24,17 @@ NODE_TYPES = ["hidden", "array", "string", "object", "code", "closure", "regexp"
 EDGE_TYPES = ["context", "element", "property", "internal", "hidden", "shortcut", "weak"]
 
 
-def _snapshot(tmp_path: Path, traced: bool = True) -> Path:
+def _snapshot(tmp_path: Path, traced: bool = True, console: bool = False) -> Path:
     strings = ["", "(GC roots)", "system / Context", "sockets", "history", "Map", "table", "Object", "socket",
                "Socket", "Array", "listOnTimeout", "node:internal/timers", "addSubscriber", SVC, "openSocket",
-               "appendHistory"]  # fmt: skip
+               "appendHistory", "1 / DevTools console"]  # fmt: skip
     s = {text: i for i, text in enumerate(strings)}
     t = {name: i for i, name in enumerate(NODE_TYPES)}
     e = {name: i for i, name in enumerate(EDGE_TYPES)}
     # (type, name, id, self_size, edge_count, trace_node_id, detachedness)
     nodes = [
         (t["synthetic"], s[""], 1, 0, 1, 0, 0),  # 0 root
-        (t["synthetic"], s["(GC roots)"], 3, 0, 1, 0, 0),  # 1
+        (t["synthetic"], s["(GC roots)"], 3, 0, 2 if console else 1, 0, 0),  # 1
         (t["object"], s["system / Context"], 5, 40, 2, 0, 0),  # 2 the module's scope
         (t["object"], s["Map"], 7, 32, 1, 0, 0),  # 3 sockets
         (t["array"], s[""], 9, 400, 1, 0, 0),  # 4 its table
@@ -46,6 +46,8 @@ def _snapshot(tmp_path: Path, traced: bool = True) -> Path:
     edges = [
         (e["element"], 1, 1),
         (e["element"], 1, 2),
+        # the inspector's handle on the Map (getObjectByHeapObjectId): a shorter path, not the code's
+        *([(e["property"], s["1 / DevTools console"], 3)] if console else []),
         (e["context"], s["sockets"], 3),
         (e["context"], s["history"], 6),
         (e["internal"], s["table"], 4),
@@ -106,6 +108,15 @@ def test_hints_name_each_site_by_the_container_holding_its_objects(tmp_path: Pat
     assert (hist.name, hist.kind, hist.source) == ("history array", "list", RETAINER_SOURCE)
     assert "context: system / Context > history: Array" in hist.evidence or "history: Array" in hist.evidence
     assert hist.stack[-1] == f"appendHistory ({SVC}:34)" and not hist.suspect
+
+
+def test_the_inspectors_own_handle_is_not_a_retainer_path(tmp_path: Path) -> None:
+    snap = read_traced_snapshot(str(_snapshot(tmp_path, console=True)))
+    found: dict[str, int] = {}
+    hints = {h.where: h for h in retainer_hints(snap, containers=found)}
+    sockets = hints[f"addSubscriber ({SVC}:27)"]
+    assert sockets.name == "sockets Map" and "DevTools" not in sockets.evidence
+    assert found == {"sockets Map": 7, "history array": 13}  # V8 heap object ids, for size reads
 
 
 def test_a_snapshot_without_allocation_traces_names_nothing(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from .goroutine_leaks import LeakedSite, confirm, leaked_sites
 from .leak_sources import SiteTracker, series_candidates
 from .leaks import Candidate, LeakPolicy, judge_all
 from .node_containers import MAX_NAMED_SITES, name_node_candidates
+from .node_sizes import NODE_CONTAINER_PREFIX, gate_by_size
 
 # Below these absolute growths over the window nothing is a leak, whatever the trend.
 MIN_HEAP_GROWTH_BYTES = 256 * 1024
@@ -76,7 +77,9 @@ class LeakWatch:
     def candidates(self, session: Session) -> list[Candidate]:
         with session.lock():
             hints = {f.name: (f.kind, f.where, f.stack) for f in session.findings if f.source == CENSUS_SOURCE}
-            cands = series_candidates(dict(session.series), hints)
+            # a Node container's count gates its heap suspect (judge), it is not one more candidate
+            series = {k: v for k, v in session.series.items() if not k.startswith(NODE_CONTAINER_PREFIX)}
+            cands = series_candidates(series, hints)
         with self._lock:
             goroutines = self.trackers[("go", GOROUTINE)]
             if goroutines.sites:
@@ -93,6 +96,9 @@ class LeakWatch:
     def judge(self, session: Session) -> tuple[list[Finding], list[Finding]]:
         """(suspects, checked) over everything seen so far."""
         suspects, checked = judge_all(self.candidates(session), self.policy)
+        with session.lock():
+            sizes = {k: (v.times, v.values) for k, v in session.series.items() if k.startswith(NODE_CONTAINER_PREFIX)}
+        suspects, checked = gate_by_size(suspects, checked, sizes, self.policy)
         with self._lock:
             leaked = dict(self.leaked_goroutines)
         return confirm(suspects, checked, leaked)

@@ -55,6 +55,13 @@ def bfs_parents(snap: TracedSnapshot) -> tuple[I64, I64]:
     seen = np.zeros(n, dtype=bool)
     weak = np.array([t == "weak" for t in snap.edge_types] + [False], dtype=bool)
     etype = np.clip(snap.e_type, 0, len(snap.edge_types))
+    # the inspector's own handles (``HeapProfiler.getObjectByHeapObjectId`` puts the objects it
+    # hands out under "(Global handles) > N / DevTools console") are not how the code holds them
+    console = [i for i, x in enumerate(snap.strings) if isinstance(x, str) and x.endswith("/ DevTools console")]
+    skip = None
+    if console:
+        named = ~np.isin(etype, [i for i, t in enumerate(snap.edge_types) if t in ("element", "hidden")])
+        skip = named & np.isin(snap.e_name, np.asarray(console, dtype=np.int32))
     seen[0] = True
     frontier = np.array([0], dtype=np.int64)
     while frontier.size:
@@ -66,6 +73,8 @@ def bfs_parents(snap: TracedSnapshot) -> tuple[I64, I64]:
         src = np.repeat(frontier, cnt)
         eidx = np.repeat(starts - (np.cumsum(cnt) - cnt), cnt) + np.arange(total)
         keep = ~weak[etype[eidx]]
+        if skip is not None:
+            keep &= ~skip[eidx]
         src, eidx = src[keep], eidx[keep]
         dst = snap.e_to[eidx].astype(np.int64)
         fresh = ~seen[dst]
@@ -139,8 +148,10 @@ def _path_text(snap: TracedSnapshot, parent: I64, via: I64, container: int, hops
     return lead + " > ".join([text, *below])
 
 
-def retainer_hints(snap: TracedSnapshot, target: str = "") -> list[Finding]:
-    """One naming hint per allocation site whose tracked objects a collection holds."""
+def retainer_hints(snap: TracedSnapshot, target: str = "", containers: dict[str, int] | None = None) -> list[Finding]:
+    """One naming hint per allocation site whose tracked objects a collection holds.
+    ``containers`` (when given) receives each named container's V8 heap object id by its
+    name, so the capture can read the container's real size between snapshots."""
     traced = np.flatnonzero(snap.trace_id > 0)
     if not traced.size:
         return []
@@ -199,6 +210,8 @@ def retainer_hints(snap: TracedSnapshot, target: str = "") -> list[Finding]:
         if labels.setdefault(label, container) != container:
             label = f"{label} @{int(snap.node_id[container])}"
         path = _path_text(snap, parent, via, container, example[container])
+        if containers is not None and cname != "WeakMap":  # a WeakMap has no size to read
+            containers[label] = int(snap.node_id[container])
         how = "it allocated" if where in exact else "allocated under it"
         out.append(
             Finding(

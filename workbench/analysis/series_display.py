@@ -74,6 +74,7 @@ SERIES_KINDS: tuple[SeriesKind, ...] = (
     SeriesKind("python.gc.gen*.count", "gen {0} allocations pending", "count"),
     SeriesKind("python.gc.frozen", "frozen objects", "count"),
     SeriesKind("python.container.*.len", "{0} items", "count"),
+    SeriesKind("node.container.*.len", "{0} items", "count"),
     SeriesKind("python.container.*.bytes", "{0} size", "bytes"),
     SeriesKind("python.agent.cpu_s", "agent CPU", "%", counter=True, scale=100.0),
     SeriesKind("python.agent.overhead_ratio", "agent overhead", "%", scale=100.0),

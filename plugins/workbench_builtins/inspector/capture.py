@@ -21,6 +21,7 @@ import time
 from typing import Any, BinaryIO
 
 from workbench.analysis.node_retainers import retainer_hints
+from workbench.analysis.node_sizes import container_series_name
 from workbench.capture import CaptureStatus, HandleBase, Job, Sink, Target
 from workbench.errors import CaptureError, LimitExceeded, PluginError, TargetExited, WorkbenchError
 from workbench.formats.devtools import cpuprofile_stacks, heapprofile_stacks, heapsnapshot_stacks
@@ -50,6 +51,13 @@ CPU_TYPES = (SAMPLES, WALL_NS)
 HEAP_TYPES = (INUSE_SPACE, INUSE_OBJECTS)
 # read-only: Node's own counters (no state in the target changes)
 _MEMORY_USAGE = "JSON.stringify(process.memoryUsage())"
+# a named container's element count, read where it lives (read-only: a getter, no side effect)
+_CONTAINER_SIZE = (
+    "function () { return (this instanceof Map || this instanceof Set) ? this.size"
+    " : Array.isArray(this) ? this.length : Object.keys(this).length; }"
+)
+_CONTAINER_GROUP = "workbench-containers"  # released on detach, so the target keeps no handle
+MAX_SIZED_CONTAINERS = 32
 _MEMORY_SERIES = {
     "rss": "node.rss_bytes",
     "external": "node.external_bytes",
@@ -87,6 +95,9 @@ class InspectorCapture(HandleBase):
         self.retainer_window_s = max(0.5, float(opts.get("retainer_window") or 3.0))
         self.retainer_max_bytes = int(opts.get("retainer_max_mb") or 256) * 1024 * 1024
         self._tracking_until: float | None = None
+        # named container -> (V8 heap object id, the inspector's handle on it): its real size is
+        # read at every heap snapshot (the naming snapshots alone come every 20 s)
+        self._containers: dict[str, tuple[int, str]] = {}
         self._job = self.make_job(self._run, str(pid))
 
     def key(self, kind: str) -> ProfileKey:
@@ -286,7 +297,8 @@ class InspectorCapture(HandleBase):
                     "suspects keep their function names (raise retainer_max_mb to name containers)",
                 )
                 return False
-            hints = retainer_hints(read_traced_snapshot(path), target=self.key("retainers").text)
+            found: dict[str, int] = {}
+            hints = retainer_hints(read_traced_snapshot(path), target=self.key("retainers").text, containers=found)
         except WorkbenchError as exc:
             if isinstance(exc, TargetExited):
                 raise
@@ -296,12 +308,58 @@ class InspectorCapture(HandleBase):
             with contextlib.suppress(OSError):
                 os.unlink(path)
         self.sink.put(FindingsBatch(hints, replace_target=self.key("retainers").text))
+        self._hold_containers(found)
         self._naming_s = time.monotonic() - t0
         self._count("naming", 0)
         return True
 
+    def _hold_containers(self, found: dict[str, int]) -> None:
+        """A handle on each newly named container (by its heap object id), so its size can be read."""
+        for label, oid in found.items():
+            held = self._containers.get(label)
+            if (held is not None and held[0] == oid) or (
+                held is None and len(self._containers) >= MAX_SIZED_CONTAINERS
+            ):
+                continue
+            try:
+                res = self.client.call(
+                    "HeapProfiler.getObjectByHeapObjectId", {"objectId": str(oid), "objectGroup": _CONTAINER_GROUP}
+                )
+            except WorkbenchError as exc:
+                if isinstance(exc, TargetExited):
+                    raise
+                continue  # collected since the snapshot: nothing to measure
+            handle = res.get("result", {}).get("objectId")
+            if isinstance(handle, str):
+                if held is not None:  # the code holds a new container under that name: let the old one go
+                    with contextlib.suppress(WorkbenchError):
+                        self.client.call("Runtime.releaseObject", {"objectId": held[1]})
+                self._containers[label] = (oid, handle)
+
+    def _container_sizes(self, t: float) -> list[SeriesPoint]:
+        points = []
+        for label, (_oid, handle) in list(self._containers.items()):
+            try:
+                res = self.client.call(
+                    "Runtime.callFunctionOn",
+                    {"functionDeclaration": _CONTAINER_SIZE, "objectId": handle, "returnByValue": True},
+                )
+            except WorkbenchError as exc:
+                if isinstance(exc, TargetExited):
+                    raise
+                del self._containers[label]
+                continue
+            v = res.get("result", {}).get("value")
+            if isinstance(v, int | float) and not isinstance(v, bool):
+                points.append(SeriesPoint(container_series_name(label), t, float(v), "items"))
+        return points
+
     def _detach(self, final: bool) -> None:
         """Last window and snapshot, then both profilers off; errors here only lose that last bit."""
+        if self._containers:
+            self._containers.clear()
+            with contextlib.suppress(WorkbenchError):
+                self.client.call("Runtime.releaseObjectGroup", {"objectGroup": _CONTAINER_GROUP})
         if self._tracking_until is not None:
             with contextlib.suppress(WorkbenchError):
                 self._stop_tracking_into(None, 0)  # allocation tracking off: its snapshot is dropped
@@ -346,6 +404,10 @@ class InspectorCapture(HandleBase):
             self.key("heap"), HEAP_TYPES, stacks, t, t, source=SOURCE, meta=meta, replace=True, runtime="node"
         )
         self.sink.put(batch)
+        if self._containers:
+            points = self._container_sizes(t)
+            if points:
+                self.sink.put(SeriesBatch(points))
         self._count("heap", 0)
 
     def _metrics(self) -> None:

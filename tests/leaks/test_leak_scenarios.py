@@ -4,6 +4,7 @@ as a false positive; every suspect carries the stack that fills it, its innermos
 being the filling function. ``make bench`` prints the table with times to first verdict."""
 
 import shutil
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
 
@@ -18,13 +19,28 @@ from tests.leaks.scenario import (
 )
 
 pytestmark = pytest.mark.slow
+WATCH_S = 40.0
+
+
+@pytest.fixture(scope="module")
+def suites(tmp_path_factory) -> dict[str, Future]:
+    """The three suites watch their own services at the same time: each mostly waits for its
+    service's series to grow, so together they take one watch (~50 s), not three. A suite's
+    error is raised by ``result()`` in its own test."""
+    pool = ThreadPoolExecutor(3, thread_name_prefix="leak-suite")
+    jobs: dict[str, Future] = {"python": pool.submit(run_py_suite, WATCH_S)}
+    if shutil.which("go") is not None:
+        jobs["go"] = pool.submit(lambda: run_go_suite(build_go_leaksvc(tmp_path_factory.mktemp("go")), WATCH_S))
+    if shutil.which("node") is not None:
+        jobs["node"] = pool.submit(run_node_suite, WATCH_S)
+    pool.shutdown(wait=False)
+    return jobs
 
 
 @pytest.mark.go
 @pytest.mark.skipif(shutil.which("go") is None, reason="go toolchain not installed (apt-get install golang-go)")
-def test_go_leak_scenarios(tmp_path):
-    exe = build_go_leaksvc(tmp_path)
-    res = run_go_suite(exe, duration_s=40.0)
+def test_go_leak_scenarios(suites):
+    res = suites["go"].result()
     precision, recall = res.scores(GO_LABELS)
     assert (precision, recall) == (1.0, 1.0), (res.flagged, res.suspects)
     names = {s["name"] for s in res.suspects}
@@ -38,8 +54,8 @@ def test_go_leak_scenarios(tmp_path):
 
 
 @pytest.mark.skipif(shutil.which("gdb") is None, reason="gdb not installed (apt-get install gdb)")
-def test_python_leak_scenarios():
-    res = run_py_suite(duration_s=40.0)
+def test_python_leak_scenarios(suites):
+    res = suites["python"].result()
     precision, recall = res.scores(PY_LABELS)
     assert (precision, recall) == (1.0, 1.0), (res.flagged, res.suspects)
     fillers = {
@@ -54,14 +70,14 @@ def test_python_leak_scenarios():
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node not installed (apt-get install nodejs)")
-def test_node_leak_scenarios():
+def test_node_leak_scenarios(suites):
     """Containers named from heap-snapshot retainer paths; the Socket objects the sockets Map
     holds (built in openSocket) are part of its finding, not a third leak. Precision and recall
     1.0: a bounded cache whose sampled bytes still look like growth (V8's sampler counts only
     what was allocated since attaching) is cleared by its container's real, level size."""
     # the slow LRU is full 30 s after start (22 s into the watch): its element count, read from
     # ~10 s on, is level for the judge's tail window (the last 35 %) from a 40 s watch on
-    res = run_node_suite(duration_s=40.0)
+    res = suites["node"].result()
     precision, recall = res.scores(NODE_LABELS)
     assert (precision, recall) == (1.0, 1.0), (res.flagged, res.unlabelled_suspects, res.suspects)
     by_name = {s["name"]: s for s in res.suspects}

@@ -141,13 +141,15 @@ def _box_script(prefix: Path | None, exe: str, binds: dict[str, str], argv: list
     steps = [
         "set -e",
         "ip link set lo up",
-        "mount -t tmpfs -o mode=1777 wbtmp /tmp",
         "mount -t tmpfs wbopt /opt",
     ]
     if prefix is not None:
         steps += [f"mkdir -p {CTR_PREFIX}", f"mount --bind {shlex.quote(str(prefix))} {CTR_PREFIX}"]
     for host, inside in binds.items():
         steps += [f"mkdir -p {shlex.quote(inside)}", f"mount --bind {shlex.quote(host)} {shlex.quote(inside)}"]
+    # the private /tmp comes after the binds: a checkout (and its .venv) under the host's /tmp,
+    # as CI's clean clones are, would otherwise be hidden before it is bound (mount exits 32)
+    steps.append("mount -t tmpfs -o mode=1777 wbtmp /tmp")
     if hide is not None:
         steps.append(f"mount -t tmpfs wbhide {shlex.quote(str(hide))}")
     envs = " ".join(shlex.quote(f"{k}={v}") for k, v in env.items())

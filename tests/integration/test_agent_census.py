@@ -7,6 +7,7 @@ The agent source is exec'd the way the bootstrap does it (a fresh namespace name
 from __future__ import annotations
 
 import collections
+import gc
 import io
 import sys
 import tracemalloc
@@ -97,6 +98,7 @@ class Shelf:
 
 
 def test_census_names_and_runs_no_user_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    gc.collect()  # a census walks every object: no garbage of earlier tests (a window turns automatic GC off)
     tracemalloc.start(2)  # the fill-site lookup reads the newest entries: that must run no user code either
     try:
         _census_no_user_code(monkeypatch)
@@ -193,6 +195,7 @@ def test_growing_container_gets_its_fill_site_from_a_short_tracemalloc_window(
 
 
 def test_census_budget_cuts_and_resumes() -> None:
+    gc.collect()  # its budget is timed over every object: not over the garbage of earlier tests
     holders = [Tricky() for _ in range(20000)]  # 20000 owners of a 64-item list: a slow heap
     ns = _agent_ns()
     agent = ns["Agent"]({"token": "t", "port_file": "/nonexistent", "census_budget_s": 0.05})

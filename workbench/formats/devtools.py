@@ -363,6 +363,26 @@ class _Stream:
         return b"".join(parts)
 
 
+def snapshot_header(st: _Stream) -> dict[str, Any]:
+    """The ``"snapshot"`` header object (with its ``meta``) at the head of a heap snapshot.
+
+    The header is small: it is decoded from what is buffered, reading more until it parses.
+    """
+    st.find(b'"snapshot"')
+    st.find(b":")
+    dec = json.JSONDecoder()
+    while True:
+        try:
+            head, _ = dec.raw_decode(st.buf.decode("utf-8", "replace").lstrip())
+            break
+        except json.JSONDecodeError:
+            if len(st.buf) > _MAX_HEADER_BYTES or not st._more():
+                raise _bad("heap snapshot header is not valid JSON") from None
+    if not isinstance(head, dict) or not isinstance(head.get("meta"), dict):
+        raise _bad("heap snapshot header has no meta")
+    return head
+
+
 def _parse_ints(body: bytes, offset: int) -> np.ndarray[Any, np.dtype[np.int64]]:
     try:
         return np.array(body.split(b","), dtype=np.int64)
@@ -402,20 +422,8 @@ def scan_heapsnapshot(
             path=path,
         )
     st = _Stream(path)
-    st.find(b'"snapshot"')
-    st.find(b":")
-    # the header object is small; decode it from what is buffered (read more if needed)
-    dec = json.JSONDecoder()
-    while True:
-        try:
-            head, _ = dec.raw_decode(st.buf.decode("utf-8", "replace").lstrip())
-            break
-        except json.JSONDecodeError:
-            if len(st.buf) > _MAX_HEADER_BYTES or not st._more():
-                raise _bad("heap snapshot header is not valid JSON") from None
-    meta = head.get("meta") if isinstance(head, dict) else None
-    if not isinstance(meta, dict):
-        raise _bad("heap snapshot header has no meta")
+    head = snapshot_header(st)
+    meta = head["meta"]
     fields = meta.get("node_fields")
     types = meta.get("node_types")
     if not isinstance(fields, list) or not isinstance(types, list) or not types or not isinstance(types[0], list):

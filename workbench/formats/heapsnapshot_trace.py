@@ -11,16 +11,14 @@ edge); the file is streamed like ``devtools.scan_heapsnapshot``. The nested
 
 from __future__ import annotations
 
-import json
 import os
 import re
-from typing import Any
 
 import numpy as np
 
 from ..errors import FormatError, LimitExceeded
 from ..model.heapgraph import I32, I64, TracedSnapshot
-from .devtools import _FIX, _MAX_HEADER_BYTES, _bad, _loads, _rows, _Stream
+from .devtools import _FIX, _bad, _loads, _rows, _Stream, snapshot_header
 from .limits import ReadLimits
 
 MAX_GRAPH_EDGES = 64_000_000
@@ -28,22 +26,6 @@ MAX_TRACE_DEPTH = 4096  # call depth of one allocation stack in the trace tree
 MAX_TRACE_NODES = 2_000_000
 MAX_TRACE_BYTES = 256 << 20
 _TOKEN = re.compile(rb"\[|\]|-?\d+")
-
-
-def _head(st: _Stream) -> dict[str, Any]:
-    st.find(b'"snapshot"')
-    st.find(b":")
-    dec = json.JSONDecoder()
-    while True:
-        try:
-            head, _ = dec.raw_decode(st.buf.decode("utf-8", "replace").lstrip())
-            break
-        except json.JSONDecodeError:
-            if len(st.buf) > _MAX_HEADER_BYTES or not st._more():
-                raise _bad("heap snapshot header is not valid JSON") from None
-    if not isinstance(head, dict) or not isinstance(head.get("meta"), dict):
-        raise _bad("heap snapshot header has no meta")
-    return head
 
 
 def _ints(st: _Stream, key: bytes) -> I64:
@@ -116,7 +98,7 @@ def read_traced_snapshot(path: str, limits: ReadLimits | None = None) -> TracedS
             path=path,
         )
     st = _Stream(path)
-    head = _head(st)
+    head = snapshot_header(st)
     meta = head["meta"]
     nf_names, ef_names = meta.get("node_fields"), meta.get("edge_fields")
     ntypes, etypes = meta.get("node_types"), meta.get("edge_types")

@@ -35,6 +35,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def run(args: argparse.Namespace) -> int:
     from ..errors import FormatError
     from ..formats import FORMATS, detect_format, read_profiles, write_profile
+    from ..formats.table import BY_NAME
 
     src, dst = args.input, args.output
     if os.path.exists(dst) and os.path.exists(src) and os.path.samefile(src, dst):
@@ -44,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     if not profiles:
         raise FormatError("the input holds no profiles", "check the input file", path=src)
     profiles = apply_tag_options(profiles, args)
-    if out_fmt not in ("pprof", "wbs") and any(p.labels is not None for p in profiles) and not args.tagroot:
+    if not BY_NAME[out_fmt].keeps_labels and any(p.labels is not None for p in profiles) and not args.tagroot:
         print(
             f"workbench: note: {out_fmt} has no place for sample labels: they are not written "
             "(--tagroot KEY keeps one as the root frame; .pb.gz and .wbs keep them all)",

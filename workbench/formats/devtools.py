@@ -363,6 +363,18 @@ class _Stream:
         return b"".join(parts)
 
 
+def open_snapshot(path: str, lim: ReadLimits) -> _Stream:
+    """A stream over a heap snapshot no larger than the limits allow."""
+    size = os.path.getsize(path) if os.path.isfile(path) else 0
+    if size > lim.max_decompressed_bytes:
+        raise LimitExceeded(
+            f"heap snapshot is {size} bytes (limit {lim.max_decompressed_bytes})",
+            "raise ReadLimits.max_decompressed_bytes if the file is trusted",
+            path=path,
+        )
+    return _Stream(path)
+
+
 def snapshot_header(st: _Stream) -> dict[str, Any]:
     """The ``"snapshot"`` header object (with its ``meta``) at the head of a heap snapshot.
 
@@ -414,14 +426,7 @@ def scan_heapsnapshot(
     they are computed only up to ``_MAX_GRAPH_EDGES`` edges; the summary never needs it.
     """
     lim = limits or ReadLimits()
-    size = os.path.getsize(path) if os.path.isfile(path) else 0
-    if size > lim.max_decompressed_bytes:
-        raise LimitExceeded(
-            f"heap snapshot is {size} bytes (limit {lim.max_decompressed_bytes})",
-            "raise ReadLimits.max_decompressed_bytes if the file is trusted",
-            path=path,
-        )
-    st = _Stream(path)
+    st = open_snapshot(path, lim)
     head = snapshot_header(st)
     meta = head["meta"]
     fields = meta.get("node_fields")

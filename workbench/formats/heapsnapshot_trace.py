@@ -11,14 +11,13 @@ edge); the file is streamed like ``devtools.scan_heapsnapshot``. The nested
 
 from __future__ import annotations
 
-import os
 import re
 
 import numpy as np
 
 from ..errors import FormatError, LimitExceeded
 from ..model.heapgraph import I32, I64, TracedSnapshot
-from .devtools import _FIX, _bad, _loads, _rows, _Stream, snapshot_header
+from .devtools import _FIX, _bad, _loads, _rows, _Stream, open_snapshot, snapshot_header
 from .limits import ReadLimits
 
 MAX_GRAPH_EDGES = 64_000_000
@@ -90,14 +89,7 @@ def read_traced_snapshot(path: str, limits: ReadLimits | None = None) -> TracedS
     """The graph and allocation traces of a snapshot written while tracking allocations
     (a snapshot without them reads too: every ``trace_id`` is then 0)."""
     lim = limits or ReadLimits()
-    size = os.path.getsize(path) if os.path.isfile(path) else 0
-    if size > lim.max_decompressed_bytes:
-        raise LimitExceeded(
-            f"heap snapshot is {size} bytes (limit {lim.max_decompressed_bytes})",
-            "raise ReadLimits.max_decompressed_bytes if the file is trusted",
-            path=path,
-        )
-    st = _Stream(path)
+    st = open_snapshot(path, lim)
     head = snapshot_header(st)
     meta = head["meta"]
     nf_names, ef_names = meta.get("node_fields"), meta.get("edge_fields")

@@ -38,6 +38,7 @@ class FormatSpec:
     write: Writer | None
     aliases: tuple[str, ...] = ()  # other names accepted by --from/--to
     gzipped: bool = False  # may come inside a gzip container (told apart by its content)
+    keeps_labels: bool = False  # its writer keeps pprof sample labels
 
 
 # ------------------------------------------------------------------ readers
@@ -146,10 +147,17 @@ SPECS: tuple[FormatSpec, ...] = (
         gzipped=True,
     ),
     FormatSpec(
-        "pprof", (".pb.gz", ".pprof", ".pb"), sn.is_pprof, _read_pprof, _write_pprof, aliases=("pb",), gzipped=True
+        "pprof",
+        (".pb.gz", ".pprof", ".pb"),
+        sn.is_pprof,
+        _read_pprof,
+        _write_pprof,
+        aliases=("pb",),
+        gzipped=True,
+        keeps_labels=True,
     ),
     FormatSpec("svg", (".svg",), sn.is_svg, None, _write_svg),
-    FormatSpec("wbs", (".wbs",), sn.is_wbs, _read_wbs, _write_wbs),
+    FormatSpec("wbs", (".wbs",), sn.is_wbs, _read_wbs, _write_wbs, keeps_labels=True),
     FormatSpec("memray", (".bin",), sn.is_memray, _read_memray, None),
     FormatSpec("cpuprofile", (".cpuprofile",), sn.is_cpuprofile, _devtools_reader("cpuprofile"), None),
     FormatSpec("heapprofile", (".heapprofile",), sn.is_heapprofile, _devtools_reader("heapprofile"), None),

@@ -8,26 +8,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tests.helpers.child import ready_child
+
 SCRIPT = Path(__file__).resolve().parents[1] / "py" / "poolsvc.py"
 
 
 @contextmanager
 def run_poolsvc(*args: str) -> Iterator[subprocess.Popen[str]]:
     """Start it, wait for its URL line (its 8 clients are running then), always reap it."""
-    proc = subprocess.Popen(
-        [sys.executable, str(SCRIPT), *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if not line.startswith("listening on "):
-            raise RuntimeError(f"poolsvc did not start: {line!r}")
+    with ready_child([sys.executable, str(SCRIPT), *args], "listening on ", "poolsvc") as proc:
         yield proc
-    finally:
-        proc.kill()
-        proc.wait(10)
-        if proc.stdout is not None:
-            proc.stdout.close()
 
 
 def share(profile_path: Path, needle: str, under: str = "") -> float:

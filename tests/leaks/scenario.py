@@ -7,6 +7,7 @@ verdict of each labelled container as well as precision and recall at the end.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.helpers.child import ready_child
 from tests.helpers.gosvc import go_env, start_pprofsvc
 from workbench.analysis.leak_watch import LeakWatch
 from workbench.capture import Target, default_registry, resolve_options
@@ -91,6 +93,19 @@ class ScenarioResult:
         recall = tp / (tp + fn) if tp + fn else 1.0
         return precision, recall
 
+    def explain(self, labels: dict[str, tuple[str, bool]]) -> str:
+        """What a failed assertion shows: the decoys flagged, and why each missed leak was judged
+        bounded (its checked entries), so a run on CI says what went wrong without a rerun."""
+        missed = [lab for lab, (_, leak) in labels.items() if leak and not self.flagged.get(lab)]
+        wrong = [lab for lab, (_, leak) in labels.items() if not leak and self.flagged.get(lab)]
+        why = {
+            lab: [c for c in self.checked if labels[lab][0] in c["name"] or labels[lab][0] in c["where"]]
+            for lab in missed
+        }
+        flagged = [s for s in self.suspects if any(labels[lab][0] in s["name"] + s["where"] for lab in wrong)]
+        # a string: pytest prints an assertion's message object cut to a line, a string whole
+        return json.dumps({"missed": why, "decoys flagged": flagged, "unlabelled": self.unlabelled_suspects}, indent=1)
+
 
 def _label_of(name: str, labels: dict[str, tuple[str, bool]]) -> str | None:
     for lab, (needle, _) in labels.items():
@@ -141,7 +156,10 @@ def _watch(suite: str, target: Target, plans: list[tuple[str, dict[str, Any]]], 
         for h in handles:
             h.join(10.0)
     suspects, checked = watch.judge(session)
-    res.checked = [{"name": f.name, "where": f.where, "evidence": f.evidence} for f in checked]
+    res.checked = [
+        {"name": f.name, "where": f.where, "evidence": f.evidence, "sparkline": [round(x) for x in f.sparkline]}
+        for f in checked
+    ]
     for f in suspects:
         lab = _label_of(f.name, labels) or _label_of(f.where, labels)
         if lab:
@@ -168,27 +186,13 @@ def run_go_suite(exe: Path, duration_s: float = 45.0, judge_every: float = 3.0) 
 
 
 def run_py_suite(duration_s: float = 45.0, judge_every: float = 3.0, python: str | None = None) -> ScenarioResult:
-    proc = subprocess.Popen([python or sys.executable, str(PY_SRC)], stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})  # fmt: skip
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if not line.startswith("ready"):
-            raise RuntimeError(f"leaksvc.py did not start: {line!r}")
+    argv = [python or sys.executable, str(PY_SRC)]
+    with ready_child(argv, "ready", "leaksvc.py", env={**os.environ, "PYTHONUNBUFFERED": "1"}) as proc:
         time.sleep(WARMUP_S)
         plans = [("agent", {"yes": True, "census_interval": 2.0, "interval": 1.0})]
         return _watch(
             "python", Target.from_pid(proc.pid), plans, PY_LABELS, duration_s=duration_s, judge_every=judge_every
         )
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-        if proc.stdout:
-            proc.stdout.close()
 
 
 def run_node_suite(duration_s: float = 45.0, judge_every: float = 3.0) -> ScenarioResult:
@@ -196,13 +200,7 @@ def run_node_suite(duration_s: float = 45.0, judge_every: float = 3.0) -> Scenar
     if node is None:
         raise RuntimeError("node not installed (apt-get install nodejs)")
     env = {k: v for k, v in os.environ.items() if k != "NODE_OPTIONS"}
-    proc = subprocess.Popen([node, "--inspect=127.0.0.1:0", str(NODE_SRC)], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True, env=env)  # fmt: skip
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if not line.startswith("ready"):
-            raise RuntimeError(f"leaksvc.js did not start: {line!r}")
+    with ready_child([node, "--inspect=127.0.0.1:0", str(NODE_SRC)], "ready", "leaksvc.js", env=env) as proc:
         time.sleep(WARMUP_S)
         # the options `workbench leaks` uses for Node (the inspector's kind_options["leaks"])
         plugin = default_registry().load("inspector")
@@ -210,12 +208,3 @@ def run_node_suite(duration_s: float = 45.0, judge_every: float = 3.0) -> Scenar
         return _watch(
             "node", Target.from_pid(proc.pid), plans, NODE_LABELS, duration_s=duration_s, judge_every=judge_every
         )
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-        if proc.stdout:
-            proc.stdout.close()

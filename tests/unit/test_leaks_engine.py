@@ -19,6 +19,11 @@ SCENARIOS = {
     "warm-up allocation": (np.where(T < 10, 100 * T, 1000.0), False),
     "grows then cleared": (np.where(T < 60, 5 * T, 0.0), False),
     "noise around level": (500 + RNG.normal(0, 5, len(T)), False),
+    # a map cleared every 6 s, censused every ~2.05 s (the census itself takes time): three
+    # samples a period, each landing a little later in it. A 3-point median flattens it to a
+    # slow rise; its repeated falls are what say it is cleared (a CI run flagged ScratchMap.items)
+    "cleared every 3 samples, phase drifting": ((T / 3 * 2.05 % 6.0) * 50, False),
+    "leak with two outlying dips": (50 + 4 * T - np.isin(np.arange(len(T)), [7, 19]) * (50 + 4 * T) * 0.6, True),
 }
 
 

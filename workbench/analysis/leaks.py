@@ -99,6 +99,16 @@ def _median3(v: FloatArray) -> FloatArray:
     return np.concatenate([v[:1], mid, v[-1:]])
 
 
+def _recurring_falls(v: FloatArray, share: float = 0.2, min_falls: int = 3) -> bool:
+    """True when the series falls by more than ``share`` of its running maximum in at least
+    ``min_falls`` separate steps: a flush or clear that keeps happening, not one odd sample."""
+    if len(v) < 2:
+        return False
+    run_max = np.maximum.accumulate(v)[:-1]
+    falls = np.diff(v) < -share * run_max
+    return int(falls.sum()) >= min_falls
+
+
 def trend_of(times: FloatArray, values: FloatArray, tail_share: float = 0.35) -> Trend:
     t = np.asarray(times, dtype=np.float64)
     v = np.asarray(values, dtype=np.float64)
@@ -115,8 +125,10 @@ def trend_of(times: FloatArray, values: FloatArray, tail_share: float = 0.35) ->
     moving = steps[steps != 0]
     rising_share = float((moving > 0).mean()) if len(moving) else 0.0
     # drawdown on a 3-point running median: one outlying snapshot (a sampling profile's noise,
-    # a GC that ran late) is neither a peak nor a flush; a buffer flushed stays down for more
-    vm = _median3(v)
+    # a GC that ran late) is neither a peak nor a flush; a buffer flushed stays down for more.
+    # But a container cleared every two or three samples is all "outliers" to that median,
+    # which flattens it into a slow rise: falls that recur are read unsmoothed
+    vm = v if _recurring_falls(v) else _median3(v)
     run_max = np.maximum.accumulate(vm) if len(vm) else vm
     with np.errstate(divide="ignore", invalid="ignore"):
         dd = np.where(run_max > 0, (run_max - vm) / run_max, 0.0)

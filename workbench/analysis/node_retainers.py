@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..model.findings import RETAINER_SOURCE, Finding
-from ..model.heapgraph import TracedSnapshot
+from ..model.heapgraph import TracedSnapshot, bfs_tree
 from .leak_sources import MAX_STACK_FRAMES, _node_user, _where, node_site
 
 I64 = npt.NDArray[np.int64]
@@ -45,46 +45,16 @@ _PATH_SHOWN = 6  # hops shown in the evidence, nearest the container
 
 
 def bfs_parents(snap: TracedSnapshot) -> tuple[I64, I64]:
-    """Breadth-first from the snapshot root (node 0) over non-weak edges, one level at a time in
-    numpy: (parent node, edge into it) per node, -1 where unreachable. Bounded by the graph size."""
-    n = len(snap.node_type)
-    parent = np.full(n, -1, dtype=np.int64)
-    via = np.full(n, -1, dtype=np.int64)
-    if n == 0:
-        return parent, via
-    seen = np.zeros(n, dtype=bool)
-    weak = np.array([t == "weak" for t in snap.edge_types] + [False], dtype=bool)
-    etype = np.clip(snap.e_type, 0, len(snap.edge_types))
+    """(parent node, edge into it) per node on the shortest retainer tree, -1 where unreachable."""
+    skip = None
     # the inspector's own handles (``HeapProfiler.getObjectByHeapObjectId`` puts the objects it
     # hands out under "(Global handles) > N / DevTools console") are not how the code holds them
     console = [i for i, x in enumerate(snap.strings) if isinstance(x, str) and x.endswith("/ DevTools console")]
-    skip = None
     if console:
+        etype = np.clip(snap.e_type, 0, len(snap.edge_types))
         named = ~np.isin(etype, [i for i, t in enumerate(snap.edge_types) if t in ("element", "hidden")])
         skip = named & np.isin(snap.e_name, np.asarray(console, dtype=np.int32))
-    seen[0] = True
-    frontier = np.array([0], dtype=np.int64)
-    while frontier.size:
-        starts, ends = snap.first[frontier], snap.first[frontier + 1]
-        cnt = ends - starts
-        total = int(cnt.sum())
-        if total == 0:
-            break
-        src = np.repeat(frontier, cnt)
-        eidx = np.repeat(starts - (np.cumsum(cnt) - cnt), cnt) + np.arange(total)
-        keep = ~weak[etype[eidx]]
-        if skip is not None:
-            keep &= ~skip[eidx]
-        src, eidx = src[keep], eidx[keep]
-        dst = snap.e_to[eidx].astype(np.int64)
-        fresh = ~seen[dst]
-        src, eidx, dst = src[fresh], eidx[fresh], dst[fresh]
-        dst, pick = np.unique(dst, return_index=True)
-        seen[dst] = True
-        parent[dst] = src[pick]
-        via[dst] = eidx[pick]
-        frontier = dst
-    return parent, via
+    return bfs_tree(snap.first, snap.e_type, snap.e_to, snap.edge_types, skip=skip)
 
 
 def _container_of(snap: TracedSnapshot, parent: I64, via: I64, node: int) -> tuple[int, list[tuple[int, int]]] | None:

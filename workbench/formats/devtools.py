@@ -23,6 +23,7 @@ import numpy as np
 from ..errors import FormatError, LimitExceeded
 from ..model import INUSE_OBJECTS, INUSE_SPACE, SAMPLES, Profile
 from ..model.frames import TRUNCATED_STACK, Frame, FrameTable, Runtime
+from ..model.heapgraph import bfs_tree
 from ..model.profile import WALL_NS, StackSet, stackset_from_lists
 from .limits import ReadLimits, json_nesting_depth, maybe_gunzip, read_file_limited
 
@@ -529,40 +530,21 @@ class _Graph:
         return str(strings[n]) if 0 <= n < len(strings) else f"[{n}]"
 
     def retainer_paths(self, wanted: list[int]) -> dict[int, list[tuple[int, int]]]:
-        """Breadth-first from the root (node 0) over non-weak edges, one level at a time in numpy:
-        for each wanted key, the (node, edge into it) chain of its instance nearest to the root."""
-        n = len(self.keys)
-        parent = np.full(n, -1, dtype=np.int64)
-        via = np.full(n, -1, dtype=np.int64)
-        seen = np.zeros(n, dtype=bool)
-        weak = np.array([t == "weak" for t in self.edge_types] + [False], dtype=bool)
-        etype = np.clip(self.e_type, 0, len(self.edge_types))
-        seen[0] = True
-        frontier = np.array([0], dtype=np.int64)
+        """For each wanted key, the (node, edge into it) chain of its instance nearest to the
+        root, found breadth-first (stopping once every key is found)."""
         left = set(wanted)
         found: dict[int, int] = {}
-        while frontier.size and left:
-            starts, ends = self.first[frontier], self.first[frontier + 1]
-            cnt = ends - starts
-            total = int(cnt.sum())
-            if total == 0:
-                break
-            src = np.repeat(frontier, cnt)
-            eidx = np.repeat(starts - (np.cumsum(cnt) - cnt), cnt) + np.arange(total)
-            keep = ~weak[etype[eidx]]
-            src, eidx = src[keep], eidx[keep]
-            dst = self.e_to[eidx]
-            fresh = ~seen[dst]
-            src, eidx, dst = src[fresh], eidx[fresh], dst[fresh]
-            dst, pick = np.unique(dst, return_index=True)
-            seen[dst] = True
-            parent[dst] = src[pick]
-            via[dst] = eidx[pick]
+        if not left:
+            return {}
+
+        def level(dst: np.ndarray[Any, np.dtype[np.int64]]) -> bool:
             k = self.keys[dst]
             for key in left & set(np.unique(k).tolist()):
                 found[key] = int(dst[np.argmax(k == key)])
-            left -= found.keys()
-            frontier = dst
+            left.difference_update(found)
+            return not left
+
+        parent, via = bfs_tree(self.first, self.e_type, self.e_to, self.edge_types, on_level=level)
         out: dict[int, list[tuple[int, int]]] = {}
         for key, start in found.items():
             chain: list[tuple[int, int]] = []

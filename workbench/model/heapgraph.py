@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,55 @@ I32 = npt.NDArray[np.int32]
 I64 = npt.NDArray[np.int64]
 
 MAX_STACK_FRAMES = 256  # frames kept per allocation stack (innermost ones)
+B = npt.NDArray[np.bool_]
+
+
+def bfs_tree(
+    first: I64,
+    e_type: I32,
+    e_to: I32,
+    edge_types: list[str],
+    *,
+    skip: B | None = None,
+    on_level: Callable[[I64], bool] | None = None,
+) -> tuple[I64, I64]:
+    """Breadth-first from the snapshot root (node 0) over non-weak edges, one level at a time in
+    numpy (no Python loop per node, no recursion): the shortest retainer tree as (parent node,
+    edge into it) per node, -1 where unreached. ``skip`` masks further edges out; ``on_level``
+    sees each new level's nodes and returns True to stop there. Bounded by the graph size."""
+    n = len(first) - 1
+    parent = np.full(max(n, 0), -1, dtype=np.int64)
+    via = np.full(max(n, 0), -1, dtype=np.int64)
+    if n <= 0:
+        return parent, via
+    seen = np.zeros(n, dtype=bool)
+    weak = np.array([t == "weak" for t in edge_types] + [False], dtype=bool)
+    etype = np.clip(e_type, 0, len(edge_types))
+    seen[0] = True
+    frontier = np.array([0], dtype=np.int64)
+    while frontier.size:
+        starts, ends = first[frontier], first[frontier + 1]
+        cnt = ends - starts
+        total = int(cnt.sum())
+        if total == 0:
+            break
+        src = np.repeat(frontier, cnt)
+        eidx = np.repeat(starts - (np.cumsum(cnt) - cnt), cnt) + np.arange(total)
+        keep = ~weak[etype[eidx]]
+        if skip is not None:
+            keep &= ~skip[eidx]
+        src, eidx = src[keep], eidx[keep]
+        dst = e_to[eidx].astype(np.int64)
+        fresh = ~seen[dst]
+        src, eidx, dst = src[fresh], eidx[fresh], dst[fresh]
+        dst, pick = np.unique(dst, return_index=True)
+        seen[dst] = True
+        parent[dst] = src[pick]
+        via[dst] = eidx[pick]
+        frontier = dst
+        if on_level is not None and on_level(dst):
+            break
+    return parent, via
 
 
 @dataclass(slots=True)

@@ -37,6 +37,7 @@ from ..analysis.layout import NameRankCache
 from ..model.profile import Profile
 from ..model.units import format_seconds
 from .flame_colors import COLOR_PACKAGE, FramePaletteCache, palette
+from .painted import PaintedWidget
 from .text import plain_tooltip
 from .units import format_value
 
@@ -63,7 +64,7 @@ def tick_label(t: float, step: float) -> str:
     return base
 
 
-class FlameChartWidget(QWidget):
+class FlameChartWidget(PaintedWidget):
     """Paints one profile in time order. ``view`` None shows the whole profile."""
 
     rangeRequested = Signal(float, float)  # the user zoomed or panned: move the brush there
@@ -237,24 +238,14 @@ class FlameChartWidget(QWidget):
         self._request((t0 - pad, t1 + pad))
 
     # ------------------------------------------------------------------ paint
-    def paintEvent(self, ev) -> None:
-        self.paint_count += 1
-        painter = QPainter(self)
-        try:
-            self._paint(painter)
-        finally:
-            painter.end()
-
     def _paint(self, painter: QPainter) -> None:
-        painter.fillRect(self.rect(), self.palette().color(self.backgroundRole()))
         fg = self.palette().color(self.foregroundRole())
         lay = self.chart()
         rng = self.shown_range()
         p = self.profile
         if p is None or rng is None or not len(lay):
-            painter.setPen(fg)
             why = "No samples over time: pick a captured CPU or wall profile" if p is not None else "No profile"
-            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, why)
+            self._paint_empty(painter, why)
             self.boxes_drawn = 0
             return
         W = float(self.width())

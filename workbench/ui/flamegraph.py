@@ -33,6 +33,7 @@ from ..analysis.layout import (
 from ..model.frames import Frame
 from ..model.profile import Profile
 from .flame_colors import COLOR_DIFF, COLOR_PACKAGE, FramePaletteCache, diff_index, palette
+from .painted import PaintedWidget
 from .text import plain_tooltip
 from .units import format_percent, format_value
 
@@ -43,7 +44,7 @@ MIN_VIEW_SPAN = 1e-9  # wheel zoom limit, as a fraction of the zoom root
 MAX_HISTORY = 64  # zoom history entries kept for Back
 
 
-class FlameGraphWidget(QWidget):
+class FlameGraphWidget(PaintedWidget):
     """Paints one profile. Owns zoom, viewport, hover and search state; no transforms."""
 
     zoomChanged = Signal()
@@ -453,22 +454,11 @@ class FlameGraphWidget(QWidget):
         self._brush_cache[mode] = brushes
         return brushes
 
-    def paintEvent(self, ev) -> None:
-        self.paint_count += 1
-        painter = QPainter(self)
-        try:
-            self._paint(painter)
-        finally:
-            painter.end()
-
     def _paint(self, painter: QPainter) -> None:
-        pal_bg = self.palette().color(self.backgroundRole())
-        painter.fillRect(self.rect(), pal_bg)
         v = self.boxes()
         p = self.profile
         if v is None or p is None or not len(v):
-            painter.setPen(self.palette().color(self.foregroundRole()))
-            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "No profile: open a file or start a capture")
+            self._paint_empty(painter, "No profile: open a file or start a capture")
             return
         W = float(self.width())
         H = float(self.height())

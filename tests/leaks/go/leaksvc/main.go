@@ -204,12 +204,17 @@ func (b *Backlog) push(target int) {
 	}
 }
 
+// every calls f by the clock, d apart on average: a Ticker drops the ticks a loaded machine
+// misses, and a TTL cache's size (rate x TTL) would then follow the load, not its TTL.
 func every(d time.Duration, f func(i int)) {
 	go func() {
 		t := time.NewTicker(d)
-		for i := 0; ; i++ {
-			<-t.C
-			f(i)
+		start := time.Now()
+		i := 0
+		for range t.C {
+			for due := int(time.Since(start) / d); i < due; i++ {
+				f(i)
+			}
 		}
 	}()
 }

@@ -1,11 +1,10 @@
-"""Entry script of the frozen app: the same ``main`` as the ``workbench`` console script."""
+"""Entry script of the frozen app: the same ``console`` as the ``workbench`` console script."""
 
 import multiprocessing
-import sys
 
-from workbench.cli.main import main
+from workbench.cli.main import console
 
 if __name__ == "__main__":
     # helper child processes (memray reader, workers) re-enter here in a frozen build
     multiprocessing.freeze_support()
-    sys.exit(main())
+    console()

@@ -103,8 +103,11 @@ class ScenarioResult:
             for lab in missed
         }
         flagged = [s for s in self.suspects if any(labels[lab][0] in s["name"] + s["where"] for lab in wrong)]
+        # every suspect's evidence too: a leak folded into another's finding is missed without a checked entry
+        found = [{k: s[k] for k in ("name", "where", "evidence")} for s in self.suspects]
+        report = {"missed": why, "decoys flagged": flagged, "unlabelled": self.unlabelled_suspects, "suspects": found}
         # a string: pytest prints an assertion's message object cut to a line, a string whole
-        return json.dumps({"missed": why, "decoys flagged": flagged, "unlabelled": self.unlabelled_suspects}, indent=1)
+        return json.dumps(report, indent=1)
 
 
 def _label_of(name: str, labels: dict[str, tuple[str, bool]]) -> str | None:

@@ -62,3 +62,18 @@ def test_read_collapsed_mixed_plain_and_located_frames_round_trips() -> None:
     assert sorted(write_collapsed(prof).splitlines()) == sorted(text.splitlines())
     assert prof.source == "py-spy"
     assert read_collapsed(b"a;b 1\n").source != "py-spy"
+
+
+def test_file_only_commands_skip_teardown_but_lose_no_output(tmp_path: Path) -> None:
+    """``console`` ends convert/info with os._exit once stdout and stderr are flushed: every
+    line of a piped ``info``, the converted file, and the exit code of a failure survive it."""
+    src = tmp_path / "x.collapsed"
+    src.write_text("".join(f"main;f{i} {i + 1}\n" for i in range(2000)))
+    run = [sys.executable, "-c", "from workbench.cli.main import console; console()"]
+    info = subprocess.run([*run, "info", str(src), "--top", "2000"], capture_output=True, text=True, check=True)
+    assert "f1999" in info.stdout and "f0" in info.stdout, info.stdout[-300:]
+    out = tmp_path / "x.svg"
+    subprocess.run([*run, "convert", str(src), str(out)], capture_output=True, check=True)
+    assert out.read_text().rstrip().endswith("</svg>")
+    bad = subprocess.run([*run, "convert", str(tmp_path / "missing.collapsed"), str(out)], capture_output=True, text=True)
+    assert bad.returncode != 0 and "workbench: error:" in bad.stderr

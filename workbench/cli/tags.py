@@ -31,16 +31,16 @@ def add_tag_options(p: argparse.ArgumentParser) -> None:
 
 
 def apply_tag_options(profiles: list[Profile], args: argparse.Namespace) -> list[Profile]:
-    from ..analysis.labels import group_by_label, tag_filter
-    from ..errors import WorkbenchError
-
     focus, ignore, root = (
         getattr(args, "tagfocus", None),
         getattr(args, "tagignore", None),
         getattr(args, "tagroot", None),
     )
     if not (focus or ignore or root):
-        return profiles
+        return profiles  # before the imports: a plain convert does not pay for them (cold start)
+    from ..analysis.labels import group_by_label, tag_filter
+    from ..errors import WorkbenchError
+
     if not any(p.labels is not None for p in profiles):
         raise WorkbenchError(
             "the profile has no sample labels to filter or group by",

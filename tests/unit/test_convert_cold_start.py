@@ -75,5 +75,6 @@ def test_file_only_commands_skip_teardown_but_lose_no_output(tmp_path: Path) -> 
     out = tmp_path / "x.svg"
     subprocess.run([*run, "convert", str(src), str(out)], capture_output=True, check=True)
     assert out.read_text().rstrip().endswith("</svg>")
-    bad = subprocess.run([*run, "convert", str(tmp_path / "missing.collapsed"), str(out)], capture_output=True, text=True)
+    missing = str(tmp_path / "missing.collapsed")
+    bad = subprocess.run([*run, "convert", missing, str(out)], capture_output=True, text=True, check=False)
     assert bad.returncode != 0 and "workbench: error:" in bad.stderr

@@ -23,6 +23,9 @@ SCENARIOS = {
     # samples a period, each landing a little later in it. A 3-point median flattens it to a
     # slow rise; its repeated falls are what say it is cleared (a CI run flagged ScratchMap.items)
     "cleared every 3 samples, phase drifting": ((T / 3 * 2.05 % 6.0) * 50, False),
+    # a TTL cache filled in the first quarter, then level but for a slow creep (a Go map's
+    # buckets after churn): the median slope is small, so the creep looked like a steady tail
+    "TTL cache filled early, then creeping": (np.where(T < 22, 200 + 22 * T, 684 + 0.25 * (T - 22)), False),
     "leak with two outlying dips": (50 + 4 * T - np.isin(np.arange(len(T)), [7, 19]) * (50 + 4 * T) * 0.6, True),
 }
 

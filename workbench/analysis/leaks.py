@@ -137,7 +137,13 @@ def trend_of(times: FloatArray, values: FloatArray, tail_share: float = 0.35) ->
     tail_start = t[-1] - span * tail_share if len(t) else 0.0
     tail = t >= tail_start
     tail_slope = theil_sen(*_resample(t[tail], v[tail], _MAX_POINTS)) if tail.sum() >= 3 else 0.0
-    tail_ratio = tail_slope / slope if slope > 0 else 0.0
+    # "overall" is the larger of the median pairwise slope and the average rate from the first
+    # points to the last: a cache that filled early and then sat level for most of the window
+    # has a small median slope, and its last creep (a map's buckets after churn, a profile
+    # lagging a GC) would pass for a steady tail against it, but not against what it gained
+    k = min(3, len(v))
+    mean_slope = (float(np.median(v[-k:])) - float(np.median(v[:k]))) / span if span > 0 and k else 0.0
+    tail_ratio = tail_slope / max(slope, mean_slope) if slope > 0 else 0.0
     last = float(v[-1]) if len(v) else 0.0
     abs_growth = float(v[-1] - v[0]) if len(v) else 0.0
     rel = abs_growth / last if last > 0 else 0.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 
 @contextmanager
@@ -21,11 +22,17 @@ def ready_child(
             raise RuntimeError(f"{what} did not start: {line!r}")
         yield proc
     finally:
+        stop_child(proc)
+
+
+def stop_child(proc: subprocess.Popen[Any], grace_s: float = 5.0) -> None:
+    """SIGTERM, SIGKILL after ``grace_s``; reaped either way, its stdout pipe closed."""
+    if proc.poll() is None:
         proc.terminate()
         try:
-            proc.wait(5)
+            proc.wait(grace_s)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
-        if proc.stdout is not None:
-            proc.stdout.close()
+    if proc.stdout is not None:
+        proc.stdout.close()

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.child import stop_child
 from tests.helpers.gosvc import GoService, start_pprofsvc
 
 PROMETHEUS = shutil.which("prometheus")
@@ -95,13 +96,7 @@ def start_prometheus(workdir: Path, jobs: dict[str, list[str]]) -> tuple[str, su
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+    stop_child(proc, grace_s=10.0)
 
 
 def start_fleet(exe: Path, workdir: Path, *, latency_ms: int = 120, rps: int = 10, seconds: int = 600) -> Fleet:

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.child import stop_child
+
 SRC = Path(__file__).resolve().parents[1] / "go" / "pprofsvc"
 _START_TIMEOUT_S = 20.0
 
@@ -75,15 +77,7 @@ class GoService:
             return r.read().decode()
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
+        stop_child(self.proc)
 
 
 def start_pprofsvc(exe: Path, *args: str) -> GoService:

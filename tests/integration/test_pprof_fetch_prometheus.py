@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from workbench_builtins.pprof_fetch import plugin
 
+from tests.helpers.child import stop_child
 from workbench.capture.api import Target
 from workbench.model import Session
 
@@ -67,12 +68,7 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             time.sleep(0.1)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_child(proc, grace_s=10.0)
 
 
 def _keep_busy(url: str, stop: threading.Event) -> None:

@@ -23,9 +23,8 @@ SCENARIOS = {
     # samples a period, each landing a little later in it. A 3-point median flattens it to a
     # slow rise; its repeated falls are what say it is cleared (a CI run flagged ScratchMap.items)
     "cleared every 3 samples, phase drifting": ((T / 3 * 2.05 % 6.0) * 50, False),
-    # a TTL cache filled in the first quarter, then level but for a slow creep (a Go map's
-    # buckets after churn): the median slope is small, so the creep looked like a steady tail
-    "TTL cache filled early, then creeping": (np.where(T < 22, 200 + 22 * T, 684 + 0.25 * (T - 22)), False),
+    # a cache warmed by a burst as the watch began, then leaking slowly: still a leak
+    "warm-up burst, then a slow leak": (np.where(T < 9, 100 * T, 900 + 3 * (T - 9)), True),
     "leak with two outlying dips": (50 + 4 * T - np.isin(np.arange(len(T)), [7, 19]) * (50 + 4 * T) * 0.6, True),
 }
 
@@ -182,3 +181,27 @@ def test_ttl_cache_with_churn_noise_after_filling_is_plateau():
     v = np.minimum(t, 17) * 28 * 1024.0 + np.tile([0.0, 3000.0, -2000.0, 1000.0], 5)
     f = judge(Candidate("map", "ttl", "", "bytes", t, v))
     assert not f.suspect and "plateau" in f.evidence, f.evidence
+
+
+def test_ttl_cache_filled_early_then_creeping_by_bytes_is_plateau():
+    """Go's 25 s TTL-cache decoy, 60 s watched (make bench flagged it): filled in the first
+    quarter, then level but for a creep of ~0.5 KiB/s (map buckets after churn). Against the
+    small median slope of a mostly level window that creep looked like a steady tail; at its own
+    rate it is far under the 256 KiB a Go heap site must grow to count."""
+    kib = 1024.0
+    v = np.where(T < 22, (200 + 22 * T) * kib, (684 + 0.5 * (T - 22)) * kib)
+    f = judge(Candidate("map", "main.(*TTLCache).Set map", "here", "bytes", T, v, min_abs_growth=256 * kib))
+    assert f is not None and not f.suspect, f.evidence
+    assert "under the smallest growth that counts" in f.evidence, f.evidence
+
+
+def test_doubling_buffer_caught_mid_copy_a_few_times_is_still_a_leak():
+    """A bytes.Buffer that doubles frees its old array only at the next GC: a snapshot between
+    may hold both (a spike of 1.5x). Over a long watch a few such spikes must not read as a
+    container that is cleared again and again."""
+    t = np.arange(0, 600, 2.0)
+    v = 64 * 1024 * 2.0 ** np.floor(t / 90)  # doubles every 90 s
+    for i in (45, 135, 225):  # right after three doublings, old + new arrays in use
+        v[i] *= 1.5
+    f = judge(Candidate("buffer", "main.audit bytes.Buffer", "here", "bytes", t, v, min_abs_growth=256 * 1024))
+    assert f is not None and f.suspect, f.evidence

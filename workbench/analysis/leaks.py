@@ -67,6 +67,7 @@ class Trend:
     abs_growth: float
     span_s: float
     points: int
+    tail_slope_per_s: float
     rises: int  # steps that went up by a large share (a fifth) of the window's range
     flat_tail_s: float  # time since the last rise
     max_rise_gap_s: float  # longest flat stretch between two earlier rises
@@ -99,14 +100,16 @@ def _median3(v: FloatArray) -> FloatArray:
     return np.concatenate([v[:1], mid, v[-1:]])
 
 
-def _recurring_falls(v: FloatArray, share: float = 0.2, min_falls: int = 3) -> bool:
+def _recurring_falls(v: FloatArray, share: float = 0.2, min_falls: int = 3, min_step_share: float = 0.2) -> bool:
     """True when the series falls by more than ``share`` of its running maximum in at least
-    ``min_falls`` separate steps: a flush or clear that keeps happening, not one odd sample."""
+    ``min_falls`` steps that are also ``min_step_share`` of all steps: a clear that comes every
+    few samples (what a 3-point median hides), not one odd sample, nor the few moments a
+    doubling buffer's old and new arrays were both in use over a long watch."""
     if len(v) < 2:
         return False
     run_max = np.maximum.accumulate(v)[:-1]
-    falls = np.diff(v) < -share * run_max
-    return int(falls.sum()) >= min_falls
+    falls = int((np.diff(v) < -share * run_max).sum())
+    return falls >= min_falls and falls >= min_step_share * (len(v) - 1)
 
 
 def trend_of(times: FloatArray, values: FloatArray, tail_share: float = 0.35) -> Trend:
@@ -137,13 +140,7 @@ def trend_of(times: FloatArray, values: FloatArray, tail_share: float = 0.35) ->
     tail_start = t[-1] - span * tail_share if len(t) else 0.0
     tail = t >= tail_start
     tail_slope = theil_sen(*_resample(t[tail], v[tail], _MAX_POINTS)) if tail.sum() >= 3 else 0.0
-    # "overall" is the larger of the median pairwise slope and the average rate from the first
-    # points to the last: a cache that filled early and then sat level for most of the window
-    # has a small median slope, and its last creep (a map's buckets after churn, a profile
-    # lagging a GC) would pass for a steady tail against it, but not against what it gained
-    k = min(3, len(v))
-    mean_slope = (float(np.median(v[-k:])) - float(np.median(v[:k]))) / span if span > 0 and k else 0.0
-    tail_ratio = tail_slope / max(slope, mean_slope) if slope > 0 else 0.0
+    tail_ratio = tail_slope / slope if slope > 0 else 0.0
     last = float(v[-1]) if len(v) else 0.0
     abs_growth = float(v[-1] - v[0]) if len(v) else 0.0
     rel = abs_growth / last if last > 0 else 0.0
@@ -155,7 +152,18 @@ def trend_of(times: FloatArray, values: FloatArray, tail_share: float = 0.35) ->
     gaps = np.diff(rise_t)
     max_gap = float(gaps.max()) if len(gaps) else 0.0
     return Trend(
-        slope, rising_share, drawdown, tail_ratio, rel, abs_growth, span, len(v), len(rise_t), flat_tail, max_gap
+        slope,
+        rising_share,
+        drawdown,
+        tail_ratio,
+        rel,
+        abs_growth,
+        span,
+        len(v),
+        tail_slope,
+        len(rise_t),
+        flat_tail,
+        max_gap,
     )
 
 
@@ -183,6 +191,15 @@ def judge(c: Candidate, policy: LeakPolicy | None = None) -> Finding | None:
         reasons.append(f"shrinks back ({tr.drawdown:.0%} below its peak: flushed or cleared)")
     if tr.slope_per_s > 0 and tr.tail_ratio < p.tail_min_ratio and not reasons and not still_stepping(tr):
         reasons.append("plateaued (stopped growing: bounded or warm-up)")
+    # the last stretch must grow by what counts as growth, too: a cache that filled early and
+    # sat level for most of the window has a small median slope, and a last creep (a Go map's
+    # buckets after churn) passes for a steady tail against it; at its own rate over the whole
+    # window it must still clear the smallest growth that counts (256 KiB for a Go heap site)
+    if not reasons and not still_stepping(tr) and tr.tail_slope_per_s * tr.span_s < min_abs:
+        reasons.append(
+            f"plateaued (its last {format_percent(p.tail_share, 0)} grows at "
+            f"{format_rate(tr.tail_slope_per_s * 60.0, c.unit)}, under the smallest growth that counts)"
+        )
     if tr.rising_share < p.min_rising_share and not reasons:
         reasons.append(f"mostly flat or noisy ({tr.rising_share:.0%} of steps rise)")
     # confidence grows with the evidence: monotone steps, span, points, a steady tail

@@ -15,6 +15,7 @@ import numpy as np
 from ..model.findings import Finding
 from ..model.profile import Profile
 from .leak_sources import MAX_STACK_FRAMES, _where, goroutine_site
+from .leaks import suspect_rank
 
 ENDPOINT = "/debug/pprof/goroutineleak"
 MAX_SITES = 256
@@ -85,5 +86,5 @@ def confirm(
                 sparkline=list(bounded.sparkline) if bounded is not None else [],
             )
         )
-    suspects.sort(key=lambda f: (-f.confidence, -abs(f.growth_per_min)))
+    suspects.sort(key=suspect_rank)
     return suspects, checked

@@ -240,6 +240,11 @@ def judge(c: Candidate, policy: LeakPolicy | None = None) -> Finding | None:
     )
 
 
+def suspect_rank(f: Finding) -> tuple[float, float]:
+    """The order suspects are listed in: most confident first, then fastest growing."""
+    return -f.confidence, -abs(f.growth_per_min)
+
+
 def judge_all(cands: list[Candidate], policy: LeakPolicy | None = None) -> tuple[list[Finding], list[Finding]]:
     """(suspects, checked): suspects sorted by confidence then rate."""
     suspects: list[Finding] = []
@@ -249,5 +254,5 @@ def judge_all(cands: list[Candidate], policy: LeakPolicy | None = None) -> tuple
         if f is None:
             continue
         (suspects if f.suspect else checked).append(f)
-    suspects.sort(key=lambda f: (-f.confidence, -abs(f.growth_per_min)))
+    suspects.sort(key=suspect_rank)
     return suspects, checked

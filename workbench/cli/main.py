@@ -7,6 +7,7 @@ Each subcommand lives in its own module with ``add_parser(subparsers)`` and
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
@@ -139,11 +140,9 @@ def console(argv: Sequence[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     rc = main(args)
     if args[:1] and args[0] in QUICK_EXIT:
-        try:
+        with contextlib.suppress(BrokenPipeError):  # the reader left (`| head`): as main() treats it
             sys.stdout.flush()
             sys.stderr.flush()
-        except BrokenPipeError:
-            pass  # the reader left (`| head`): as main() treats it, nothing more to say
         os._exit(rc)
     sys.exit(rc)
 

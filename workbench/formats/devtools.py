@@ -424,7 +424,7 @@ def scan_heapsnapshot(
     path (root first, ``edge: holder`` labels) of the instance nearest to the GC roots.
 
     The paths need the whole graph in memory (about 14 bytes per node and 9 per edge), so
-    they are computed only up to ``_MAX_GRAPH_EDGES`` edges; the summary never needs it.
+    they are computed only up to ``MAX_GRAPH_EDGES`` edges; the summary never needs it.
     """
     lim = limits or ReadLimits()
     st = open_snapshot(path, lim)
@@ -441,10 +441,7 @@ def scan_heapsnapshot(
     f_edges = fields.index("edge_count") if "edge_count" in fields else -1
     edge_count_total = head.get("edge_count", 0)
     want_graph = (
-        retainers > 0
-        and f_edges >= 0
-        and isinstance(edge_count_total, int)
-        and 0 < edge_count_total <= _MAX_GRAPH_EDGES
+        retainers > 0 and f_edges >= 0 and isinstance(edge_count_total, int) and 0 < edge_count_total <= MAX_GRAPH_EDGES
     )
     type_names = [str(t) for t in types[0]]
     by_name = np.array([t in _BY_NAME_TYPES for t in type_names], dtype=bool)
@@ -508,7 +505,7 @@ def scan_heapsnapshot(
     return out, paths
 
 
-_MAX_GRAPH_EDGES = 64_000_000
+MAX_GRAPH_EDGES = 64_000_000
 _MAX_PATH = 48  # retainer path frames kept (nearest to the object)
 _EDGE_INDEX_TYPES = frozenset({"element", "hidden"})  # their name_or_index is a number
 
@@ -557,6 +554,34 @@ class _Graph:
         return out
 
 
+def read_edge_table(
+    st: _Stream, ne: int, cols: list[int], nf: int, edge_counts: np.ndarray[Any, np.dtype[Any]]
+) -> tuple[np.ndarray[Any, np.dtype[np.int32]], np.ndarray[Any, np.dtype[np.int64]]]:
+    """The ``"edges"`` array's (type, name_or_index, to_node) columns, ``cols`` in its rows of
+    ``ne`` fields, as int32 with ``to_node`` a node index, and each node's first edge
+    (``first[N]`` = E) from the nodes' ``edge_count`` column. Checked as it streams: an edge
+    pointing past the nodes, or counts that do not add up, are a FormatError."""
+    st.find(b'"edges"')
+    st.find(b"[")
+    parts: list[np.ndarray[Any, np.dtype[np.int32]]] = []
+    carry = np.zeros(0, dtype=np.int64)
+    limit = len(edge_counts) * nf
+    for piece in st.ints_until_bracket():
+        rows, carry = _rows(piece, carry, ne)
+        e = rows[:, cols]
+        if e.size and (e.min() < 0 or e[:, 2].max() >= limit or e[:, 1].max() >= 2**31):
+            raise FormatError("heap snapshot edges do not match its nodes", _FIX, offset=st.pos)
+        e[:, 2] //= nf
+        parts.append(e.astype(np.int32))
+    edges = np.concatenate(parts) if parts else np.zeros((0, 3), dtype=np.int32)
+    del parts
+    first = np.zeros(len(edge_counts) + 1, dtype=np.int64)
+    np.cumsum(np.clip(edge_counts, 0, None), out=first[1:])
+    if carry.size or first[-1] != len(edges):
+        raise _bad("heap snapshot edges do not match its nodes")
+    return edges, first
+
+
 def _read_edges(
     st: _Stream,
     meta: dict[str, Any],
@@ -572,25 +597,7 @@ def _read_edges(
         i_type, i_name, i_to = ef.index("type"), ef.index("name_or_index"), ef.index("to_node")
     except ValueError:
         return None
-    ne = len(ef)
-    st.find(b'"edges"')
-    st.find(b"[")
-    parts: list[np.ndarray[Any, np.dtype[np.int32]]] = []
-    carry = np.zeros(0, dtype=np.int64)
-    limit = len(keys) * nf
-    for piece in st.ints_until_bracket():
-        rows, carry = _rows(piece, carry, ne)
-        cols = rows[:, [i_type, i_name, i_to]]
-        if cols.size and (cols.min() < 0 or cols[:, 2].max() >= limit or cols[:, 1].max() >= 2**31):
-            raise FormatError("heap snapshot edges do not match its nodes", _FIX, offset=st.pos)
-        cols[:, 2] //= nf
-        parts.append(cols.astype(np.int32))
-    edges = np.concatenate(parts) if parts else np.zeros((0, 3), dtype=np.int32)
-    del parts
-    first = np.zeros(len(keys) + 1, dtype=np.int64)
-    np.cumsum(np.clip(edge_counts, 0, None), out=first[1:])
-    if carry.size or first[-1] != len(edges):
-        raise _bad("heap snapshot edges do not match its nodes")
+    edges, first = read_edge_table(st, len(ef), [i_type, i_name, i_to], nf, edge_counts)
     return _Graph(keys, first, edges[:, 0], edges[:, 1], edges[:, 2], [str(t) for t in et[0]])
 
 

@@ -16,11 +16,20 @@ import re
 import numpy as np
 
 from ..errors import FormatError, LimitExceeded
-from ..model.heapgraph import I32, I64, TracedSnapshot
-from .devtools import _FIX, _bad, _loads, _rows, _Stream, open_snapshot, snapshot_header
+from ..model.heapgraph import I64, TracedSnapshot
+from .devtools import (
+    _FIX,
+    MAX_GRAPH_EDGES,
+    _bad,
+    _loads,
+    _rows,
+    _Stream,
+    open_snapshot,
+    read_edge_table,
+    snapshot_header,
+)
 from .limits import ReadLimits
 
-MAX_GRAPH_EDGES = 64_000_000
 MAX_TRACE_DEPTH = 4096  # call depth of one allocation stack in the trace tree
 MAX_TRACE_NODES = 2_000_000
 MAX_TRACE_BYTES = 256 << 20
@@ -122,24 +131,7 @@ def read_traced_snapshot(path: str, limits: ReadLimits | None = None) -> TracedS
         raise _bad("heap snapshot nodes array length is not a multiple of node_fields")
     nodes = np.concatenate(parts) if parts else np.zeros((0, 5), dtype=np.int64)
     del parts
-    n = len(nodes)
-    eparts: list[I32] = []
-    carry = np.zeros(0, dtype=np.int64)
-    st.find(b'"edges"')
-    st.find(b"[")
-    for piece in st.ints_until_bracket():
-        rows, carry = _rows(piece, carry, ne)
-        e = rows[:, ecols]
-        if e.size and (e.min() < 0 or e[:, 2].max() >= n * nf or e[:, 1].max() >= 2**31):
-            raise FormatError("heap snapshot edges do not match its nodes", _FIX, offset=st.pos)
-        e[:, 2] //= nf
-        eparts.append(e.astype(np.int32))
-    edges = np.concatenate(eparts) if eparts else np.zeros((0, 3), dtype=np.int32)
-    del eparts
-    first = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.clip(nodes[:, 3], 0, None), out=first[1:])
-    if carry.size or first[-1] != len(edges):
-        raise _bad("heap snapshot edges do not match its nodes")
+    edges, first = read_edge_table(st, ne, ecols, nf, nodes[:, 3])
     infos = np.zeros(0, dtype=np.int64)
     trace: dict[int, tuple[int, int]] = {}
     fi_fields = meta.get("trace_function_info_fields")

@@ -87,7 +87,6 @@ class FlameChartWidget(PaintedWidget):
         self._press: QPointF | None = None
         self._press_view: tuple[float, float] = (0.0, 1.0)
         self._dragged = False
-        self.paint_count = 0
         self.boxes_drawn = 0  # boxes painted by the last paint, for tests
         self.layout_ms = 0.0  # cost of the last layout, for the benchmark
         self._font = QFont(self.font())

@@ -88,7 +88,6 @@ class FlameGraphWidget(PaintedWidget):
         self._press: QPointF | None = None
         self._press_view: tuple[float, float] = (0.0, 1.0)
         self._dragged = False
-        self.paint_count = 0  # paintEvents run, for tests and benchmarks
         self.boxes_drawn = 0  # boxes drawn over the widget's life
         self._brush_cache: dict[str, list[QBrush]] = {}
         self._fm_key: tuple[object, str] = (None, "")

@@ -12,7 +12,7 @@ class PaintedWidget(QWidget):
     and benchmarks read it). The painter is ended even when a paint raises: a QPainter left
     active on a widget aborts the next paint."""
 
-    paint_count = 0
+    paint_count = 0  # paintEvents run (per widget: the first += makes it the instance's own)
 
     def paintEvent(self, ev) -> None:
         self.paint_count += 1

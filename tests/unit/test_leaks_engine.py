@@ -205,3 +205,22 @@ def test_doubling_buffer_caught_mid_copy_a_few_times_is_still_a_leak():
         v[i] *= 1.5
     f = judge(Candidate("buffer", "main.audit bytes.Buffer", "here", "bytes", t, v, min_abs_growth=256 * 1024))
     assert f is not None and f.suspect, f.evidence
+
+
+def test_ttl_cache_level_with_one_entry_of_jitter_is_plateau():
+    """The Python TTL decoy on a clean-clone run: 500 entries, 501 for a moment now and then
+    (one set before the sweep). With the level most of the window, the median slope is small,
+    and the tail's median slope came out positive by that one entry (tail rate 40 %), though
+    the engine calls such steps noise when it counts rising steps; the tail is read with the
+    same noise taken out. Random jitter patterns flagged it in 31 of 2000 before, none after."""
+    t = np.arange(0, 40, 2.0)
+    v = np.array([237, 302.75, 368.5, 434.25] + [500, 500, 500, 500, 501, 500, 500, 501] + [500] * 4 + [501] * 4)
+    f = judge(Candidate("map", "TTLCache._entries", "here", "items", t, v))
+    assert f is not None and not f.suspect, f.evidence
+    rng = np.random.default_rng(1)
+    for _ in range(300):
+        fill = int(rng.integers(3, 7))
+        level = (rng.random(len(t) - fill) < 0.35) + 500.0
+        v = np.concatenate([np.linspace(237, 500, fill + 1)[:-1], level])
+        f = judge(Candidate("map", "TTLCache._entries", "here", "items", t, v))
+        assert f is not None and not f.suspect, (v.tolist(), f.evidence)

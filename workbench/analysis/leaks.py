@@ -38,6 +38,9 @@ class LeakPolicy:
     # the last ``tail_share`` of the window must still grow at >= ``tail_min_ratio`` of the overall rate
     tail_share: float = 0.35
     tail_min_ratio: float = 0.25
+    # ...and at that tail rate, the window must gain this share of the final size: the growth
+    # bar above scaled to the tail's share (a level cache whose count reads 500, then 501)
+    tail_min_rel_growth: float = 0.035
     flag_confidence: float = 0.5
 
 
@@ -193,9 +196,12 @@ def judge(c: Candidate, policy: LeakPolicy | None = None) -> Finding | None:
         reasons.append("plateaued (stopped growing: bounded or warm-up)")
     # the last stretch must grow by what counts as growth, too: a cache that filled early and
     # sat level for most of the window has a small median slope, and a last creep (a Go map's
-    # buckets after churn) passes for a steady tail against it; at its own rate over the whole
-    # window it must still clear the smallest growth that counts (256 KiB for a Go heap site)
-    if not reasons and not still_stepping(tr) and tr.tail_slope_per_s * tr.span_s < min_abs:
+    # buckets after churn, a count reading 500 then 501) passes for a steady tail against it;
+    # at its own rate over the whole window it must still clear the smallest growth that counts
+    # (256 KiB for a Go heap site) and a share of its size
+    tail_gain = tr.tail_slope_per_s * tr.span_s
+    last = float(c.values[-1])
+    if not reasons and not still_stepping(tr) and (tail_gain < min_abs or tail_gain < p.tail_min_rel_growth * last):
         reasons.append(
             f"plateaued (its last {format_percent(p.tail_share, 0)} grows at "
             f"{format_rate(tr.tail_slope_per_s * 60.0, c.unit)}, under the smallest growth that counts)"
@@ -211,7 +217,6 @@ def judge(c: Candidate, policy: LeakPolicy | None = None) -> Finding | None:
     suspect = not reasons and confidence >= p.flag_confidence
     if not reasons and not suspect:
         reasons.append(f"confidence {confidence:.2f} below {p.flag_confidence:.2f}")
-    last = float(c.values[-1])
     per_min = tr.slope_per_s * 60.0
     evidence = (
         f"{format_quantity(c.values[0], c.unit)} -> {format_quantity(last, c.unit)} over {format_seconds(tr.span_s)} "
